@@ -1,0 +1,344 @@
+//! Code42 / CrashPlan: the `DeviceBackupReport` resource, one row per archive.
+
+mod estate;
+mod row;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use reqwest::header::ACCEPT;
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+pub use estate::{Archive, Code42Estate, Device, EstateBuilder};
+pub use row::{AlertStates, ArchiveRow};
+
+use crate::config::{Code42Auth, Code42Spec, SourceSpec};
+use crate::exposition::ExpositionBuilder;
+use crate::record::{Row, RowsSeed};
+use crate::secret::Secret;
+use crate::source::{RefreshError, Refreshed, SkipReason, Source, VendorState};
+use crate::upstream::{RequestStats, Response, Upstream, excerpt};
+
+/// Lifetime of a legacy user token, which the API does not report.
+const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// More pages than this means the server ignores `pgNum`; stop instead of looping.
+const MAX_PAGES: u32 = 100_000;
+
+impl VendorState for Code42Estate {
+    fn expose(&self, out: &mut ExpositionBuilder) {
+        Code42Estate::expose(self, out);
+    }
+}
+
+struct Token {
+    value: Secret,
+    renew_at: Instant,
+}
+
+/// A Code42 tenant.
+pub struct Code42Source {
+    spec: Code42Spec,
+    upstream: Upstream,
+    token: tokio::sync::Mutex<Option<Token>>,
+}
+
+impl Code42Source {
+    pub fn new(source: &SourceSpec, spec: &Code42Spec, stats: Arc<RequestStats>) -> Result<Self, String> {
+        Ok(Code42Source {
+            spec: spec.clone(),
+            upstream: Upstream::new(source.url.clone(), stats)?,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// A valid bearer token, from the cache or fetched now.
+    async fn token(&self) -> Result<Secret, RefreshError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref()
+            && Instant::now() < token.renew_at
+        {
+            return Ok(token.value.clone());
+        }
+        let (value, lifetime) = self.fetch_token().await?;
+        // Renew a little before expiry: a minute early, or a fifth early for short lifetimes.
+        let margin = (lifetime / 5).min(Duration::from_secs(60));
+        *cached = Some(Token {
+            value: value.clone(),
+            renew_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        Ok(value)
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    async fn fetch_token(&self) -> Result<(Secret, Duration), RefreshError> {
+        let http = self.upstream.http();
+        match &self.spec.auth {
+            Code42Auth::ApiClient { client_id, secret } => {
+                let secret = secret.load().map_err(RefreshError::new)?;
+                let mut url = self.upstream.url("/api/v3/oauth/token");
+                url.query_pairs_mut()
+                    .append_pair("grant_type", "client_credentials");
+                let request = http
+                    .post(url)
+                    .basic_auth(client_id, Some(secret.expose()))
+                    .header(ACCEPT, "application/json");
+                let response = self.upstream.execute("token", request).await?;
+                if !response.is_success() {
+                    return Err(http_error("token", &response, &[&secret]));
+                }
+                let body: TokenResponse = serde_json::from_slice(&response.body).map_err(|e| {
+                    RefreshError::new(format!("token: unexpected response: {e}"))
+                })?;
+                let lifetime = body
+                    .expires_in
+                    .map(Duration::from_secs)
+                    .unwrap_or(Duration::from_secs(15 * 60));
+                Ok((Secret::new(body.access_token), lifetime))
+            }
+            Code42Auth::User { username, password } => {
+                let password = password.load().map_err(RefreshError::new)?;
+                let mut url = self.upstream.url("/api/v3/auth/jwt");
+                url.query_pairs_mut().append_pair("useBody", "true");
+                let request = http
+                    .get(url)
+                    .basic_auth(username, Some(password.expose()))
+                    .header(ACCEPT, "application/json");
+                let response = self.upstream.execute("token", request).await?;
+                if !response.is_success() {
+                    return Err(http_error("token", &response, &[&password]));
+                }
+                let body: UserTokenResponse = serde_json::from_slice(&response.body)
+                    .map_err(|e| RefreshError::new(format!("token: unexpected response: {e}")))?;
+                Ok((Secret::new(body.data.v3_user_token), USER_TOKEN_LIFETIME))
+            }
+        }
+    }
+
+    /// GET with the bearer token; a 401 means the token was revoked or expired early, so it
+    /// is fetched again and the request retried once.
+    async fn authorized_get(&self, endpoint: &'static str, url: Url) -> Result<Response, RefreshError> {
+        let mut renewed = false;
+        loop {
+            let token = self.token().await?;
+            let request = self
+                .upstream
+                .http()
+                .get(url.clone())
+                .bearer_auth(token.expose())
+                .header(ACCEPT, "application/json");
+            let response = self.upstream.execute(endpoint, request).await?;
+            if response.status == 401 && !renewed {
+                self.forget_token().await;
+                renewed = true;
+                continue;
+            }
+            if response.status == 401 {
+                return Err(RefreshError::new(format!(
+                    "{endpoint}: HTTP 401 again with a newly issued token: {}",
+                    vendor_message(&response)
+                )));
+            }
+            if !response.is_success() {
+                return Err(http_error(endpoint, &response, &[&token]));
+            }
+            return Ok(response);
+        }
+    }
+
+    fn page_url(&self, page: u32) -> Url {
+        let mut url = self.upstream.url(&self.spec.report_path);
+        {
+            let mut query = url.query_pairs_mut();
+            for (key, value) in &self.spec.query {
+                query.append_pair(key, value);
+            }
+            query.append_pair("pgNum", &page.to_string());
+            query.append_pair("pgSize", &self.spec.page_size.to_string());
+        }
+        url
+    }
+}
+
+impl Source for Code42Source {
+    type State = Code42Estate;
+
+    /// Reads every page (until a page with an empty `data`, as Code42's own tools do: a
+    /// short page does not mean the end, because the server may cap `pgSize`).
+    async fn refresh(&self, _previous: Option<Arc<Code42Estate>>) -> Result<Refreshed<Code42Estate>, RefreshError> {
+        let mut builder = EstateBuilder::default();
+        for page in 1..=MAX_PAGES {
+            let response = self.authorized_get("device_backup_report", self.page_url(page)).await?;
+            let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
+            let rows = parse_page(&response.body, &mut builder)
+                .map_err(|e| RefreshError::new(format!("device_backup_report: page {page}: {e}")))?;
+            if rows == 0 {
+                let (estate, skipped) = builder.finish();
+                return Ok(Refreshed { state: estate, skipped });
+            }
+            let duplicates = builder.skipped.get(SkipReason::Duplicate) - before.1;
+            if page > 1 && builder.rows() == before.0 && duplicates as usize == rows {
+                return Err(RefreshError::new(format!(
+                    "device_backup_report: page {page} repeats rows already read; the server seems to ignore pgNum"
+                )));
+            }
+        }
+        Err(RefreshError::new(format!(
+            "device_backup_report: more than {MAX_PAGES} pages"
+        )))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    expires_in: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct UserTokenResponse {
+    data: UserTokenData,
+}
+
+#[derive(serde::Deserialize)]
+struct UserTokenData {
+    v3_user_token: String,
+}
+
+/// `expires_in` as a number or a numeric string.
+fn lenient_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let value = crate::record::Scalar::deserialize(deserializer)?;
+    value
+        .as_u64()
+        .map_err(|_| serde::de::Error::custom("expires_in is not a number of seconds"))
+}
+
+/// Describes a failed HTTP exchange with the vendor's own message, secrets removed.
+fn http_error(endpoint: &str, response: &Response, secrets: &[&Secret]) -> RefreshError {
+    let message = excerpt(&vendor_message(response), secrets);
+    RefreshError {
+        message: format!("{endpoint}: HTTP {}: {message}", response.status),
+        retry_after: if response.status == 429 {
+            response.retry_after()
+        } else {
+            None
+        },
+    }
+}
+
+/// The text of a Code42 error (`[{"name":"SYSTEM","description":"..."}]`), or the start
+/// of the body when it is something else.
+fn vendor_message(response: &Response) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorItem {
+        name: Option<String>,
+        description: Option<String>,
+    }
+    if let Ok(items) = serde_json::from_slice::<Vec<ErrorItem>>(&response.body) {
+        let text: Vec<String> = items
+            .into_iter()
+            .map(|i| match (i.name, i.description) {
+                (Some(n), Some(d)) => format!("{n}: {d}"),
+                (n, d) => n.or(d).unwrap_or_default(),
+            })
+            .collect();
+        if !text.is_empty() {
+            return text.join("; ");
+        }
+    }
+    excerpt(&String::from_utf8_lossy(&response.body), &[])
+}
+
+/// Reads one page (`{"metadata": …, "data": [rows]}`) into `builder`, returning the number
+/// of rows the page held (skipped ones included).
+pub fn parse_page(body: &[u8], builder: &mut EstateBuilder) -> Result<usize, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let rows = PageSeed { builder }
+        .deserialize(&mut deserializer)
+        .and_then(|rows| deserializer.end().map(|_| rows))
+        .map_err(|e| format!("malformed JSON: {e}"))?;
+    rows.ok_or_else(|| "the response has no \"data\" array".to_string())
+}
+
+struct PageSeed<'b> {
+    builder: &'b mut EstateBuilder,
+}
+
+impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PageSeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with a data array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<usize>, A::Error> {
+        let builder = self.builder;
+        let mut rows = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "data" {
+                let mut on_row = |row: Row<'de>| match row {
+                    Row::Record(record) => match ArchiveRow::parse(&record) {
+                        Ok(row) => builder.add(row),
+                        Err(reason) => builder.skipped.add(reason),
+                    },
+                    Row::NotAnObject => builder.skipped.add(SkipReason::NotAnObject),
+                };
+                rows = Some(map.next_value_seed(RowsSeed {
+                    seed: row::SEED,
+                    on_row: &mut on_row,
+                })?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_with_and_without_rows() {
+        let mut builder = EstateBuilder::default();
+        let page = br#"{"metadata":{"timestamp":"2020-10-13T12:51:28.410Z","params":{}},"data":[
+            {"deviceUid":"1","destinationName":"cloud","orgName":"Eng"},
+            {"deviceUid":"","destinationName":"cloud"},
+            "junk"]}"#;
+        assert_eq!(parse_page(page, &mut builder), Ok(3));
+        assert_eq!(builder.rows(), 1);
+        assert_eq!(builder.skipped.get(SkipReason::MissingField), 1);
+        assert_eq!(builder.skipped.get(SkipReason::NotAnObject), 1);
+        assert_eq!(parse_page(br#"{"data":[]}"#, &mut builder), Ok(0));
+        assert_eq!(parse_page(br#"{"data":null}"#, &mut builder), Ok(0));
+    }
+
+    #[test]
+    fn broken_pages_are_errors_not_empty_pages() {
+        let mut builder = EstateBuilder::default();
+        for body in [
+            &br#"{"data":[{"deviceUid":"1","destinationName":"c"}"#[..],
+            b"<html><body>Service Unavailable</body></html>",
+            br#"{"metadata":{}}"#,
+            br#"[{"name":"SYSTEM","description":"Unable to find org"}]"#,
+            br#"{"data":[]} trailing"#,
+        ] {
+            assert!(parse_page(body, &mut builder).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+}

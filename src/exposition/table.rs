@@ -1,0 +1,348 @@
+//! A source's series, ready to write: label sets escaped once per refresh, values as numbers.
+//!
+//! A refresh builds one [`Exposition`] per source. Families whose values do not depend on the
+//! time of the scrape are also deflated once ([`GzSegment`]), so a gzip scrape copies them
+//! instead of encoding and compressing hundreds of megabytes each time.
+
+use std::ops::Range;
+
+use crate::exposition::Family;
+use crate::exposition::gzip::{GzSegment, SegmentCompressor};
+use crate::timestamp::write_seconds;
+
+/// A sample value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    /// A Unix time in milliseconds, written as seconds.
+    TimestampMs(i64),
+    /// Seconds elapsed since this Unix time (milliseconds) at the moment of the scrape.
+    AgeSinceMs(i64),
+}
+
+impl Value {
+    fn write(self, now_ms: i64, out: &mut Vec<u8>) {
+        match self {
+            Value::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+            Value::Float(v) => write_float(v, out),
+            Value::TimestampMs(ms) => write_seconds(out, ms),
+            // A timestamp slightly in the future (clock skew) is an age of zero, not negative.
+            Value::AgeSinceMs(ms) => write_seconds(out, now_ms.saturating_sub(ms).max(0)),
+        }
+    }
+}
+
+fn write_float(v: f64, out: &mut Vec<u8>) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+    } else {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    }
+}
+
+/// Appends `value` escaped for a label value in both text formats.
+pub fn escape_label_value(value: &str, out: &mut String) {
+    if !value.contains(['\\', '"', '\n']) {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Index of a label set in an [`Exposition`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelId(u32);
+
+/// The series of one family for one source.
+#[derive(Debug)]
+pub struct Table {
+    family: Family,
+    labels: Vec<LabelId>,
+    values: Vec<Value>,
+}
+
+impl Table {
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// All series of one source, ready to be written by a scrape.
+#[derive(Debug)]
+pub struct Exposition {
+    /// Every label set, escaped, without braces, one after the other.
+    label_text: String,
+    label_ends: Vec<u32>,
+    /// Indexed by [`Family::index`].
+    tables: Vec<Option<Table>>,
+    /// Deflated samples of each static family, same index.
+    segments: Vec<Option<GzSegment>>,
+}
+
+impl Exposition {
+    pub fn table(&self, family: Family) -> Option<&Table> {
+        self.tables[family.index()].as_ref()
+    }
+
+    /// The pre-compressed samples of a static family.
+    pub fn segment(&self, family: Family) -> Option<&GzSegment> {
+        self.segments[family.index()].as_ref()
+    }
+
+    /// Total number of series.
+    pub fn series_count(&self) -> usize {
+        self.tables.iter().flatten().map(Table::len).sum()
+    }
+
+    fn label_text(&self, id: LabelId) -> &str {
+        let i = id.0 as usize;
+        let start = if i == 0 { 0 } else { self.label_ends[i - 1] as usize };
+        &self.label_text[start..self.label_ends[i] as usize]
+    }
+
+    /// Writes samples `range` of `table` in the text format shared by 0.0.4 and OpenMetrics.
+    pub fn render(&self, table: &Table, range: Range<usize>, now_ms: i64, out: &mut Vec<u8>) {
+        let name = table.family.name().as_bytes();
+        for i in range {
+            out.extend_from_slice(name);
+            out.push(b'{');
+            out.extend_from_slice(self.label_text(table.labels[i]).as_bytes());
+            out.extend_from_slice(b"} ");
+            table.values[i].write(now_ms, out);
+            out.push(b'\n');
+        }
+    }
+
+    /// Renders a whole table in chunks of about `chunk` bytes, handing each to `sink`.
+    pub fn render_chunks(
+        &self,
+        table: &Table,
+        now_ms: i64,
+        chunk: usize,
+        mut sink: impl FnMut(&mut Vec<u8>),
+    ) {
+        let mut buf = Vec::with_capacity(chunk + 1024);
+        let mut start = 0;
+        // Series lines are roughly the same length, so estimate the step from the first ones.
+        let mut step = 64;
+        while start < table.len() {
+            let end = (start + step).min(table.len());
+            self.render(table, start..end, now_ms, &mut buf);
+            if buf.len() >= chunk {
+                sink(&mut buf);
+                buf.clear();
+            } else if step < 1 << 20 {
+                step *= 2;
+            }
+            start = end;
+        }
+        if !buf.is_empty() {
+            sink(&mut buf);
+        }
+    }
+}
+
+/// Collects the series of one source; [`ExpositionBuilder::finish`] compresses the static
+/// families.
+pub struct ExpositionBuilder {
+    /// `source="..."` and the source's extra labels, escaped, each followed by a comma
+    /// except the last.
+    source_labels: String,
+    extra_labels: String,
+    label_text: String,
+    label_ends: Vec<u32>,
+    tables: Vec<Option<Table>>,
+}
+
+impl ExpositionBuilder {
+    /// `source` is the source name; `extra` are the source's configured labels.
+    pub fn new(source: &str, extra: &[(String, String)]) -> Self {
+        let mut source_labels = String::from("source=\"");
+        escape_label_value(source, &mut source_labels);
+        source_labels.push('"');
+        let mut extra_labels = String::new();
+        for (name, value) in extra {
+            extra_labels.push(',');
+            extra_labels.push_str(name);
+            extra_labels.push_str("=\"");
+            escape_label_value(value, &mut extra_labels);
+            extra_labels.push('"');
+        }
+        ExpositionBuilder {
+            source_labels,
+            extra_labels,
+            label_text: String::new(),
+            label_ends: Vec::new(),
+            tables: Family::ALL.iter().map(|_| None).collect(),
+        }
+    }
+
+    /// Reserves room for about `label_sets` label sets of `avg_len` bytes.
+    pub fn reserve_labels(&mut self, label_sets: usize, avg_len: usize) {
+        self.label_text.reserve(label_sets * avg_len);
+        self.label_ends.reserve(label_sets);
+    }
+
+    /// Registers a label set: `source`, then `pairs` in order, then the source's extra labels.
+    pub fn labels(&mut self, pairs: &[(&str, &str)]) -> LabelId {
+        let text = &mut self.label_text;
+        text.push_str(&self.source_labels);
+        for (name, value) in pairs {
+            text.push(',');
+            text.push_str(name);
+            text.push_str("=\"");
+            escape_label_value(value, text);
+            text.push('"');
+        }
+        text.push_str(&self.extra_labels);
+        let id = LabelId(self.label_ends.len() as u32);
+        self.label_ends.push(text.len() as u32);
+        id
+    }
+
+    pub fn push(&mut self, family: Family, labels: LabelId, value: Value) {
+        let table = self.tables[family.index()].get_or_insert_with(|| Table {
+            family,
+            labels: Vec::new(),
+            values: Vec::new(),
+        });
+        table.labels.push(labels);
+        table.values.push(value);
+    }
+
+    /// Number of series added so far.
+    pub fn series_count(&self) -> usize {
+        self.tables.iter().flatten().map(Table::len).sum()
+    }
+
+    /// Freezes the series and deflates every static family for gzip scrapes.
+    pub fn finish(mut self) -> Exposition {
+        self.label_text.shrink_to_fit();
+        self.label_ends.shrink_to_fit();
+        for table in self.tables.iter_mut().flatten() {
+            table.labels.shrink_to_fit();
+            table.values.shrink_to_fit();
+        }
+        let mut exposition = Exposition {
+            label_text: self.label_text,
+            label_ends: self.label_ends,
+            tables: self.tables,
+            segments: Vec::new(),
+        };
+        let segments = exposition
+            .tables
+            .iter()
+            .map(|table| {
+                let table = table.as_ref()?;
+                if table.family.is_dynamic() || table.is_empty() {
+                    return None;
+                }
+                let mut compressor = SegmentCompressor::new();
+                exposition.render_chunks(table, 0, 256 * 1024, |chunk| compressor.write(chunk));
+                Some(compressor.finish())
+            })
+            .collect();
+        exposition.segments = segments;
+        exposition
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = String::new();
+        escape_label_value("a\"b\\c\nd é", &mut out);
+        assert_eq!(out, r#"a\"b\\c\nd é"#);
+    }
+
+    #[test]
+    fn renders_lines_with_source_and_extra_labels() {
+        let mut builder = ExpositionBuilder::new("us", &[("tenant".into(), "ac\"me".into())]);
+        let a = builder.labels(&[("org", "Eng"), ("device_uid", "1")]);
+        builder.push(Family::DeviceArchiveBytes, a, Value::Int(1745757673));
+        builder.push(Family::DeviceCompleteRatio, a, Value::Float(0.997));
+        builder.push(Family::DeviceBackupAge, a, Value::AgeSinceMs(1_000));
+        builder.push(Family::DeviceLastCompleted, a, Value::TimestampMs(1_602_533_872_084));
+        let ex = builder.finish();
+        let mut out = Vec::new();
+        for family in [
+            Family::DeviceArchiveBytes,
+            Family::DeviceCompleteRatio,
+            Family::DeviceBackupAge,
+            Family::DeviceLastCompleted,
+        ] {
+            let table = ex.table(family).unwrap();
+            ex.render(table, 0..table.len(), 61_500, &mut out);
+        }
+        let labels = r#"{source="us",org="Eng",device_uid="1",tenant="ac\"me"}"#;
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "backup_device_archive_bytes{labels} 1745757673\n\
+                 backup_device_backup_complete_ratio{labels} 0.997\n\
+                 backup_device_backup_age_seconds{labels} 60.5\n\
+                 backup_device_last_completed_backup_timestamp_seconds{labels} 1602533872.084\n"
+            )
+        );
+        assert!(ex.segment(Family::DeviceArchiveBytes).is_some());
+        assert!(ex.segment(Family::DeviceBackupAge).is_none(), "ages are never cached");
+    }
+
+    #[test]
+    fn floats() {
+        let render = |v| {
+            let mut out = Vec::new();
+            write_float(v, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(1.0), "1");
+        assert_eq!(render(0.5), "0.5");
+        assert_eq!(render(f64::NAN), "NaN");
+        assert_eq!(render(f64::INFINITY), "+Inf");
+        assert_eq!(render(1e20), "1e20");
+    }
+
+    #[test]
+    fn chunked_rendering_covers_every_series_once() {
+        let mut builder = ExpositionBuilder::new("s", &[]);
+        for i in 0..5000 {
+            let l = builder.labels(&[("device_uid", &i.to_string())]);
+            builder.push(Family::DeviceSelectedBytes, l, Value::Int(i));
+        }
+        let ex = builder.finish();
+        let table = ex.table(Family::DeviceSelectedBytes).unwrap();
+        let mut whole = Vec::new();
+        ex.render(table, 0..table.len(), 0, &mut whole);
+        let mut chunks = Vec::new();
+        let mut count = 0;
+        ex.render_chunks(table, 0, 4096, |c| {
+            chunks.extend_from_slice(c);
+            count += 1;
+        });
+        assert_eq!(chunks, whole);
+        assert!(count > 10);
+    }
+}

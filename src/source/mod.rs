@@ -1,0 +1,74 @@
+//! The interface between the refresh engine and a vendor module.
+//!
+//! A vendor implements [`Source`]: given its previous state, one refresh reads the vendor's
+//! API and returns a complete new state, or an error and nothing else. The engine swaps
+//! the new state in only when the whole refresh succeeded, so partial reads never leak.
+
+mod skip;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use skip::{SkipCounts, SkipReason};
+
+use crate::exposition::ExpositionBuilder;
+use crate::upstream::UpstreamError;
+
+/// A vendor's state after a successful refresh.
+pub trait VendorState: Send + Sync + 'static {
+    /// Adds this state's series to the source's exposition.
+    fn expose(&self, out: &mut ExpositionBuilder);
+}
+
+/// The outcome of a successful refresh.
+#[derive(Debug)]
+pub struct Refreshed<S> {
+    pub state: S,
+    /// Rows skipped as malformed while reading.
+    pub skipped: SkipCounts,
+}
+
+/// One configured upstream tenant of some vendor.
+pub trait Source: Send + Sync + 'static {
+    type State: VendorState;
+
+    /// Reads the vendor's API and builds the next state from `previous` (absent on the
+    /// first refresh). Must not keep partial results anywhere if it fails or is cancelled.
+    fn refresh(
+        &self,
+        previous: Option<Arc<Self::State>>,
+    ) -> impl Future<Output = Result<Refreshed<Self::State>, RefreshError>> + Send;
+}
+
+/// Why a refresh failed, in words fit for a log line (never containing a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshError {
+    pub message: String,
+    /// The vendor asked us to wait this long (HTTP 429 `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl RefreshError {
+    pub fn new(message: impl Into<String>) -> Self {
+        RefreshError {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl fmt::Display for RefreshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RefreshError {}
+
+impl From<UpstreamError> for RefreshError {
+    fn from(error: UpstreamError) -> Self {
+        RefreshError::new(error.to_string())
+    }
+}

@@ -1,0 +1,276 @@
+//! HTTP requests to a vendor API: one client per source, every request counted by endpoint
+//! and status code, bodies read with a size limit, failures described without secrets.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Url};
+
+use crate::secret::Secret;
+
+/// Limit on one response body unless configured otherwise (a Code42 page of 1,000 rows is
+/// about 1.3 MB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Counters of upstream requests, read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    /// (endpoint, status code or "error") → requests.
+    requests: Mutex<BTreeMap<(&'static str, String), u64>>,
+    response_bytes: AtomicU64,
+}
+
+impl RequestStats {
+    fn count(&self, endpoint: &'static str, code: String) {
+        *self
+            .requests
+            .lock()
+            .expect("stats lock")
+            .entry((endpoint, code))
+            .or_default() += 1;
+    }
+
+    /// (endpoint, code, count) for every combination seen.
+    pub fn requests(&self) -> Vec<(&'static str, String, u64)> {
+        self.requests
+            .lock()
+            .expect("stats lock")
+            .iter()
+            .map(|((endpoint, code), n)| (*endpoint, code.clone(), *n))
+            .collect()
+    }
+
+    pub fn response_bytes(&self) -> u64 {
+        self.response_bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.requests.lock().expect("stats lock").values().sum()
+    }
+}
+
+/// A response read completely.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// `Retry-After` as a delay: seconds or an HTTP date.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let value = self.headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(Duration::from_secs(seconds));
+        }
+        let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        let delta = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+        Some(Duration::from_millis(delta.max(0) as u64))
+    }
+}
+
+/// A request that produced no usable response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamError {
+    Connect { endpoint: &'static str, detail: String },
+    Timeout { endpoint: &'static str },
+    /// The body ended early or could not be read.
+    Body { endpoint: &'static str, detail: String },
+    TooLarge { endpoint: &'static str, limit: usize },
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamError::Connect { endpoint, detail } => {
+                write!(f, "{endpoint}: request failed: {detail}")
+            }
+            UpstreamError::Timeout { endpoint } => write!(f, "{endpoint}: request timed out"),
+            UpstreamError::Body { endpoint, detail } => {
+                write!(f, "{endpoint}: response body incomplete: {detail}")
+            }
+            UpstreamError::TooLarge { endpoint, limit } => {
+                write!(f, "{endpoint}: response larger than the limit of {limit} bytes")
+            }
+        }
+    }
+}
+
+/// The innermost cause of a reqwest error, which carries the useful part
+/// ("connection refused", "unexpected EOF").
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// TLS needs a process-wide crypto provider; the first client installs ring's.
+fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A vendor API reached through one base URL.
+pub struct Upstream {
+    http: reqwest::Client,
+    base: Url,
+    stats: std::sync::Arc<RequestStats>,
+    max_body: usize,
+}
+
+impl Upstream {
+    pub fn new(base: Url, stats: std::sync::Arc<RequestStats>) -> Result<Upstream, String> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("backup-exporter/", env!("CARGO_PKG_VERSION")))
+            // Follow nothing: the exporter only fetches URLs built from its configuration.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {}", root_cause(&e)))?;
+        Ok(Upstream {
+            http,
+            base,
+            stats,
+            max_body: DEFAULT_MAX_RESPONSE_BYTES,
+        })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The configured base URL with `path` appended to its path.
+    pub fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url
+    }
+
+    /// Sends a request and reads its whole body, counting it under `endpoint`.
+    pub async fn execute(
+        &self,
+        endpoint: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Response, UpstreamError> {
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                self.stats.count(endpoint, "error".into());
+                return Err(if error.is_timeout() {
+                    UpstreamError::Timeout { endpoint }
+                } else {
+                    UpstreamError::Connect {
+                        endpoint,
+                        detail: root_cause(&error),
+                    }
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        self.stats.count(endpoint, status.to_string());
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body as u64)
+        {
+            return Err(UpstreamError::TooLarge {
+                endpoint,
+                limit: self.max_body,
+            });
+        }
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(16 * 1024) as usize);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    self.stats
+                        .response_bytes
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    if body.len() + chunk.len() > self.max_body {
+                        return Err(UpstreamError::TooLarge {
+                            endpoint,
+                            limit: self.max_body,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) if error.is_timeout() => return Err(UpstreamError::Timeout { endpoint }),
+                Err(error) => {
+                    return Err(UpstreamError::Body {
+                        endpoint,
+                        detail: root_cause(&error),
+                    });
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            headers: response.headers().clone(),
+            body: Bytes::from(body),
+        })
+    }
+}
+
+/// A short, single-line excerpt of a vendor's error text with `secrets` removed, for logs.
+pub fn excerpt(text: &str, secrets: &[&Secret]) -> String {
+    // Redact before cutting, so a secret split by the cut cannot survive in part.
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    for secret in secrets {
+        let value = secret.expose();
+        if !value.is_empty() {
+            line = line.replace(value, "<redacted>");
+        }
+    }
+    line.trim().chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_a_base_path_prefix() {
+        let stats = std::sync::Arc::new(RequestStats::default());
+        let up = Upstream::new(Url::parse("https://proxy.example/code42/").unwrap(), stats.clone()).unwrap();
+        assert_eq!(
+            up.url("/api/v1/DeviceBackupReport").as_str(),
+            "https://proxy.example/code42/api/v1/DeviceBackupReport"
+        );
+        let up = Upstream::new(Url::parse("https://console.us1.crashplan.com").unwrap(), stats).unwrap();
+        assert_eq!(
+            up.url("/api/v3/oauth/token").as_str(),
+            "https://console.us1.crashplan.com/api/v3/oauth/token"
+        );
+    }
+
+    #[test]
+    fn excerpts_are_short_single_line_and_redacted() {
+        let secret = Secret::new("s3cr3t");
+        let text = format!("bad\ncredentials s3cr3t {}", "x".repeat(500));
+        let out = excerpt(&text, &[&secret]);
+        assert!(!out.contains('\n'));
+        assert!(!out.contains("s3cr3t"));
+        assert!(out.len() <= 200);
+    }
+}
