@@ -60,9 +60,15 @@ pub struct Code42Spec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Code42Auth {
     /// API client: OAuth client credentials.
-    ApiClient { client_id: String, secret: SecretRef },
+    ApiClient {
+        client_id: String,
+        secret: SecretRef,
+    },
     /// Legacy user token from `/api/v3/auth/jwt`.
-    User { username: String, password: SecretRef },
+    User {
+        username: String,
+        password: SecretRef,
+    },
 }
 
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
@@ -152,12 +158,36 @@ pub fn parse(file: &str, text: &str) -> Result<(Config, Vec<ConfigWarning>), Con
         message: e.to_string(),
     })?;
     let mut warnings = Vec::new();
-    let config = raw.validate(&mut warnings).map_err(|(field, message)| ConfigError {
-        file: file.to_string(),
-        field,
-        message,
-    })?;
+    let config = raw
+        .validate(&mut warnings)
+        .map_err(|(field, message)| ConfigError {
+            file: file.to_string(),
+            field,
+            message,
+        })?;
     Ok((config, warnings))
+}
+
+/// The configuration `--demo` runs with: the simulated tenants at `url`.
+pub fn demo(url: &str, code42_secret: &str) -> Config {
+    Config {
+        sources: vec![SourceSpec {
+            name: "demo-crashplan".into(),
+            url: Url::parse(url).expect("simulator URL"),
+            refresh_interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+            labels: Vec::new(),
+            vendor: VendorSpec::Code42(Code42Spec {
+                auth: Code42Auth::ApiClient {
+                    client_id: "demo-client".into(),
+                    secret: SecretRef::Inline(crate::secret::Secret::new(code42_secret)),
+                },
+                report_path: DEFAULT_CODE42_REPORT_PATH.into(),
+                query: vec![("active".into(), "true".into())],
+                page_size: CODE42_MAX_PAGE_SIZE,
+            }),
+        }],
+    }
 }
 
 #[derive(Deserialize)]
@@ -283,22 +313,22 @@ impl RawConfig {
 }
 
 impl RawSource {
-    fn validate(self, at: &str, warnings: &mut Vec<ConfigWarning>) -> Result<SourceSpec, FieldError> {
+    fn validate(
+        self,
+        at: &str,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<SourceSpec, FieldError> {
         validate_source_name(&self.name).or_else(|m| err(format!("{at}.name"), m))?;
         let refresh_interval = self.refresh_interval.unwrap_or(DEFAULT_REFRESH_INTERVAL);
         if refresh_interval < Duration::from_secs(1) {
-            return err(
-                format!("{at}.refresh_interval"),
-                "must be at least 1s",
-            );
+            return err(format!("{at}.refresh_interval"), "must be at least 1s");
         }
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
             return err(format!("{at}.timeout"), "must be greater than zero");
         }
-        let labels = validate_labels(&self.labels).or_else(|(l, m)| {
-            err(format!("{at}.labels.{l}"), m)
-        })?;
+        let labels =
+            validate_labels(&self.labels).or_else(|(l, m)| err(format!("{at}.labels.{l}"), m))?;
         let url = match &self.url {
             Some(url) => parse_base_url(url).or_else(|m| err(format!("{at}.url"), m))?,
             None => return err(format!("{at}.url"), "is required for vendor code42"),
@@ -316,7 +346,11 @@ impl RawSource {
         })
     }
 
-    fn code42(&self, at: &str, warnings: &mut Vec<ConfigWarning>) -> Result<Code42Spec, FieldError> {
+    fn code42(
+        &self,
+        at: &str,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<Code42Spec, FieldError> {
         let client = secret_ref(
             at,
             "client_secret",
@@ -355,7 +389,10 @@ impl RawSource {
                 );
             }
             (None, Some(_), None, None) => {
-                return err(format!("{at}.client_id"), "is required with a client secret");
+                return err(
+                    format!("{at}.client_id"),
+                    "is required with a client secret",
+                );
             }
             (None, None, None, Some(_)) => {
                 return err(format!("{at}.username"), "is required with a password");
@@ -382,7 +419,9 @@ impl RawSource {
         if !report_path.starts_with('/') || report_path.contains(['?', '#']) {
             return err(
                 format!("{at}.report_path"),
-                format!("{report_path:?} must be an absolute path without query, e.g. {DEFAULT_CODE42_REPORT_PATH}"),
+                format!(
+                    "{report_path:?} must be an absolute path without query, e.g. {DEFAULT_CODE42_REPORT_PATH}"
+                ),
             );
         }
         let mut query = Vec::new();
@@ -390,7 +429,10 @@ impl RawSource {
             let field = format!("{at}.query.{key}");
             match key.as_str() {
                 "pgNum" | "pgSize" => {
-                    return err(field, "is set by the exporter while paging; use page_size to change the page size");
+                    return err(
+                        field,
+                        "is set by the exporter while paging; use page_size to change the page size",
+                    );
                 }
                 "srtKey" | "srtDir" => {
                     return err(
@@ -398,7 +440,12 @@ impl RawSource {
                         "sorting limits DeviceBackupReport to its first page, so the report would be incomplete",
                     );
                 }
-                "export" => return err(field, "the exporter reads JSON; CSV export is not supported"),
+                "export" => {
+                    return err(
+                        field,
+                        "the exporter reads JSON; CSV export is not supported",
+                    );
+                }
                 "" => return err(field, "empty parameter name"),
                 _ => query.push((key.clone(), value.clone())),
             }
@@ -482,7 +529,9 @@ fn validate_source_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn validate_labels(labels: &BTreeMap<String, String>) -> Result<Vec<(String, String)>, (String, String)> {
+fn validate_labels(
+    labels: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, (String, String)> {
     let mut out = Vec::with_capacity(labels.len());
     for (name, value) in labels {
         let valid = name
@@ -493,7 +542,10 @@ fn validate_labels(labels: &BTreeMap<String, String>) -> Result<Vec<(String, Str
             return Err((name.clone(), "is not a valid Prometheus label name".into()));
         }
         if name.starts_with("__") {
-            return Err((name.clone(), "label names starting with __ are reserved by Prometheus".into()));
+            return Err((
+                name.clone(),
+                "label names starting with __ are reserved by Prometheus".into(),
+            ));
         }
         if RESERVED_LABELS.contains(&name.as_str()) {
             return Err((
@@ -525,7 +577,9 @@ mod tests {
     use super::*;
 
     fn check(yaml: &str) -> Result<Config, String> {
-        parse("test.yml", yaml).map(|(c, _)| c).map_err(|e| e.to_string())
+        parse("test.yml", yaml)
+            .map(|(c, _)| c)
+            .map_err(|e| e.to_string())
     }
 
     const GOOD: &str = r#"
@@ -550,7 +604,10 @@ sources:
         let VendorSpec::Code42(spec) = &source.vendor;
         assert_eq!(
             spec.query,
-            vec![("active".into(), "true".into()), ("org".into(), "42".into())]
+            vec![
+                ("active".into(), "true".into()),
+                ("org".into(), "42".into())
+            ]
         );
         assert_eq!(spec.report_path, "/api/v1/DeviceBackupReport");
         assert_eq!(spec.page_size, 1000);
@@ -559,24 +616,72 @@ sources:
     #[test]
     fn errors_name_file_field_and_problem() {
         let cases = [
-            (GOOD.replace("15m", "15x"), "test.yml: sources[0].refresh_interval: invalid duration \"15x\""),
-            (GOOD.replace("timeout: 60s", "timeout: 60"), "sources[0].timeout: a duration needs a unit"),
-            (GOOD.replace("    timeout: 60s\n", "    timeout: 60s\n    colour: red\n"), "unknown field `colour`"),
-            (GOOD.replace("code42", "veeam"), "sources[0].vendor: unknown variant `veeam`"),
-            (GOOD.replace("    client_id: key-6a1b\n", ""), "sources[0].client_id: is required with a client secret"),
-            (GOOD.replace("client_secret_env: PATH", "client_secret_env: BACKUP_EXPORTER_SURELY_UNSET"), "sources[0].client_secret_env: environment variable BACKUP_EXPORTER_SURELY_UNSET is not set"),
-            (GOOD.replace("client_secret_env: PATH", "client_secret_file: /nonexistent/secret"), "sources[0].client_secret_file: cannot read secret file /nonexistent/secret"),
-            (GOOD.replace("https://console.us1.crashplan.com", "ftp://x"), "sources[0].url: \"ftp://x\" must use http or https"),
-            (GOOD.replace("active: \"true\"", "srtKey: archiveBytes"), "sources[0].query.srtKey: sorting limits"),
-            (GOOD.replace("name: crashplan-us", "name: \"bad name\""), "sources[0].name:"),
-            (format!("{GOOD}    labels: {{ org: x }}\n"), "sources[0].labels.org: collides"),
-            (format!("{GOOD}    page_size: 5000\n"), "sources[0].page_size: must be between 1 and 1000"),
-            ("sources: []".to_string(), "test.yml: sources: at least one source is required"),
+            (
+                GOOD.replace("15m", "15x"),
+                "test.yml: sources[0].refresh_interval: invalid duration \"15x\"",
+            ),
+            (
+                GOOD.replace("timeout: 60s", "timeout: 60"),
+                "sources[0].timeout: a duration needs a unit",
+            ),
+            (
+                GOOD.replace("    timeout: 60s\n", "    timeout: 60s\n    colour: red\n"),
+                "unknown field `colour`",
+            ),
+            (
+                GOOD.replace("code42", "veeam"),
+                "sources[0].vendor: unknown variant `veeam`",
+            ),
+            (
+                GOOD.replace("    client_id: key-6a1b\n", ""),
+                "sources[0].client_id: is required with a client secret",
+            ),
+            (
+                GOOD.replace(
+                    "client_secret_env: PATH",
+                    "client_secret_env: BACKUP_EXPORTER_SURELY_UNSET",
+                ),
+                "sources[0].client_secret_env: environment variable BACKUP_EXPORTER_SURELY_UNSET is not set",
+            ),
+            (
+                GOOD.replace(
+                    "client_secret_env: PATH",
+                    "client_secret_file: /nonexistent/secret",
+                ),
+                "sources[0].client_secret_file: cannot read secret file /nonexistent/secret",
+            ),
+            (
+                GOOD.replace("https://console.us1.crashplan.com", "ftp://x"),
+                "sources[0].url: \"ftp://x\" must use http or https",
+            ),
+            (
+                GOOD.replace("active: \"true\"", "srtKey: archiveBytes"),
+                "sources[0].query.srtKey: sorting limits",
+            ),
+            (
+                GOOD.replace("name: crashplan-us", "name: \"bad name\""),
+                "sources[0].name:",
+            ),
+            (
+                format!("{GOOD}    labels: {{ org: x }}\n"),
+                "sources[0].labels.org: collides",
+            ),
+            (
+                format!("{GOOD}    page_size: 5000\n"),
+                "sources[0].page_size: must be between 1 and 1000",
+            ),
+            (
+                "sources: []".to_string(),
+                "test.yml: sources: at least one source is required",
+            ),
             ("sources: [".to_string(), "test.yml:"),
         ];
         for (yaml, expected) in cases {
             let error = check(&yaml).unwrap_err();
-            assert!(error.contains(expected), "expected {expected:?} in {error:?}");
+            assert!(
+                error.contains(expected),
+                "expected {expected:?} in {error:?}"
+            );
         }
     }
 
@@ -584,7 +689,10 @@ sources:
     fn duplicate_names_are_rejected() {
         let twice = format!("{GOOD}{}", GOOD.replace("sources:\n", ""));
         let error = check(&twice).unwrap_err();
-        assert!(error.contains("sources[1].name: duplicate source name \"crashplan-us\""), "{error}");
+        assert!(
+            error.contains("sources[1].name: duplicate source name \"crashplan-us\""),
+            "{error}"
+        );
     }
 
     #[test]
@@ -595,7 +703,9 @@ sources:
         );
         let (config, warnings) = parse("t.yml", &yaml).unwrap();
         let VendorSpec::Code42(spec) = &config.sources[0].vendor;
-        assert!(matches!(&spec.auth, Code42Auth::User { username, .. } if username == "admin@example.com"));
+        assert!(
+            matches!(&spec.auth, Code42Auth::User { username, .. } if username == "admin@example.com")
+        );
         assert_eq!(warnings.len(), 1);
         assert_eq!(warnings[0].field, "sources[0].password");
         assert!(!format!("{config:?}{warnings:?}").contains("hunter2"));

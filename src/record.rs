@@ -423,7 +423,10 @@ mod tests {
 
     #[test]
     fn numbers_from_strings_or_natives() {
-        assert_eq!(Scalar::Str("1745757673".into()).as_u64(), Ok(Some(1_745_757_673)));
+        assert_eq!(
+            Scalar::Str("1745757673".into()).as_u64(),
+            Ok(Some(1_745_757_673))
+        );
         assert_eq!(Scalar::UInt(12).as_u64(), Ok(Some(12)));
         assert_eq!(Scalar::Float(12.0).as_u64(), Ok(Some(12)));
         assert_eq!(Scalar::Str("1.5e3".into()).as_u64(), Ok(Some(1500)));
@@ -446,14 +449,25 @@ mod tests {
 
     #[test]
     fn words_from_strings_or_arrays() {
-        let words = |s: Scalar| s.as_words().unwrap().iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        let words = |s: Scalar| {
+            s.as_words()
+                .unwrap()
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(words(Scalar::Str("OK".into())), ["OK"]);
         assert_eq!(
-            words(Scalar::Str("WarningBackupAlert, CriticalConnectionAlert".into())),
+            words(Scalar::Str(
+                "WarningBackupAlert, CriticalConnectionAlert".into()
+            )),
             ["WarningBackupAlert", "CriticalConnectionAlert"]
         );
         assert_eq!(
-            words(Scalar::List(vec![Scalar::Str("A".into()), Scalar::Str("B C".into())])),
+            words(Scalar::List(vec![
+                Scalar::Str("A".into()),
+                Scalar::Str("B C".into())
+            ])),
             ["A", "B", "C"]
         );
         assert!(Scalar::List(vec![Scalar::UInt(1)]).as_words().is_err());

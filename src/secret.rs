@@ -96,7 +96,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
         std::fs::write(&path, "abc\n").unwrap();
-        assert_eq!(SecretRef::File(path.clone()).load().unwrap().expose(), "abc");
+        assert_eq!(
+            SecretRef::File(path.clone()).load().unwrap().expose(),
+            "abc"
+        );
         std::fs::write(&path, "\n").unwrap();
         let err = SecretRef::File(path.clone()).load().unwrap_err();
         assert!(err.contains("is empty"), "{err}");

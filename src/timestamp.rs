@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn epoch_numbers() {
         assert_eq!(epoch_number_to_ms(1_602_533_872.0), Some(1_602_533_872_000));
-        assert_eq!(epoch_number_to_ms(1_602_533_872_084.0), Some(1_602_533_872_084));
+        assert_eq!(
+            epoch_number_to_ms(1_602_533_872_084.0),
+            Some(1_602_533_872_084)
+        );
         assert_eq!(epoch_number_to_ms(-1.0), None);
     }
 }

@@ -71,7 +71,12 @@ impl Response {
 
     /// `Retry-After` as a delay: seconds or an HTTP date.
     pub fn retry_after(&self) -> Option<Duration> {
-        let value = self.headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+        let value = self
+            .headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim();
         if let Ok(seconds) = value.parse::<u64>() {
             return Some(Duration::from_secs(seconds));
         }
@@ -84,11 +89,22 @@ impl Response {
 /// A request that produced no usable response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamError {
-    Connect { endpoint: &'static str, detail: String },
-    Timeout { endpoint: &'static str },
+    Connect {
+        endpoint: &'static str,
+        detail: String,
+    },
+    Timeout {
+        endpoint: &'static str,
+    },
     /// The body ended early or could not be read.
-    Body { endpoint: &'static str, detail: String },
-    TooLarge { endpoint: &'static str, limit: usize },
+    Body {
+        endpoint: &'static str,
+        detail: String,
+    },
+    TooLarge {
+        endpoint: &'static str,
+        limit: usize,
+    },
 }
 
 impl fmt::Display for UpstreamError {
@@ -102,7 +118,10 @@ impl fmt::Display for UpstreamError {
                 write!(f, "{endpoint}: response body incomplete: {detail}")
             }
             UpstreamError::TooLarge { endpoint, limit } => {
-                write!(f, "{endpoint}: response larger than the limit of {limit} bytes")
+                write!(
+                    f,
+                    "{endpoint}: response larger than the limit of {limit} bytes"
+                )
             }
         }
     }
@@ -212,7 +231,9 @@ impl Upstream {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(error) if error.is_timeout() => return Err(UpstreamError::Timeout { endpoint }),
+                Err(error) if error.is_timeout() => {
+                    return Err(UpstreamError::Timeout { endpoint });
+                }
                 Err(error) => {
                     return Err(UpstreamError::Body {
                         endpoint,
@@ -252,12 +273,20 @@ mod tests {
     #[test]
     fn urls_keep_a_base_path_prefix() {
         let stats = std::sync::Arc::new(RequestStats::default());
-        let up = Upstream::new(Url::parse("https://proxy.example/code42/").unwrap(), stats.clone()).unwrap();
+        let up = Upstream::new(
+            Url::parse("https://proxy.example/code42/").unwrap(),
+            stats.clone(),
+        )
+        .unwrap();
         assert_eq!(
             up.url("/api/v1/DeviceBackupReport").as_str(),
             "https://proxy.example/code42/api/v1/DeviceBackupReport"
         );
-        let up = Upstream::new(Url::parse("https://console.us1.crashplan.com").unwrap(), stats).unwrap();
+        let up = Upstream::new(
+            Url::parse("https://console.us1.crashplan.com").unwrap(),
+            stats,
+        )
+        .unwrap();
         assert_eq!(
             up.url("/api/v3/oauth/token").as_str(),
             "https://console.us1.crashplan.com/api/v3/oauth/token"

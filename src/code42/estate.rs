@@ -194,22 +194,39 @@ impl Code42Estate {
                 out.push(Family::DeviceArchiveBytes, labels, Value::Int(bytes as i64));
             }
             if let Some(bytes) = archive.selected_bytes {
-                out.push(Family::DeviceSelectedBytes, labels, Value::Int(bytes as i64));
+                out.push(
+                    Family::DeviceSelectedBytes,
+                    labels,
+                    Value::Int(bytes as i64),
+                );
             }
             out.push(
                 Family::DeviceColdStorage,
                 labels,
                 Value::Int(i64::from(archive.cold_storage)),
             );
-            orgs.entry(&device.org).or_default().archive_bytes += archive.archive_bytes.unwrap_or(0);
+            orgs.entry(&device.org).or_default().archive_bytes +=
+                archive.archive_bytes.unwrap_or(0);
         }
         for (org, totals) in &orgs {
             let labels = out.labels(&[("org", org)]);
-            out.push(Family::OrgDevices, labels, Value::Int(totals.devices as i64));
-            out.push(Family::OrgArchiveBytes, labels, Value::Int(totals.archive_bytes as i64));
+            out.push(
+                Family::OrgDevices,
+                labels,
+                Value::Int(totals.devices as i64),
+            );
+            out.push(
+                Family::OrgArchiveBytes,
+                labels,
+                Value::Int(totals.archive_bytes as i64),
+            );
             for (i, (name, _)) in AlertStates::NAMED.iter().enumerate() {
                 let labels = out.labels(&[("org", org), ("alert", name)]);
-                out.push(Family::DeviceAlerts, labels, Value::Int(totals.alerts[i] as i64));
+                out.push(
+                    Family::DeviceAlerts,
+                    labels,
+                    Value::Int(totals.alerts[i] as i64),
+                );
             }
         }
         for (severity, count) in [("warning", warning_devices), ("critical", critical_devices)] {

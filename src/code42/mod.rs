@@ -46,7 +46,11 @@ pub struct Code42Source {
 }
 
 impl Code42Source {
-    pub fn new(source: &SourceSpec, spec: &Code42Spec, stats: Arc<RequestStats>) -> Result<Self, String> {
+    pub fn new(
+        source: &SourceSpec,
+        spec: &Code42Spec,
+        stats: Arc<RequestStats>,
+    ) -> Result<Self, String> {
         Ok(Code42Source {
             spec: spec.clone(),
             upstream: Upstream::new(source.url.clone(), stats)?,
@@ -92,9 +96,8 @@ impl Code42Source {
                 if !response.is_success() {
                     return Err(http_error("token", &response, &[&secret]));
                 }
-                let body: TokenResponse = serde_json::from_slice(&response.body).map_err(|e| {
-                    RefreshError::new(format!("token: unexpected response: {e}"))
-                })?;
+                let body: TokenResponse = serde_json::from_slice(&response.body)
+                    .map_err(|e| RefreshError::new(format!("token: unexpected response: {e}")))?;
                 let lifetime = body
                     .expires_in
                     .map(Duration::from_secs)
@@ -122,7 +125,11 @@ impl Code42Source {
 
     /// GET with the bearer token; a 401 means the token was revoked or expired early, so it
     /// is fetched again and the request retried once.
-    async fn authorized_get(&self, endpoint: &'static str, url: Url) -> Result<Response, RefreshError> {
+    async fn authorized_get(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+    ) -> Result<Response, RefreshError> {
         let mut renewed = false;
         loop {
             let token = self.token().await?;
@@ -170,16 +177,25 @@ impl Source for Code42Source {
 
     /// Reads every page (until a page with an empty `data`, as Code42's own tools do: a
     /// short page does not mean the end, because the server may cap `pgSize`).
-    async fn refresh(&self, _previous: Option<Arc<Code42Estate>>) -> Result<Refreshed<Code42Estate>, RefreshError> {
+    async fn refresh(
+        &self,
+        _previous: Option<Arc<Code42Estate>>,
+    ) -> Result<Refreshed<Code42Estate>, RefreshError> {
         let mut builder = EstateBuilder::default();
         for page in 1..=MAX_PAGES {
-            let response = self.authorized_get("device_backup_report", self.page_url(page)).await?;
+            let response = self
+                .authorized_get("device_backup_report", self.page_url(page))
+                .await?;
             let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
-            let rows = parse_page(&response.body, &mut builder)
-                .map_err(|e| RefreshError::new(format!("device_backup_report: page {page}: {e}")))?;
+            let rows = parse_page(&response.body, &mut builder).map_err(|e| {
+                RefreshError::new(format!("device_backup_report: page {page}: {e}"))
+            })?;
             if rows == 0 {
                 let (estate, skipped) = builder.finish();
-                return Ok(Refreshed { state: estate, skipped });
+                return Ok(Refreshed {
+                    state: estate,
+                    skipped,
+                });
             }
             let duplicates = builder.skipped.get(SkipReason::Duplicate) - before.1;
             if page > 1 && builder.rows() == before.0 && duplicates as usize == rows {
@@ -338,7 +354,11 @@ mod tests {
             br#"[{"name":"SYSTEM","description":"Unable to find org"}]"#,
             br#"{"data":[]} trailing"#,
         ] {
-            assert!(parse_page(body, &mut builder).is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(
+                parse_page(body, &mut builder).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

@@ -147,7 +147,11 @@ impl<'a> ArchiveRow<'a> {
             return Err(SkipReason::MissingField);
         }
         let ts = |name| record.get(idx(name)).as_timestamp_ms().map_err(invalid);
-        let ratio = match record.get(idx("backupCompletePercentage")).as_f64().map_err(invalid)? {
+        let ratio = match record
+            .get(idx("backupCompletePercentage"))
+            .as_f64()
+            .map_err(invalid)?
+        {
             Some(pct) if !(0.0..=100.0).contains(&pct) => return Err(SkipReason::InvalidValue),
             pct => pct.map(|p| p / 100.0),
         };
@@ -160,7 +164,9 @@ impl<'a> ArchiveRow<'a> {
             os: text(record, "os")?,
             os_version: text(record, "osVersion")?,
             app_version: text(record, "version")?,
-            alerts: AlertStates::parse(&record.get(idx("alertStates")).as_words().map_err(invalid)?),
+            alerts: AlertStates::parse(
+                &record.get(idx("alertStates")).as_words().map_err(invalid)?,
+            ),
             creation_ms: ts("creationDate")?,
             last_connected_ms: ts("lastConnectedDate")?,
             last_completed_ms: ts("lastCompletedBackupDate")?,
@@ -225,11 +231,23 @@ mod tests {
     #[test]
     fn native_json_types_are_accepted() {
         let native = EXAMPLE
-            .replace(r#""selectedBytes":"1658317953""#, r#""selectedBytes":1658317953"#)
-            .replace(r#""backupCompletePercentage":"99.7""#, r#""backupCompletePercentage":99.7"#)
+            .replace(
+                r#""selectedBytes":"1658317953""#,
+                r#""selectedBytes":1658317953"#,
+            )
+            .replace(
+                r#""backupCompletePercentage":"99.7""#,
+                r#""backupCompletePercentage":99.7"#,
+            )
             .replace(r#""coldStorage":"false""#, r#""coldStorage":true"#)
-            .replace(r#""alertStates":"OK""#, r#""alertStates":["CriticalBackupAlert","WarningConnectionAlert"]"#)
-            .replace(r#""deviceUid":"954143368874689941""#, r#""deviceUid":954143368874689941"#);
+            .replace(
+                r#""alertStates":"OK""#,
+                r#""alertStates":["CriticalBackupAlert","WarningConnectionAlert"]"#,
+            )
+            .replace(
+                r#""deviceUid":"954143368874689941""#,
+                r#""deviceUid":954143368874689941"#,
+            );
         let row = parse(&native).unwrap();
         assert_eq!(row.selected_bytes, Some(1_658_317_953));
         assert_eq!(row.complete_ratio, Some(0.997));
@@ -248,7 +266,11 @@ mod tests {
             "WarningBackupAlert CriticalConnectionAlert",
             "WarningBackupAlert,CriticalConnectionAlert",
         ] {
-            let row = parse(&EXAMPLE.replace(r#""alertStates":"OK""#, &format!(r#""alertStates":"{states}""#))).unwrap();
+            let row = parse(&EXAMPLE.replace(
+                r#""alertStates":"OK""#,
+                &format!(r#""alertStates":"{states}""#),
+            ))
+            .unwrap();
             assert_eq!(
                 row.alerts,
                 AlertStates(AlertStates::WARNING_BACKUP | AlertStates::CRITICAL_CONNECTION),
@@ -261,9 +283,18 @@ mod tests {
     fn null_dates_and_other_formats() {
         let row = parse(
             &EXAMPLE
-                .replace(r#""lastCompletedBackupDate":"2020-10-12T20:17:52.084Z""#, r#""lastCompletedBackupDate":null"#)
-                .replace(r#""lastConnectedDate":"2020-10-12T16:55:40.632Z""#, r#""lastConnectedDate":"Apr 13, 2015 10:22:33 AM""#)
-                .replace(r#""lastActivity":"2020-10-12T20:17:52.084Z""#, r#""lastActivity":"2020-10-12T14:17:52.084-06:00""#),
+                .replace(
+                    r#""lastCompletedBackupDate":"2020-10-12T20:17:52.084Z""#,
+                    r#""lastCompletedBackupDate":null"#,
+                )
+                .replace(
+                    r#""lastConnectedDate":"2020-10-12T16:55:40.632Z""#,
+                    r#""lastConnectedDate":"Apr 13, 2015 10:22:33 AM""#,
+                )
+                .replace(
+                    r#""lastActivity":"2020-10-12T20:17:52.084Z""#,
+                    r#""lastActivity":"2020-10-12T14:17:52.084-06:00""#,
+                ),
         )
         .unwrap();
         assert_eq!(row.last_completed_ms, None);
@@ -273,21 +304,58 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored() {
-        let row = parse(&EXAMPLE.replace("{\"archiveGuid\"", "{\"newField\":{\"x\":[1]},\"archiveGuid\"")).unwrap();
+        let row = parse(&EXAMPLE.replace(
+            "{\"archiveGuid\"",
+            "{\"newField\":{\"x\":[1]},\"archiveGuid\"",
+        ))
+        .unwrap();
         assert_eq!(row.device_uid, "954143368874689941");
     }
 
     #[test]
     fn malformed_rows_are_skipped_with_a_reason() {
         let cases = [
-            (EXAMPLE.replace(r#""deviceUid":"954143368874689941","#, ""), SkipReason::MissingField),
-            (EXAMPLE.replace(r#""deviceUid":"954143368874689941""#, r#""deviceUid":"""#), SkipReason::MissingField),
-            (EXAMPLE.replace(r#""archiveBytes":"1745757673""#, r#""archiveBytes":"lots""#), SkipReason::InvalidValue),
-            (EXAMPLE.replace(r#""archiveBytes":"1745757673""#, r#""archiveBytes":{"v":1}"#), SkipReason::InvalidValue),
-            (EXAMPLE.replace(r#""lastActivity":"2020-10-12T20:17:52.084Z""#, r#""lastActivity":"yesterday""#), SkipReason::InvalidValue),
-            (EXAMPLE.replace(r#""coldStorage":"false""#, r#""coldStorage":"perhaps""#), SkipReason::InvalidValue),
-            (EXAMPLE.replace(r#""backupCompletePercentage":"99.7""#, r#""backupCompletePercentage":"140""#), SkipReason::InvalidValue),
-            (EXAMPLE.replace(r#""alertStates":"OK""#, r#""alertStates":7"#), SkipReason::InvalidValue),
+            (
+                EXAMPLE.replace(r#""deviceUid":"954143368874689941","#, ""),
+                SkipReason::MissingField,
+            ),
+            (
+                EXAMPLE.replace(r#""deviceUid":"954143368874689941""#, r#""deviceUid":"""#),
+                SkipReason::MissingField,
+            ),
+            (
+                EXAMPLE.replace(r#""archiveBytes":"1745757673""#, r#""archiveBytes":"lots""#),
+                SkipReason::InvalidValue,
+            ),
+            (
+                EXAMPLE.replace(
+                    r#""archiveBytes":"1745757673""#,
+                    r#""archiveBytes":{"v":1}"#,
+                ),
+                SkipReason::InvalidValue,
+            ),
+            (
+                EXAMPLE.replace(
+                    r#""lastActivity":"2020-10-12T20:17:52.084Z""#,
+                    r#""lastActivity":"yesterday""#,
+                ),
+                SkipReason::InvalidValue,
+            ),
+            (
+                EXAMPLE.replace(r#""coldStorage":"false""#, r#""coldStorage":"perhaps""#),
+                SkipReason::InvalidValue,
+            ),
+            (
+                EXAMPLE.replace(
+                    r#""backupCompletePercentage":"99.7""#,
+                    r#""backupCompletePercentage":"140""#,
+                ),
+                SkipReason::InvalidValue,
+            ),
+            (
+                EXAMPLE.replace(r#""alertStates":"OK""#, r#""alertStates":7"#),
+                SkipReason::InvalidValue,
+            ),
             ("[1,2]".to_string(), SkipReason::NotAnObject),
             ("\"row\"".to_string(), SkipReason::NotAnObject),
         ];

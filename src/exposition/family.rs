@@ -77,8 +77,7 @@ families! {
 }
 
 /// Appended to every family's HELP: values come from the background refresh.
-pub const HELP_SUFFIX: &str =
-    " Refreshed in the background every refresh_interval of its source (see backup_source_refresh_interval_seconds).";
+pub const HELP_SUFFIX: &str = " Refreshed in the background every refresh_interval of its source (see backup_source_refresh_interval_seconds).";
 
 #[cfg(test)]
 mod tests {

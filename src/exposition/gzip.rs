@@ -25,7 +25,12 @@ fn level() -> Compression {
 }
 
 /// Compresses `input` into `out`, growing it as needed.
-fn deflate_into(compress: &mut Compress, mut input: &[u8], out: &mut Vec<u8>, flush: FlushCompress) {
+fn deflate_into(
+    compress: &mut Compress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    flush: FlushCompress,
+) {
     loop {
         out.reserve(input.len() / 4 + 4096);
         let before = compress.total_in();
@@ -128,7 +133,10 @@ impl GzipWriter {
 
     /// Takes the compressed bytes produced so far.
     pub fn take(&mut self) -> Bytes {
-        Bytes::from(std::mem::replace(&mut self.out, Vec::with_capacity(64 * 1024)))
+        Bytes::from(std::mem::replace(
+            &mut self.out,
+            Vec::with_capacity(64 * 1024),
+        ))
     }
 
     /// Splices a pre-compressed segment: returns the bytes to send before it (everything
@@ -136,8 +144,10 @@ impl GzipWriter {
     pub fn splice(&mut self, segment: &GzSegment) -> Bytes {
         self.header();
         deflate_into(&mut self.compress, &[], &mut self.out, FlushCompress::Full);
-        self.crc
-            .combine(&crc32fast::Hasher::new_with_initial_len(segment.crc, segment.len));
+        self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            segment.crc,
+            segment.len,
+        ));
         self.spliced_len += segment.len;
         self.take()
     }
@@ -145,7 +155,12 @@ impl GzipWriter {
     /// Ends the member: final block and trailer. Returns the remaining bytes.
     pub fn finish(mut self) -> Bytes {
         self.header();
-        deflate_into(&mut self.compress, &[], &mut self.out, FlushCompress::Finish);
+        deflate_into(
+            &mut self.compress,
+            &[],
+            &mut self.out,
+            FlushCompress::Finish,
+        );
         let total = self.compress.total_in() + self.spliced_len;
         let crc = self.crc.clone().finalize();
         self.out.extend_from_slice(&crc.to_le_bytes());
@@ -161,7 +176,9 @@ mod tests {
 
     fn gunzip(bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 

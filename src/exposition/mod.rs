@@ -2,7 +2,9 @@
 
 mod family;
 pub mod gzip;
+mod scrape;
 mod table;
 
 pub use family::{Family, HELP_SUFFIX, Kind};
+pub use scrape::{Format, accepts_gzip, produce};
 pub use table::{Exposition, ExpositionBuilder, LabelId, Table, Value, escape_label_value};

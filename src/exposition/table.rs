@@ -116,7 +116,11 @@ impl Exposition {
 
     fn label_text(&self, id: LabelId) -> &str {
         let i = id.0 as usize;
-        let start = if i == 0 { 0 } else { self.label_ends[i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.label_ends[i - 1] as usize
+        };
         &self.label_text[start..self.label_ends[i] as usize]
     }
 
@@ -285,7 +289,11 @@ mod tests {
         builder.push(Family::DeviceArchiveBytes, a, Value::Int(1745757673));
         builder.push(Family::DeviceCompleteRatio, a, Value::Float(0.997));
         builder.push(Family::DeviceBackupAge, a, Value::AgeSinceMs(1_000));
-        builder.push(Family::DeviceLastCompleted, a, Value::TimestampMs(1_602_533_872_084));
+        builder.push(
+            Family::DeviceLastCompleted,
+            a,
+            Value::TimestampMs(1_602_533_872_084),
+        );
         let ex = builder.finish();
         let mut out = Vec::new();
         for family in [
@@ -308,7 +316,10 @@ mod tests {
             )
         );
         assert!(ex.segment(Family::DeviceArchiveBytes).is_some());
-        assert!(ex.segment(Family::DeviceBackupAge).is_none(), "ages are never cached");
+        assert!(
+            ex.segment(Family::DeviceBackupAge).is_none(),
+            "ages are never cached"
+        );
     }
 
     #[test]

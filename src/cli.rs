@@ -1,0 +1,318 @@
+//! Command-line interface: serving (the default), `--config.check`, `--demo`, `simulate`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+use tracing::{error, info, warn};
+
+use crate::clock::Clock;
+use crate::config::{self, Config};
+use crate::engine::Engine;
+use crate::logging;
+use crate::server::{self, App, parse_listen_address};
+use crate::simulator::{
+    self, Code42Options, DateStyle, RunningSimulator, Simulator, SimulatorOptions, ValueStyle,
+};
+
+/// Prometheus exporter for SaaS backup products: Code42/CrashPlan device backups and
+/// Druva inSync Microsoft 365 backups.
+///
+/// Each configured source is refreshed in the background every refresh_interval; a scrape
+/// of /metrics encodes the last good data and never calls a vendor API.
+#[derive(Parser, Debug)]
+#[command(name = "backup-exporter", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Only log messages at or above this level.
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
+    pub log_level: logging::Level,
+
+    /// Log line format.
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
+    pub log_format: logging::Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Path to the configuration file (YAML).
+    #[arg(long = "config.file", default_value = "backup-exporter.yml")]
+    pub config_file: PathBuf,
+
+    /// Validate the configuration file, print the result and exit (0 valid, 1 invalid).
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Address to listen on; repeat to listen on several. ":9877" means all interfaces.
+    #[arg(long = "web.listen-address", default_value = ":9877")]
+    pub listen_addresses: Vec<String>,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub telemetry_path: String,
+
+    /// Maximum number of concurrent scrapes; 0 means no limit.
+    #[arg(long = "web.max-requests", default_value_t = 40)]
+    pub max_requests: usize,
+
+    /// Run against a built-in simulated tenant: no configuration file, no credentials.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the built-in simulator of the Code42 and Druva APIs (for tests and trials).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Number of Code42 devices (about 1.3 archives each).
+    #[arg(long, default_value_t = 200)]
+    pub devices: usize,
+
+    /// Seed of the generated estate; the same seed gives the same estate.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// How Code42 values are written: strings (cloud) or native JSON numbers and booleans.
+    #[arg(long = "code42-values", value_enum, default_value = "strings")]
+    pub code42_values: ValuesArg,
+
+    /// How Code42 dates are written.
+    #[arg(long = "code42-dates", value_enum, default_value = "utc")]
+    pub code42_dates: DatesArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ValuesArg {
+    Strings,
+    Native,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DatesArg {
+    /// 2020-10-12T20:17:52.084Z
+    Utc,
+    /// 2020-10-12T14:17:52.084-06:00
+    Offset,
+    /// Oct 12, 2020 08:17:52 PM (the 2015 on-premises format)
+    OnPremises,
+}
+
+impl SimulateArgs {
+    fn options(&self) -> SimulatorOptions {
+        SimulatorOptions {
+            code42: Code42Options {
+                devices: self.devices,
+                seed: self.seed,
+                values: match self.code42_values {
+                    ValuesArg::Strings => ValueStyle::Strings,
+                    ValuesArg::Native => ValueStyle::Native,
+                },
+                dates: match self.code42_dates {
+                    DatesArg::Utc => DateStyle::Utc,
+                    DatesArg::Offset => DateStyle::Offset,
+                    DatesArg::OnPremises => DateStyle::OnPremises,
+                },
+                ..Code42Options::default()
+            },
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_level, cli.log_format);
+    if cli.serve.config_check && cli.command.is_none() {
+        return check_config(&cli.serve.config_file);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = match cli.command {
+        Some(Command::Simulate(args)) => runtime.block_on(simulate(args)),
+        None => runtime.block_on(serve(cli.serve)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok((config, warnings)) => {
+            for w in &warnings {
+                eprintln!("{}: {}: warning: {}", path.display(), w.field, w.message);
+            }
+            println!(
+                "{}: configuration is valid ({} source{})",
+                path.display(),
+                config.sources.len(),
+                if config.sources.len() == 1 { "" } else { "s" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+async fn bind_all(addresses: &[String]) -> Result<Vec<TcpListener>, String> {
+    let mut listeners = Vec::new();
+    for text in addresses {
+        let addr: SocketAddr = parse_listen_address(text)?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {text}: {e}"))?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// The demo: a simulated tenant on a loopback port and a configuration pointing at it.
+pub async fn start_demo(clock: Clock) -> Result<(Config, RunningSimulator), String> {
+    let options = SimulatorOptions {
+        code42: Code42Options {
+            devices: 120,
+            ..Code42Options::default()
+        },
+    };
+    let simulator = Simulator::new(options, clock);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("demo: cannot start the simulator: {e}"))?;
+    let running = simulator::start(simulator, listener).map_err(|e| e.to_string())?;
+    let config = config::demo(
+        &running.url(),
+        &running.simulator.code42.options().client_secret,
+    );
+    Ok((config, running))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    if !args.telemetry_path.starts_with('/')
+        || matches!(
+            args.telemetry_path.as_str(),
+            "/" | "/-/healthy" | "/-/ready"
+        )
+    {
+        return Err(format!(
+            "--web.telemetry-path {:?} must be a path of its own, such as /metrics",
+            args.telemetry_path
+        ));
+    }
+    let clock = Clock::System;
+    let (config, demo) = if args.demo {
+        let (config, running) = start_demo(clock.clone()).await?;
+        info!(simulator = %running.url(), "demo: serving a simulated Code42 tenant");
+        (config, Some(running))
+    } else {
+        let (config, warnings) = config::load(&args.config_file).map_err(|e| e.to_string())?;
+        for w in warnings {
+            warn!(field = %w.field, "{}", w.message);
+        }
+        (config, None)
+    };
+    let listeners = bind_all(&args.listen_addresses).await?;
+    let engine = Engine::start(&config, clock.clone())?;
+    let sources = Arc::new(ArcSwap::from_pointee(engine.sources().to_vec()));
+    let app = Arc::new(App::new(
+        sources,
+        args.telemetry_path.clone(),
+        clock,
+        args.max_requests,
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for listener in listeners {
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        info!(%address, telemetry_path = %args.telemetry_path, sources = config.sources.len(), "listening");
+        let mut stop = stop_rx.clone();
+        servers.push(tokio::spawn(server::serve(
+            listener,
+            app.clone(),
+            async move {
+                let _ = stop.changed().await;
+            },
+        )));
+    }
+    shutdown_signal().await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
+    engine.stop().await;
+    if let Some(demo) = demo {
+        demo.stop().await;
+    }
+    Ok(())
+}
+
+async fn simulate(args: SimulateArgs) -> Result<(), String> {
+    let simulator = Simulator::new(args.options(), Clock::System);
+    let listener = TcpListener::bind(parse_listen_address(&args.listen)?)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let running = simulator::start(simulator, listener).map_err(|e| e.to_string())?;
+    let code42 = running.simulator.code42.options().clone();
+    info!(
+        url = %running.url(),
+        devices = code42.devices,
+        code42_client_id = %code42.client_id,
+        "simulator serving; credentials are the built-in demo ones (see docs/simulator.md)"
+    );
+    shutdown_signal().await;
+    running.stop().await;
+    Ok(())
+}

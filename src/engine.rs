@@ -1,0 +1,293 @@
+//! The refresh engine: one task per source, refreshing in the background.
+//!
+//! Each task refreshes, publishes the new snapshot atomically on success, and sleeps: the
+//! interval with jitter after a success, an exponential backoff with jitter after a failure
+//! (capped at the interval, stretched to the vendor's `Retry-After`). One task per source
+//! means one refresh per source at a time. Scrapes only ever read published snapshots.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::clock::Clock;
+use crate::code42::Code42Source;
+use crate::config::{Config, SourceSpec, VendorSpec};
+use crate::exposition::{Exposition, ExpositionBuilder};
+use crate::source::{Refreshed, SkipCounts, Source, VendorState};
+use crate::upstream::RequestStats;
+
+/// What a scrape reads of one source: the state of the last successful refresh.
+pub struct Snapshot {
+    pub state: Arc<dyn VendorState>,
+    pub exposition: Exposition,
+    /// Unix milliseconds when the refresh that produced it finished.
+    pub refreshed_at_ms: i64,
+}
+
+/// How a source's refreshes are going.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Status {
+    /// The last refresh succeeded.
+    pub up: bool,
+    /// At least one refresh has finished (successfully or not).
+    pub attempted: bool,
+    pub last_success_ms: Option<i64>,
+    pub last_duration: Option<Duration>,
+    pub failures_total: u64,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub next_refresh_ms: Option<i64>,
+    /// Rows skipped as malformed, summed over successful refreshes.
+    pub rows_skipped: SkipCounts,
+}
+
+/// A configured source as the rest of the exporter sees it.
+pub struct SourceHandle {
+    pub spec: SourceSpec,
+    pub requests: Arc<RequestStats>,
+    snapshot: ArcSwapOption<Snapshot>,
+    status: Mutex<Status>,
+}
+
+impl SourceHandle {
+    pub fn new(spec: SourceSpec) -> Self {
+        SourceHandle {
+            spec,
+            requests: Arc::new(RequestStats::default()),
+            snapshot: ArcSwapOption::empty(),
+            status: Mutex::new(Status::default()),
+        }
+    }
+
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full()
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Status)) {
+        change(&mut self.status.lock().expect("status lock"));
+    }
+
+    fn publish(&self, snapshot: Snapshot) {
+        self.snapshot.store(Some(Arc::new(snapshot)));
+    }
+}
+
+impl std::fmt::Debug for SourceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceHandle")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+/// All sources and their refresh tasks.
+pub struct Engine {
+    sources: Vec<Arc<SourceHandle>>,
+    tasks: Vec<JoinHandle<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Engine {
+    /// Creates every source's client and starts its refresh task.
+    pub fn start(config: &Config, clock: Clock) -> Result<Engine, String> {
+        let (stop, stopped) = watch::channel(false);
+        let mut sources = Vec::new();
+        let mut tasks = Vec::new();
+        for spec in &config.sources {
+            let handle = Arc::new(SourceHandle::new(spec.clone()));
+            let task = match &spec.vendor {
+                VendorSpec::Code42(code42) => {
+                    let source = Code42Source::new(spec, code42, handle.requests.clone())
+                        .map_err(|e| format!("source {}: {e}", spec.name))?;
+                    tokio::spawn(run(source, handle.clone(), clock.clone(), stopped.clone()))
+                }
+            };
+            sources.push(handle);
+            tasks.push(task);
+        }
+        Ok(Engine {
+            sources,
+            tasks,
+            stop,
+        })
+    }
+
+    pub fn sources(&self) -> &[Arc<SourceHandle>] {
+        &self.sources
+    }
+
+    /// Every source has finished its first refresh attempt.
+    pub fn is_ready(&self) -> bool {
+        self.sources.iter().all(|s| s.status().attempted)
+    }
+
+    /// Stops the refresh tasks; a refresh under way is abandoned.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Sleep after the `failures`-th consecutive failure: exponential from a tenth of the
+/// interval (at most 5 s), capped at the interval, with "equal jitter" (half fixed, half
+/// random), and never shorter than what the vendor asked for (within the interval).
+pub fn backoff(failures: u32, interval: Duration, retry_after: Option<Duration>) -> Duration {
+    let base = (interval / 10).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let exponent = failures.saturating_sub(1).min(20);
+    let ceiling = base.saturating_mul(1 << exponent).min(interval);
+    let jittered = ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0);
+    jittered.max(retry_after.unwrap_or_default().min(interval))
+}
+
+/// The interval with ±5 % jitter, so sources started together drift apart.
+pub fn jittered_interval(interval: Duration) -> Duration {
+    interval.mul_f64(0.95 + fastrand::f64() * 0.1)
+}
+
+async fn run<S: Source>(
+    source: S,
+    handle: Arc<SourceHandle>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+) {
+    let spec = &handle.spec;
+    let mut state: Option<Arc<S::State>> = None;
+    loop {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(spec.timeout, source.refresh(state.clone())).await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(crate::source::RefreshError::new(format!(
+                "refresh did not finish within the timeout of {}",
+                humantime::format_duration(spec.timeout)
+            ))),
+        };
+        let delay = match outcome {
+            Ok(Refreshed {
+                state: new,
+                skipped,
+            }) => {
+                let new = Arc::new(new);
+                let exposition = build_exposition(spec, new.clone()).await;
+                let now = clock.now_ms();
+                let series = exposition.series_count();
+                handle.publish(Snapshot {
+                    state: new.clone(),
+                    exposition,
+                    refreshed_at_ms: now,
+                });
+                state = Some(new);
+                let duration = started.elapsed();
+                info!(
+                    source = %spec.name,
+                    duration = ?duration,
+                    series,
+                    rows_skipped = skipped.total(),
+                    "refresh succeeded"
+                );
+                handle.update(|s| {
+                    s.up = true;
+                    s.last_success_ms = Some(now);
+                    s.consecutive_failures = 0;
+                    s.last_error = None;
+                    s.rows_skipped.merge(&skipped);
+                });
+                jittered_interval(spec.refresh_interval)
+            }
+            Err(error) => {
+                let mut failures = 0;
+                handle.update(|s| {
+                    s.up = false;
+                    s.failures_total += 1;
+                    s.consecutive_failures += 1;
+                    failures = s.consecutive_failures;
+                    s.last_error = Some(error.message.clone());
+                });
+                let delay = backoff(failures, spec.refresh_interval, error.retry_after);
+                warn!(
+                    source = %spec.name,
+                    error = %error,
+                    consecutive_failures = failures,
+                    retry_in = ?delay,
+                    "refresh failed; serving the last good data"
+                );
+                delay
+            }
+        };
+        let finished = clock.now_ms();
+        handle.update(|s| {
+            s.attempted = true;
+            s.last_duration = Some(started.elapsed());
+            s.next_refresh_ms = Some(finished + delay.as_millis() as i64);
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Encodes a state's series off the async threads: for large estates this is real work.
+async fn build_exposition(spec: &SourceSpec, state: Arc<dyn VendorState>) -> Exposition {
+    let name = spec.name.clone();
+    let labels = spec.labels.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut builder = ExpositionBuilder::new(&name, &labels);
+        state.expose(&mut builder);
+        builder.finish()
+    })
+    .await
+    .expect("encoding a snapshot does not panic")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped_by_the_interval() {
+        let interval = Duration::from_secs(900);
+        for _ in 0..200 {
+            let first = backoff(1, interval, None);
+            assert!(
+                first >= Duration::from_millis(2500) && first <= Duration::from_secs(5),
+                "{first:?}"
+            );
+            let fourth = backoff(4, interval, None);
+            assert!(
+                fourth >= Duration::from_secs(20) && fourth <= Duration::from_secs(40),
+                "{fourth:?}"
+            );
+            let many = backoff(30, interval, None);
+            assert!(many >= interval / 2 && many <= interval, "{many:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_interval() {
+        let interval = Duration::from_secs(60);
+        assert!(backoff(1, interval, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
+        assert!(backoff(1, interval, Some(Duration::from_secs(3600))) <= interval);
+    }
+
+    #[test]
+    fn interval_jitter_stays_within_five_percent() {
+        for _ in 0..200 {
+            let d = jittered_interval(Duration::from_secs(100));
+            assert!(
+                d >= Duration::from_secs(95) && d <= Duration::from_secs(105),
+                "{d:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The exporter's own metrics (build, sources' refresh health, upstream requests), encoded
+//! with prometheus-client on every scrape. Snapshot data is written by [`crate::exposition`].
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use crate::engine::SourceHandle;
+use crate::exposition::Format;
+use crate::source::SkipReason;
+
+/// Read by the collector on every scrape; swapped on reload.
+pub type SourceList = Arc<arc_swap::ArcSwap<Vec<Arc<SourceHandle>>>>;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Set by build.rs from git (or the BACKUP_EXPORTER_REVISION variable at build time).
+pub const REVISION: &str = env!("BACKUP_EXPORTER_REVISION");
+
+/// Builds the registry of the exporter's own metrics.
+pub fn registry(sources: SourceList) -> Registry {
+    let mut registry = Registry::default();
+    registry.register(
+        "backup_exporter_build",
+        "Version and git revision of backup-exporter; value is always 1",
+        Info::new(vec![("version", VERSION), ("revision", REVISION)]),
+    );
+    registry.register_collector(Box::new(SourceCollector { sources }));
+    registry
+}
+
+/// Encodes the registry in the negotiated format, without the OpenMetrics `# EOF` (the
+/// snapshot families follow).
+pub fn encode(registry: &Registry, format: Format) -> String {
+    let mut out = String::new();
+    let result = match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, registry),
+        Format::OpenMetrics { .. } => {
+            prometheus_client::encoding::text::encode_registry(&mut out, registry)
+        }
+    };
+    result.expect("writing to a String cannot fail");
+    out
+}
+
+#[derive(Debug)]
+struct SourceCollector {
+    sources: SourceList,
+}
+
+/// Labels of a source-level series: `source`, the given ones, then the source's own labels.
+fn labels<'a>(source: &'a SourceHandle, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut labels = vec![("source", source.spec.name.as_str())];
+    labels.extend_from_slice(extra);
+    labels.extend(
+        source
+            .spec
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    labels
+}
+
+impl Collector for SourceCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let sources = self.sources.load();
+        let statuses: Vec<_> = sources.iter().map(|s| (s, s.status())).collect();
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_up",
+            "1 if the last refresh of the source succeeded, else 0.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, status) in &statuses {
+            let labels = labels(source, &[("vendor", source.spec.vendor.name())]);
+            ConstGauge::new(i64::from(status.up)).encode(family.encode_family(&labels)?)?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_last_success_timestamp_seconds",
+            "Unix time when the last successful refresh finished; absent until one has.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, status) in &statuses {
+            if let Some(ms) = status.last_success_ms {
+                ConstGauge::new(ms as f64 / 1000.0)
+                    .encode(family.encode_family(&labels(source, &[]))?)?;
+            }
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_refresh_duration_seconds",
+            "Duration of the last refresh, successful or not.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, status) in &statuses {
+            if let Some(duration) = status.last_duration {
+                ConstGauge::new(duration.as_secs_f64())
+                    .encode(family.encode_family(&labels(source, &[]))?)?;
+            }
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_refresh_interval_seconds",
+            "Configured refresh interval of the source.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, _) in &statuses {
+            ConstGauge::new(source.spec.refresh_interval.as_secs_f64())
+                .encode(family.encode_family(&labels(source, &[]))?)?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_refresh_failures",
+            "Refreshes that failed (the last good data stays served).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (source, status) in &statuses {
+            ConstCounter::new(status.failures_total)
+                .encode(family.encode_family(&labels(source, &[]))?)?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_api_requests",
+            "HTTP requests to the vendor API by endpoint and status code (\"error\" when no response arrived).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (source, _) in &statuses {
+            for (endpoint, code, count) in source.requests.requests() {
+                let labels = labels(source, &[("endpoint", endpoint), ("code", &code)]);
+                ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+            }
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_response_bytes",
+            "Bytes of vendor API response bodies received.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (source, _) in &statuses {
+            ConstCounter::new(source.requests.response_bytes())
+                .encode(family.encode_family(&labels(source, &[]))?)?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_rows_skipped",
+            "Report rows skipped because they were malformed, by reason.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (source, status) in &statuses {
+            for reason in SkipReason::ALL {
+                let labels = labels(source, &[("reason", reason.as_str())]);
+                ConstCounter::new(status.rows_skipped.get(reason))
+                    .encode(family.encode_family(&labels)?)?;
+            }
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "backup_source_series",
+            "Series the source's current snapshot exposes.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, _) in &statuses {
+            if let Some(snapshot) = source.snapshot() {
+                ConstGauge::new(snapshot.exposition.series_count() as i64)
+                    .encode(family.encode_family(&labels(source, &[]))?)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,371 @@
+//! A simulator of the vendors' APIs, for the demo, the tests and the benchmark.
+//!
+//! It follows `upstream-apis.md` (paths, auth, paging caps, value types, error bodies,
+//! quirks) and is written independently of the exporter's clients: it shares no types or
+//! decoding code with them, so a test against it checks the client, not the client against
+//! itself. Fault modes are switched on per request pattern, in process or over HTTP
+//! (`POST /_sim/faults`).
+
+pub mod code42;
+mod faults;
+mod wire;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::{Method, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use code42::{ArchiveTruth, Code42Options, Code42Tenant, ValueStyle};
+pub use faults::{Fault, FaultRule, Faults};
+pub use wire::DateStyle;
+
+use crate::clock::Clock;
+use crate::server::{DropConnection, HttpBody, channel_body, serve_http};
+
+/// A request as the simulator's handlers see it, body read.
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Request {
+    pub fn query_value(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `(user, password)` of an HTTP Basic `Authorization` header.
+    pub fn basic_auth(&self) -> Option<(String, String)> {
+        let value = self.headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let encoded = value.strip_prefix("Basic ")?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (user, password) = text.split_once(':')?;
+        Some((user.to_string(), password.to_string()))
+    }
+
+    pub fn bearer(&self) -> Option<&str> {
+        self.headers
+            .get(AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")
+    }
+}
+
+/// A complete answer.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(http::HeaderName, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: body.into_bytes(),
+        }
+    }
+
+    fn text(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Bearer tokens issued and their expiry (Unix ms).
+#[derive(Default)]
+pub struct Tokens {
+    issued: Mutex<HashMap<String, i64>>,
+    /// Lifetime of new tokens in seconds, overriding the vendor's (0: vendor's).
+    lifetime_override: AtomicU64,
+    counter: AtomicU64,
+}
+
+impl Tokens {
+    /// Issues a token; returns it and its lifetime in seconds.
+    pub fn issue(&self, now: i64, vendor_lifetime: u64) -> (String, u64) {
+        let lifetime = match self.lifetime_override.load(Ordering::Relaxed) {
+            0 => vendor_lifetime,
+            s => s,
+        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let token = format!("sim-{n:06}-{:016x}", fastrand::u64(..));
+        self.issued
+            .lock()
+            .expect("tokens lock")
+            .insert(token.clone(), now + lifetime as i64 * 1000);
+        (token, lifetime)
+    }
+
+    pub fn is_valid(&self, token: Option<&str>, now: i64) -> bool {
+        token.is_some_and(|t| {
+            self.issued
+                .lock()
+                .expect("tokens lock")
+                .get(t)
+                .is_some_and(|expiry| now < *expiry)
+        })
+    }
+
+    /// Invalidates every token issued so far (a token rejected in the middle of a refresh).
+    pub fn revoke_all(&self) {
+        self.issued.lock().expect("tokens lock").clear();
+    }
+
+    /// Lifetime of tokens issued from now on; `None` restores the vendor's.
+    pub fn set_lifetime(&self, seconds: Option<u64>) {
+        self.lifetime_override
+            .store(seconds.unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SimulatorOptions {
+    pub code42: Code42Options,
+}
+
+/// The simulated vendors behind one HTTP listener.
+pub struct Simulator {
+    pub clock: Clock,
+    pub faults: Faults,
+    pub tokens: Tokens,
+    pub code42: Code42Tenant,
+    requests: AtomicU64,
+}
+
+impl Simulator {
+    pub fn new(options: SimulatorOptions, clock: Clock) -> Arc<Simulator> {
+        let now = clock.now_ms();
+        Arc::new(Simulator {
+            code42: Code42Tenant::generate(options.code42, now),
+            clock,
+            faults: Faults::default(),
+            tokens: Tokens::default(),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// Requests answered so far (control requests excluded).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn route(&self, request: &Request) -> Reply {
+        let now = self.clock.now_ms();
+        let tokens = &self.tokens;
+        let code42 = &self.code42;
+        match (&request.method, request.path.as_str()) {
+            (&Method::POST, "/api/v3/oauth/token") => code42.oauth_token(request, tokens, now),
+            (&Method::GET, "/api/v3/auth/jwt") => code42.user_token(request, tokens, now),
+            (&Method::GET, "/api/DeviceBackupReport" | "/api/v1/DeviceBackupReport") => {
+                code42.device_backup_report(request, tokens, now)
+            }
+            _ => Reply::text(404, "not found"),
+        }
+    }
+
+    /// The simulator's own control endpoints under `/_sim/`.
+    fn control(&self, request: &Request) -> Reply {
+        match (&request.method, request.path.as_str()) {
+            (&Method::POST, "/_sim/faults") => {
+                let rules: Result<Vec<FaultRule>, _> =
+                    serde_json::from_slice::<Vec<FaultRule>>(&request.body).or_else(|_| {
+                        serde_json::from_slice::<FaultRule>(&request.body).map(|r| vec![r])
+                    });
+                match rules {
+                    Ok(rules) => {
+                        let n = rules.len();
+                        rules.into_iter().for_each(|r| self.faults.add(r));
+                        Reply::text(200, &format!("{n} fault rule(s) added\n"))
+                    }
+                    Err(e) => Reply::text(400, &format!("bad fault rule: {e}\n")),
+                }
+            }
+            (&Method::DELETE, "/_sim/faults") => {
+                self.faults.clear();
+                Reply::text(200, "faults cleared\n")
+            }
+            (&Method::POST, "/_sim/revoke-tokens") => {
+                self.tokens.revoke_all();
+                Reply::text(200, "tokens revoked\n")
+            }
+            (&Method::PUT, "/_sim/token-lifetime") => {
+                let seconds = request.query_value("seconds").and_then(|s| s.parse().ok());
+                self.tokens.set_lifetime(seconds.filter(|s| *s > 0));
+                Reply::text(200, "token lifetime set\n")
+            }
+            (&Method::GET, "/_sim/health") => Reply::text(200, "ok\n"),
+            _ => Reply::text(404, "unknown control endpoint\n"),
+        }
+    }
+
+    /// Answers one HTTP request, applying a matching fault if there is one.
+    pub async fn handle(
+        self: Arc<Self>,
+        request: http::Request<Incoming>,
+    ) -> Result<Response<HttpBody>, DropConnection> {
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let query = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let request = Request {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query,
+            headers: parts.headers,
+            body,
+        };
+        if request.path.starts_with("/_sim/") {
+            return Ok(respond(self.control(&request), None));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let fault = self.faults.take(&request.path);
+        if let Some(delay) = fault.as_ref().and_then(Fault::delay) {
+            tokio::time::sleep(delay).await;
+        }
+        let reply = match fault {
+            Some(Fault::Drop) => return Err(DropConnection),
+            Some(Fault::Status {
+                status,
+                retry_after,
+            }) => {
+                let mut reply = code42::fault_body(status);
+                if let Some(seconds) = retry_after {
+                    reply.headers.push((RETRY_AFTER, seconds.to_string()));
+                }
+                reply
+            }
+            Some(Fault::Malformed) => {
+                Reply::json(200, r#"{"metadata":{},"data":[{"deviceUid":"1","#.into())
+            }
+            Some(Fault::ErrorPage) => Reply {
+                status: 200,
+                content_type: "text/html",
+                headers: Vec::new(),
+                body: b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+                    .to_vec(),
+            },
+            _ => self.route(&request),
+        };
+        Ok(respond(reply, fault))
+    }
+}
+
+/// Turns a reply into a response, applying body faults (truncation, slow body).
+fn respond(reply: Reply, fault: Option<Fault>) -> Response<HttpBody> {
+    let mut builder = Response::builder()
+        .status(reply.status)
+        .header(CONTENT_TYPE, reply.content_type);
+    for (name, value) in &reply.headers {
+        builder = builder.header(name, value);
+    }
+    let body = match fault {
+        Some(Fault::Truncate) => {
+            let (tx, body) = channel_body(2);
+            let all = Bytes::from(reply.body);
+            let cut = all.len() / 2;
+            tokio::spawn(async move {
+                let _ = tx.send(Ok(all.slice(..cut))).await;
+                let _ = tx.send(Err("simulated truncation".into())).await;
+            });
+            body
+        }
+        Some(Fault::SlowBody { bytes_per_second }) => {
+            let (tx, body) = channel_body(1);
+            let all = Bytes::from(reply.body);
+            let step = (bytes_per_second / 10).max(1) as usize;
+            tokio::spawn(async move {
+                for start in (0..all.len()).step_by(step) {
+                    let end = (start + step).min(all.len());
+                    if tx.send(Ok(all.slice(start..end))).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+            body
+        }
+        _ => Full::new(Bytes::from(reply.body))
+            .map_err(|never| match never {})
+            .boxed(),
+    };
+    builder.body(body).expect("valid response")
+}
+
+/// A simulator serving on a socket.
+pub struct RunningSimulator {
+    pub addr: SocketAddr,
+    pub simulator: Arc<Simulator>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl RunningSimulator {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts serving `simulator` on `listener`.
+pub fn start(
+    simulator: Arc<Simulator>,
+    listener: TcpListener,
+) -> std::io::Result<RunningSimulator> {
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handler = {
+        let simulator = simulator.clone();
+        move |request| simulator.clone().handle(request)
+    };
+    let task = tokio::spawn(serve_http(listener, handler, async {
+        let _ = stopped.await;
+    }));
+    Ok(RunningSimulator {
+        addr,
+        simulator,
+        stop: Some(stop),
+        task,
+    })
+}
