@@ -35,6 +35,8 @@ pub struct Status {
     pub up: bool,
     /// At least one refresh has finished (successfully or not).
     pub attempted: bool,
+    /// Refreshes finished so far, successful or not.
+    pub attempts: u64,
     pub last_success_ms: Option<i64>,
     pub last_duration: Option<Duration>,
     pub failures_total: u64,
@@ -51,6 +53,7 @@ pub struct SourceHandle {
     pub requests: Arc<RequestStats>,
     snapshot: ArcSwapOption<Snapshot>,
     status: Mutex<Status>,
+    wake: tokio::sync::Notify,
 }
 
 impl SourceHandle {
@@ -60,7 +63,13 @@ impl SourceHandle {
             requests: Arc::new(RequestStats::default()),
             snapshot: ArcSwapOption::empty(),
             status: Mutex::new(Status::default()),
+            wake: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Ends the current wait: the next refresh starts now.
+    pub fn refresh_now(&self) {
+        self.wake.notify_one();
     }
 
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
@@ -227,11 +236,13 @@ async fn run<S: Source>(
         let finished = clock.now_ms();
         handle.update(|s| {
             s.attempted = true;
+            s.attempts += 1;
             s.last_duration = Some(started.elapsed());
             s.next_refresh_ms = Some(finished + delay.as_millis() as i64);
         });
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
+            _ = handle.wake.notified() => {}
             _ = stop.changed() => return,
         }
     }

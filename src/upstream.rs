@@ -138,7 +138,7 @@ fn root_cause(error: &reqwest::Error) -> String {
 }
 
 /// TLS needs a process-wide crypto provider; the first client installs ring's.
-fn install_crypto_provider() {
+pub fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -32,9 +32,9 @@ pub fn render(app: &App) -> String {
             (true, false) => "failing",
         };
         let series = source.snapshot().map_or(0, |s| s.exposition.series_count());
-        let _ = write!(
+        let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape_html(&source.spec.name),
             source.spec.vendor.name(),
             if status.up { "ok" } else { "bad" },

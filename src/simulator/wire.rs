@@ -68,17 +68,6 @@ impl<'a> Obj<'a> {
         self
     }
 
-    pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
-        self.raw(key, &value.to_string())
-    }
-
-    pub fn opt_int(&mut self, key: &str, value: Option<i64>) -> &mut Self {
-        match value {
-            Some(v) => self.int(key, v),
-            None => self.null(key),
-        }
-    }
-
     pub fn end(&mut self) {
         self.out.push('}');
     }

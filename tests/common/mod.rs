@@ -1,0 +1,247 @@
+//! Test harness: a simulator, an engine configured from YAML against it, and the HTTP
+//! server in front, all in process on loopback ports; plus a small exposition parser.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use backup_exporter::clock::Clock;
+use backup_exporter::config;
+use backup_exporter::engine::{Engine, SourceHandle, Status};
+use backup_exporter::server::{self, App};
+use backup_exporter::simulator::{self, FaultRule, RunningSimulator, Simulator, SimulatorOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// 2026-11-01T12:00:00Z, the fixed "now" of deterministic tests.
+pub const NOW_MS: i64 = 1_793_534_400_000;
+
+pub struct Harness {
+    pub sim: RunningSimulator,
+    pub engine: Engine,
+    pub app: Arc<App>,
+    pub addr: SocketAddr,
+    pub clock: Clock,
+    pub secret_dir: tempfile::TempDir,
+    stop: watch::Sender<bool>,
+}
+
+/// YAML for one Code42 source against `url` with the simulator's API client; `extra`
+/// lines are appended to the source (indented by the caller with four spaces).
+pub fn code42_yaml(url: &str, secret_file: &std::path::Path, extra: &str) -> String {
+    format!(
+        "sources:\n  - name: crashplan-us\n    vendor: code42\n    url: {url}\n    client_id: demo-client\n    client_secret_file: {}\n    refresh_interval: 1h\n    timeout: 20s\n    query: {{ active: \"true\" }}\n{extra}",
+        secret_file.display()
+    )
+}
+
+impl Harness {
+    /// Starts everything and waits for every source's first refresh attempt.
+    pub async fn start(
+        options: SimulatorOptions,
+        clock: Clock,
+        yaml: impl FnOnce(&str, &std::path::Path) -> String,
+    ) -> Harness {
+        let harness = Self::start_unready(options, clock, Vec::new(), yaml).await;
+        harness.wait_until(|h| h.engine.is_ready()).await;
+        harness
+    }
+
+    /// Starts everything without waiting for the first refreshes; `faults` are active in
+    /// the simulator before the first request.
+    pub async fn start_unready(
+        options: SimulatorOptions,
+        clock: Clock,
+        faults: Vec<FaultRule>,
+        yaml: impl FnOnce(&str, &std::path::Path) -> String,
+    ) -> Harness {
+        backup_exporter::upstream::install_crypto_provider();
+        let secret_dir = tempfile::tempdir().unwrap();
+        let secret_file = secret_dir.path().join("code42-secret");
+        std::fs::write(&secret_file, format!("{}\n", options.code42.client_secret)).unwrap();
+        let simulator = Simulator::new(options, clock.clone());
+        faults
+            .into_iter()
+            .for_each(|rule| simulator.faults.add(rule));
+        let sim =
+            simulator::start(simulator, TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
+        let (config, _) =
+            config::parse("test.yml", &yaml(&sim.url(), &secret_file)).expect("valid test config");
+        let engine = Engine::start(&config, clock.clone()).unwrap();
+        let sources = Arc::new(ArcSwap::from_pointee(engine.sources().to_vec()));
+        let app = Arc::new(App::new(sources, "/metrics".into(), clock.clone(), 40));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, mut stopped) = watch::channel(false);
+        tokio::spawn(server::serve(listener, app.clone(), async move {
+            let _ = stopped.changed().await;
+        }));
+        Harness {
+            sim,
+            engine,
+            app,
+            addr,
+            clock,
+            secret_dir,
+            stop,
+        }
+    }
+
+    pub fn source(&self, name: &str) -> &Arc<SourceHandle> {
+        self.engine
+            .sources()
+            .iter()
+            .find(|s| s.spec.name == name)
+            .expect("source exists")
+    }
+
+    pub async fn wait_until(&self, condition: impl Fn(&Harness) -> bool) {
+        for _ in 0..400 {
+            if condition(self) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("condition not reached within 10s");
+    }
+
+    /// Starts a refresh of `name` now and waits for it to finish; returns the status after.
+    pub async fn refresh(&self, name: &str) -> Status {
+        let source = self.source(name);
+        let before = source.status().attempts;
+        source.refresh_now();
+        self.wait_until(|h| h.source(name).status().attempts > before)
+            .await;
+        source.status()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `/metrics` as text (plain, 0.0.4).
+    pub async fn scrape(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> Metrics {
+        Metrics::parse(&self.scrape().await)
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.engine.stop().await;
+        self.sim.stop().await;
+    }
+}
+
+/// One sample of a scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed text-format scrape.
+#[derive(Debug, Default)]
+pub struct Metrics(pub Vec<Sample>);
+
+impl Metrics {
+    /// Parses sample lines of the text format, unescaping label values.
+    pub fn parse(text: &str) -> Metrics {
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let (name, rest) = match line.find('{') {
+                Some(i) => (&line[..i], &line[i..]),
+                None => {
+                    let (n, v) = line.split_once(' ').unwrap();
+                    samples.push(Sample {
+                        name: n.into(),
+                        labels: BTreeMap::new(),
+                        value: v.parse().unwrap(),
+                    });
+                    continue;
+                }
+            };
+            let mut labels = BTreeMap::new();
+            let mut chars = rest[1..].chars().peekable();
+            loop {
+                let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                assert_eq!(chars.next(), Some('"'), "{line}");
+                let mut value = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some('n') => value.push('\n'),
+                            Some(other) => value.push(other),
+                            None => panic!("{line}"),
+                        },
+                        '"' => break,
+                        c => value.push(c),
+                    }
+                }
+                labels.insert(key, value);
+                match chars.next() {
+                    Some(',') => continue,
+                    Some('}') => break,
+                    other => panic!("unexpected {other:?} in {line}"),
+                }
+            }
+            let value: String = chars.collect();
+            samples.push(Sample {
+                name: name.into(),
+                labels,
+                value: value
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("value in {line}")),
+            });
+        }
+        Metrics(samples)
+    }
+
+    /// Samples of `name` whose labels include all of `labels`.
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+        self.0
+            .iter()
+            .filter(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .collect()
+    }
+
+    /// The value of the single sample matching, if there is one.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let found = self.find(name, labels);
+        assert!(
+            found.len() <= 1,
+            "{name} {labels:?} matches {} series",
+            found.len()
+        );
+        found.first().map(|s| s.value)
+    }
+
+    pub fn count(&self, name: &str) -> usize {
+        self.find(name, &[]).len()
+    }
+}
+
+/// Seconds as written by the exporter, back to milliseconds.
+pub fn ms(seconds: f64) -> i64 {
+    (seconds * 1000.0).round() as i64
+}

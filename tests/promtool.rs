@@ -1,0 +1,69 @@
+//! `promtool check metrics` on the exporter's real output. promtool is required when the
+//! CI variable is set (`.ci/run` installs it); elsewhere the test says it was skipped.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use backup_exporter::clock::Clock;
+use backup_exporter::simulator::{Code42Options, SimulatorOptions};
+use common::{Harness, code42_yaml};
+
+fn promtool() -> Option<&'static str> {
+    let found = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("promtool is required in CI; .ci/run installs Debian's prometheus package");
+    }
+    if !found {
+        eprintln!(
+            "SKIPPED: promtool not found; install Debian's prometheus package to run this test"
+        );
+    }
+    found.then_some("promtool")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn real_output_passes_promtool_check_metrics() {
+    let Some(promtool) = promtool() else { return };
+    let options = SimulatorOptions {
+        code42: Code42Options {
+            devices: 300,
+            ..Code42Options::default()
+        },
+    };
+    let harness = Harness::start(options, Clock::System, |url, secret| {
+        code42_yaml(url, secret, "")
+    })
+    .await;
+    let body = harness.scrape().await;
+    assert!(body.contains("backup_device_info{"));
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "promtool check metrics failed:\n{report}"
+    );
+    assert_eq!(report.trim(), "", "promtool reported problems");
+    harness.stop().await;
+}
