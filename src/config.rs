@@ -37,12 +37,14 @@ pub struct SourceSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum VendorSpec {
     Code42(Code42Spec),
+    Druva(DruvaSpec),
 }
 
 impl VendorSpec {
     pub fn name(&self) -> &'static str {
         match self {
             VendorSpec::Code42(_) => "code42",
+            VendorSpec::Druva(_) => "druva",
         }
     }
 }
@@ -70,6 +72,40 @@ pub enum Code42Auth {
         password: SecretRef,
     },
 }
+
+/// A Druva inSync tenant (Microsoft 365 reports and events).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DruvaSpec {
+    pub client_id: String,
+    pub secret: SecretRef,
+    /// Report IDs to read, in reading order.
+    pub reports: Vec<&'static str>,
+    pub page_size: u32,
+    /// How often the current-state reports are read completely instead of incrementally,
+    /// so deleted resources disappear.
+    pub full_read_interval: Duration,
+    pub events: DruvaEvents,
+}
+
+/// Which inSync Events API feeds `backup_events_total`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DruvaEvents {
+    None,
+    /// `GET /insync/eventmanagement/v2/events` with the OAuth token.
+    V2,
+    /// The deprecated `/api/events/v1` with HTTP Basic (admin e-mail, API token).
+    Legacy {
+        url: Url,
+        admin_email: String,
+        token: SecretRef,
+    },
+}
+
+pub const DEFAULT_DRUVA_URL: &str = "https://apis.druva.com";
+pub const DEFAULT_DRUVA_LEGACY_EVENTS_URL: &str = "https://insyncapi-cloud.druva.com";
+/// The reports API's maximum page size.
+pub const DRUVA_MAX_PAGE_SIZE: u32 = 500;
+pub const DEFAULT_FULL_READ_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -201,6 +237,25 @@ struct RawConfig {
 #[serde(rename_all = "lowercase")]
 enum RawVendor {
     Code42,
+    Druva,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum RawEvents {
+    V2,
+    Legacy,
+    None,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLegacyEvents {
+    url: Option<String>,
+    admin_email: String,
+    api_token: Option<String>,
+    api_token_file: Option<PathBuf>,
+    api_token_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -223,10 +278,16 @@ struct RawSource {
     timeout: Option<Duration>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    page_size: Option<u32>,
     // Code42 only.
     report_path: Option<String>,
     query: Option<BTreeMap<String, QueryValue>>,
-    page_size: Option<u32>,
+    // Druva only.
+    reports: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "duration")]
+    full_read_interval: Option<Duration>,
+    events: Option<RawEvents>,
+    legacy_events: Option<RawLegacyEvents>,
 }
 
 /// A query parameter value; YAML users write `active: true` as often as `active: "true"`.
@@ -329,12 +390,41 @@ impl RawSource {
         }
         let labels =
             validate_labels(&self.labels).or_else(|(l, m)| err(format!("{at}.labels.{l}"), m))?;
-        let url = match &self.url {
-            Some(url) => parse_base_url(url).or_else(|m| err(format!("{at}.url"), m))?,
-            None => return err(format!("{at}.url"), "is required for vendor code42"),
-        };
-        let vendor = match self.vendor {
-            RawVendor::Code42 => VendorSpec::Code42(self.code42(at, warnings)?),
+        let (url, vendor) = match self.vendor {
+            RawVendor::Code42 => {
+                self.reject_fields(
+                    at,
+                    "code42",
+                    &[
+                        ("reports", self.reports.is_some()),
+                        ("full_read_interval", self.full_read_interval.is_some()),
+                        ("events", self.events.is_some()),
+                        ("legacy_events", self.legacy_events.is_some()),
+                    ],
+                )?;
+                let url = match &self.url {
+                    Some(url) => parse_base_url(url).or_else(|m| err(format!("{at}.url"), m))?,
+                    None => return err(format!("{at}.url"), "is required for vendor code42"),
+                };
+                (url, VendorSpec::Code42(self.code42(at, warnings)?))
+            }
+            RawVendor::Druva => {
+                self.reject_fields(
+                    at,
+                    "druva",
+                    &[
+                        ("username", self.username.is_some()),
+                        ("password", self.password.is_some()),
+                        ("password_file", self.password_file.is_some()),
+                        ("password_env", self.password_env.is_some()),
+                        ("report_path", self.report_path.is_some()),
+                        ("query", self.query.is_some()),
+                    ],
+                )?;
+                let url = parse_base_url(self.url.as_deref().unwrap_or(DEFAULT_DRUVA_URL))
+                    .or_else(|m| err(format!("{at}.url"), m))?;
+                (url, VendorSpec::Druva(self.druva(at, warnings)?))
+            }
         };
         Ok(SourceSpec {
             name: self.name,
@@ -343,6 +433,142 @@ impl RawSource {
             timeout,
             labels,
             vendor,
+        })
+    }
+
+    /// Fields that belong to the other vendor are errors, not silently ignored.
+    fn reject_fields(
+        &self,
+        at: &str,
+        vendor: &str,
+        fields: &[(&str, bool)],
+    ) -> Result<(), FieldError> {
+        match fields.iter().find(|(_, set)| *set) {
+            Some((field, _)) => err(
+                format!("{at}.{field}"),
+                format!("is not a setting of vendor {vendor}"),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn druva(&self, at: &str, warnings: &mut Vec<ConfigWarning>) -> Result<DruvaSpec, FieldError> {
+        let secret = secret_ref(
+            at,
+            "client_secret",
+            &self.client_secret,
+            &self.client_secret_file,
+            &self.client_secret_env,
+            warnings,
+        )?;
+        let (client_id, secret) = match (&self.client_id, secret) {
+            (Some(id), Some(secret)) => (non_empty(at, "client_id", id)?, secret),
+            (Some(_), None) => {
+                return err(
+                    format!("{at}.client_id"),
+                    "needs a secret: set client_secret_file, client_secret_env or client_secret",
+                );
+            }
+            (None, _) => {
+                return err(
+                    format!("{at}.client_id"),
+                    "is required: create an API credential in the Druva console (Settings → API credentials)",
+                );
+            }
+        };
+        let reports = match &self.reports {
+            None => crate::druva::DEFAULT_REPORTS.to_vec(),
+            Some(names) => {
+                let mut reports = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    let Some(id) = crate::druva::report_id(name) else {
+                        return err(
+                            format!("{at}.reports[{i}]"),
+                            format!(
+                                "unknown report {name:?}; supported: {}",
+                                crate::druva::DEFAULT_REPORTS.join(", ")
+                            ),
+                        );
+                    };
+                    if reports.contains(&id) {
+                        return err(
+                            format!("{at}.reports[{i}]"),
+                            format!("{name} is listed twice"),
+                        );
+                    }
+                    reports.push(id);
+                }
+                reports
+            }
+        };
+        let page_size = self.page_size.unwrap_or(DRUVA_MAX_PAGE_SIZE);
+        if !(1..=DRUVA_MAX_PAGE_SIZE).contains(&page_size) {
+            return err(
+                format!("{at}.page_size"),
+                format!("must be between 1 and {DRUVA_MAX_PAGE_SIZE} (the API's maximum)"),
+            );
+        }
+        let full_read_interval = self
+            .full_read_interval
+            .unwrap_or(DEFAULT_FULL_READ_INTERVAL);
+        if full_read_interval.is_zero() {
+            return err(
+                format!("{at}.full_read_interval"),
+                "must be greater than zero",
+            );
+        }
+        let events = match (self.events.unwrap_or(RawEvents::V2), &self.legacy_events) {
+            (RawEvents::Legacy, None) => {
+                return err(
+                    format!("{at}.legacy_events"),
+                    "is required with events: legacy (admin_email and api_token_file)",
+                );
+            }
+            (RawEvents::Legacy, Some(legacy)) => {
+                let at_legacy = format!("{at}.legacy_events");
+                let url = parse_base_url(
+                    legacy
+                        .url
+                        .as_deref()
+                        .unwrap_or(DEFAULT_DRUVA_LEGACY_EVENTS_URL),
+                )
+                .or_else(|m| err(format!("{at_legacy}.url"), m))?;
+                let token = secret_ref(
+                    &at_legacy,
+                    "api_token",
+                    &legacy.api_token,
+                    &legacy.api_token_file,
+                    &legacy.api_token_env,
+                    warnings,
+                )?
+                .ok_or_else(|| {
+                    (
+                        format!("{at_legacy}.api_token_file"),
+                        "is required: the inSync API token (Settings → inSync APIs)".to_string(),
+                    )
+                })?;
+                DruvaEvents::Legacy {
+                    url,
+                    admin_email: non_empty(&at_legacy, "admin_email", &legacy.admin_email)?,
+                    token,
+                }
+            }
+            (_, Some(_)) => {
+                return err(
+                    format!("{at}.legacy_events"),
+                    "is only used with events: legacy",
+                );
+            }
+            (RawEvents::V2, None) => DruvaEvents::V2,
+            (RawEvents::None, None) => DruvaEvents::None,
+        };
+        Ok(DruvaSpec {
+            client_id,
+            secret,
+            reports,
+            page_size,
+            full_read_interval,
+            events,
         })
     }
 
@@ -601,7 +827,9 @@ sources:
         assert_eq!(source.name, "crashplan-us");
         assert_eq!(source.refresh_interval, Duration::from_secs(900));
         assert_eq!(source.timeout, Duration::from_secs(60));
-        let VendorSpec::Code42(spec) = &source.vendor;
+        let VendorSpec::Code42(spec) = &source.vendor else {
+            panic!("code42")
+        };
         assert_eq!(
             spec.query,
             vec![
@@ -702,7 +930,9 @@ sources:
             "username: admin@example.com\n    password: hunter2",
         );
         let (config, warnings) = parse("t.yml", &yaml).unwrap();
-        let VendorSpec::Code42(spec) = &config.sources[0].vendor;
+        let VendorSpec::Code42(spec) = &config.sources[0].vendor else {
+            panic!("code42")
+        };
         assert!(
             matches!(&spec.auth, Code42Auth::User { username, .. } if username == "admin@example.com")
         );

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 use crate::clock::Clock;
 use crate::code42::Code42Source;
 use crate::config::{Config, SourceSpec, VendorSpec};
+use crate::druva::DruvaSource;
 use crate::exposition::{Exposition, ExpositionBuilder};
 use crate::source::{Refreshed, SkipCounts, Source, VendorState};
 use crate::upstream::RequestStats;
@@ -116,6 +117,12 @@ impl Engine {
                 VendorSpec::Code42(code42) => {
                     let source = Code42Source::new(spec, code42, handle.requests.clone())
                         .map_err(|e| format!("source {}: {e}", spec.name))?;
+                    tokio::spawn(run(source, handle.clone(), clock.clone(), stopped.clone()))
+                }
+                VendorSpec::Druva(druva) => {
+                    let source =
+                        DruvaSource::new(spec, druva, handle.requests.clone(), clock.clone())
+                            .map_err(|e| format!("source {}: {e}", spec.name))?;
                     tokio::spawn(run(source, handle.clone(), clock.clone(), stopped.clone()))
                 }
             };

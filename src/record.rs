@@ -236,21 +236,31 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
 }
 
-/// The known fields of one row, in the order of a row type's field list.
+/// The known fields of one row.
 #[derive(Debug)]
 pub struct Record<'a> {
+    names: &'static [&'static str],
     values: Vec<Option<Scalar<'a>>>,
 }
 
 impl<'a> Record<'a> {
-    /// The value of field `index` (a position in the field list given to [`RowSeed`]).
-    pub fn get(&self, index: usize) -> &Scalar<'a> {
+    /// The value of a field of the row type's field list; `Null` when the row lacks it.
+    pub fn field(&self, name: &str) -> &Scalar<'a> {
         const NULL: Scalar<'static> = Scalar::Null;
-        self.values[index].as_ref().unwrap_or(&NULL)
+        let index = self.names.iter().position(|n| *n == name);
+        debug_assert!(index.is_some(), "{name} is not in the field list");
+        index.and_then(|i| self.values[i].as_ref()).unwrap_or(&NULL)
     }
 
-    pub fn has(&self, index: usize) -> bool {
-        self.values[index].is_some()
+    /// The first of `names` the row has a non-null value for (vendors disagree on spellings
+    /// such as `isDeleted` / `isdeleted`).
+    pub fn either(&self, names: &[&str]) -> &Scalar<'a> {
+        const NULL: Scalar<'static> = Scalar::Null;
+        names
+            .iter()
+            .map(|n| self.field(n))
+            .find(|v| **v != Scalar::Null)
+            .unwrap_or(&NULL)
     }
 }
 
@@ -304,7 +314,10 @@ impl<'de> Visitor<'de> for RowSeed {
                 }
             }
         }
-        Ok(Row::Record(Record { values }))
+        Ok(Row::Record(Record {
+            names: self.fields,
+            values,
+        }))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Row<'de>, A::Error> {
@@ -391,6 +404,89 @@ impl<'de, F: FnMut(Row<'de>)> Visitor<'de> for RowsSeed<'_, F> {
     }
 }
 
+/// What a page held besides its rows.
+#[derive(Debug, Default)]
+pub struct PageInfo {
+    /// Rows in the page, skipped ones included.
+    pub rows: usize,
+    /// The values of the requested keys, in the order requested.
+    pub kept: Vec<Option<serde_json::Value>>,
+}
+
+/// Decodes a page `{"<rows_key>": [rows], ...}`, handing each row to `on_row` as it is read
+/// and keeping the values of the `keep` keys. A body that is not such an object (an HTML
+/// error page, a truncated body, an error array) is an error, never an empty page.
+pub fn decode_page<'de>(
+    body: &'de [u8],
+    rows_key: &str,
+    seed: RowSeed,
+    keep: &[&str],
+    mut on_row: impl FnMut(Row<'de>),
+) -> Result<PageInfo, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let visitor = PageVisitor {
+        rows_key,
+        seed,
+        keep,
+        on_row: &mut on_row,
+    };
+    let info = deserializer
+        .deserialize_map(visitor)
+        .and_then(|info| deserializer.end().map(|_| info))
+        .map_err(|e| format!("malformed JSON: {e}"))?;
+    info.ok_or_else(|| format!("the response has no \"{rows_key}\" array"))
+}
+
+/// Decodes a body that is a bare array of rows.
+pub fn decode_rows<'de>(
+    body: &'de [u8],
+    seed: RowSeed,
+    mut on_row: impl FnMut(Row<'de>),
+) -> Result<usize, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    RowsSeed {
+        seed,
+        on_row: &mut on_row,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|rows| deserializer.end().map(|_| rows))
+    .map_err(|e| format!("malformed JSON: {e}"))
+}
+
+struct PageVisitor<'k, 'f, F> {
+    rows_key: &'k str,
+    seed: RowSeed,
+    keep: &'k [&'k str],
+    on_row: &'f mut F,
+}
+
+impl<'de, F: FnMut(Row<'de>)> Visitor<'de> for PageVisitor<'_, '_, F> {
+    type Value = Option<PageInfo>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an object with a {} array", self.rows_key)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<PageInfo>, A::Error> {
+        let mut rows = None;
+        let mut kept = vec![None; self.keep.len()];
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let key = key.0.as_ref();
+            if key == self.rows_key {
+                rows = Some(map.next_value_seed(RowsSeed {
+                    seed: self.seed,
+                    on_row: &mut *self.on_row,
+                })?);
+            } else if let Some(i) = self.keep.iter().position(|k| *k == key) {
+                kept[i] = Some(map.next_value::<serde_json::Value>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(rows.map(|rows| PageInfo { rows, kept }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +496,12 @@ mod tests {
     fn parse(json: &str) -> Vec<String> {
         let mut out = Vec::new();
         let mut on_row = |row: Row| match row {
-            Row::Record(r) => out.push(format!("{:?}|{:?}|{:?}", r.get(0), r.get(1), r.get(2))),
+            Row::Record(r) => out.push(format!(
+                "{:?}|{:?}|{:?}",
+                r.field("a"),
+                r.field("b"),
+                r.field("c")
+            )),
             Row::NotAnObject => out.push("junk".into()),
         };
         let mut de = serde_json::Deserializer::from_str(json);

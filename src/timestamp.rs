@@ -5,17 +5,19 @@ use chrono::{DateTime, NaiveDateTime};
 /// Parses the date formats the vendors are known to send:
 /// ISO-8601 with `Z` or an offset (`2020-10-12T20:17:52.084Z`, `2019-12-02T09:34:28.364-06:00`),
 /// ISO-8601 without a zone (taken as UTC), and the 2015 on-premises Code42 format
-/// `Apr 13, 2015 10:22:33 AM` (UTC).
+/// `Apr 13, 2015 10:22:33 AM` (UTC), and the legacy inSync Events API's `09/21/17 13:41`
+/// (UTC, minutes).
 pub fn parse_date_ms(text: &str) -> Option<i64> {
     let text = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Some(dt.timestamp_millis());
     }
-    const NAIVE: [&str; 4] = [
+    const NAIVE: [&str; 5] = [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
         "%b %d, %Y %I:%M:%S %p",
         "%B %d, %Y %I:%M:%S %p",
+        "%m/%d/%y %H:%M",
     ];
     NAIVE
         .iter()
@@ -112,6 +114,14 @@ mod tests {
         assert_eq!(
             parse_date_ms("Dec 01, 2015 12:00:00 AM"),
             parse_date_ms("2015-12-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn legacy_event_format_is_utc() {
+        assert_eq!(
+            parse_date_ms("09/21/17 13:41 "),
+            parse_date_ms("2017-09-21T13:41:00Z")
         );
     }
 

@@ -3,23 +3,23 @@
 mod estate;
 mod row;
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::Deserializer;
 
 pub use estate::{Archive, Code42Estate, Device, EstateBuilder};
 pub use row::{AlertStates, ArchiveRow};
 
 use crate::config::{Code42Auth, Code42Spec, SourceSpec};
 use crate::exposition::ExpositionBuilder;
-use crate::record::{Row, RowsSeed};
+use crate::record::{Row, decode_page};
 use crate::secret::Secret;
 use crate::source::{RefreshError, Refreshed, SkipReason, Source, VendorState};
+use crate::token::TokenCache;
 use crate::upstream::{RequestStats, Response, Upstream, excerpt};
 
 /// Lifetime of a legacy user token, which the API does not report.
@@ -33,16 +33,11 @@ impl VendorState for Code42Estate {
     }
 }
 
-struct Token {
-    value: Secret,
-    renew_at: Instant,
-}
-
 /// A Code42 tenant.
 pub struct Code42Source {
     spec: Code42Spec,
     upstream: Upstream,
-    token: tokio::sync::Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 impl Code42Source {
@@ -54,30 +49,8 @@ impl Code42Source {
         Ok(Code42Source {
             spec: spec.clone(),
             upstream: Upstream::new(source.url.clone(), stats)?,
-            token: tokio::sync::Mutex::new(None),
+            token: TokenCache::default(),
         })
-    }
-
-    /// A valid bearer token, from the cache or fetched now.
-    async fn token(&self) -> Result<Secret, RefreshError> {
-        let mut cached = self.token.lock().await;
-        if let Some(token) = cached.as_ref()
-            && Instant::now() < token.renew_at
-        {
-            return Ok(token.value.clone());
-        }
-        let (value, lifetime) = self.fetch_token().await?;
-        // Renew a little before expiry: a minute early, or a fifth early for short lifetimes.
-        let margin = (lifetime / 5).min(Duration::from_secs(60));
-        *cached = Some(Token {
-            value: value.clone(),
-            renew_at: Instant::now() + lifetime.saturating_sub(margin),
-        });
-        Ok(value)
-    }
-
-    async fn forget_token(&self) {
-        *self.token.lock().await = None;
     }
 
     async fn fetch_token(&self) -> Result<(Secret, Duration), RefreshError> {
@@ -130,32 +103,27 @@ impl Code42Source {
         endpoint: &'static str,
         url: Url,
     ) -> Result<Response, RefreshError> {
-        let mut renewed = false;
-        loop {
-            let token = self.token().await?;
+        let send = |token: Secret| {
             let request = self
                 .upstream
                 .http()
                 .get(url.clone())
                 .bearer_auth(token.expose())
                 .header(ACCEPT, "application/json");
-            let response = self.upstream.execute(endpoint, request).await?;
-            if response.status == 401 && !renewed {
-                self.forget_token().await;
-                renewed = true;
-                continue;
-            }
-            if response.status == 401 {
-                return Err(RefreshError::new(format!(
-                    "{endpoint}: HTTP 401 again with a newly issued token: {}",
-                    vendor_message(&response)
-                )));
-            }
-            if !response.is_success() {
-                return Err(http_error(endpoint, &response, &[&token]));
-            }
-            return Ok(response);
+            self.upstream.execute(endpoint, request)
+        };
+        let (response, token, renewed) =
+            self.token.send(|| self.fetch_token(), &[401], send).await?;
+        if response.status == 401 && renewed {
+            return Err(RefreshError::new(format!(
+                "{endpoint}: HTTP 401 again with a newly issued token: {}",
+                vendor_message(&response)
+            )));
         }
+        if !response.is_success() {
+            return Err(http_error(endpoint, &response, &[&token]));
+        }
+        Ok(response)
     }
 
     fn page_url(&self, page: u32) -> Url {
@@ -274,55 +242,14 @@ fn vendor_message(response: &Response) -> String {
 /// Reads one page (`{"metadata": …, "data": [rows]}`) into `builder`, returning the number
 /// of rows the page held (skipped ones included).
 pub fn parse_page(body: &[u8], builder: &mut EstateBuilder) -> Result<usize, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let rows = PageSeed { builder }
-        .deserialize(&mut deserializer)
-        .and_then(|rows| deserializer.end().map(|_| rows))
-        .map_err(|e| format!("malformed JSON: {e}"))?;
-    rows.ok_or_else(|| "the response has no \"data\" array".to_string())
-}
-
-struct PageSeed<'b> {
-    builder: &'b mut EstateBuilder,
-}
-
-impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PageSeed<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with a data array")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<usize>, A::Error> {
-        let builder = self.builder;
-        let mut rows = None;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key == "data" {
-                let mut on_row = |row: Row<'de>| match row {
-                    Row::Record(record) => match ArchiveRow::parse(&record) {
-                        Ok(row) => builder.add(row),
-                        Err(reason) => builder.skipped.add(reason),
-                    },
-                    Row::NotAnObject => builder.skipped.add(SkipReason::NotAnObject),
-                };
-                rows = Some(map.next_value_seed(RowsSeed {
-                    seed: row::SEED,
-                    on_row: &mut on_row,
-                })?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(rows)
-    }
+    let info = decode_page(body, "data", row::SEED, &[], |row| match row {
+        Row::Record(record) => match ArchiveRow::parse(&record) {
+            Ok(row) => builder.add(row),
+            Err(reason) => builder.skipped.add(reason),
+        },
+        Row::NotAnObject => builder.skipped.add(SkipReason::NotAnObject),
+    })?;
+    Ok(info.rows)
 }
 
 #[cfg(test)]

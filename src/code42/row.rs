@@ -46,10 +46,6 @@ pub const FIELDS: &[&str] = &[
 
 pub const SEED: RowSeed = RowSeed { fields: FIELDS };
 
-fn idx(name: &str) -> usize {
-    FIELDS.iter().position(|f| *f == name).expect("known field")
-}
-
 /// Code42 alert states, as bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AlertStates(pub u8);
@@ -120,7 +116,7 @@ pub struct ArchiveRow<'a> {
 
 fn text<'a>(record: &Record<'a>, name: &str) -> Result<Cow<'a, str>, SkipReason> {
     Ok(record
-        .get(idx(name))
+        .field(name)
         .as_text()
         .map_err(invalid)?
         .unwrap_or(Cow::Borrowed("")))
@@ -146,16 +142,16 @@ impl<'a> ArchiveRow<'a> {
         if destination.is_empty() {
             return Err(SkipReason::MissingField);
         }
-        let ts = |name| record.get(idx(name)).as_timestamp_ms().map_err(invalid);
+        let ts = |name| record.field(name).as_timestamp_ms().map_err(invalid);
         let ratio = match record
-            .get(idx("backupCompletePercentage"))
+            .field("backupCompletePercentage")
             .as_f64()
             .map_err(invalid)?
         {
             Some(pct) if !(0.0..=100.0).contains(&pct) => return Err(SkipReason::InvalidValue),
             pct => pct.map(|p| p / 100.0),
         };
-        let archive_guid = record.get(idx("archiveGuid")).as_text().map_err(invalid)?;
+        let archive_guid = record.field("archiveGuid").as_text().map_err(invalid)?;
         Ok(ArchiveRow {
             archive_guid,
             device_name: text(record, "deviceName")?,
@@ -164,18 +160,16 @@ impl<'a> ArchiveRow<'a> {
             os: text(record, "os")?,
             os_version: text(record, "osVersion")?,
             app_version: text(record, "version")?,
-            alerts: AlertStates::parse(
-                &record.get(idx("alertStates")).as_words().map_err(invalid)?,
-            ),
+            alerts: AlertStates::parse(&record.field("alertStates").as_words().map_err(invalid)?),
             creation_ms: ts("creationDate")?,
             last_connected_ms: ts("lastConnectedDate")?,
             last_completed_ms: ts("lastCompletedBackupDate")?,
             last_activity_ms: ts("lastActivity")?,
             complete_ratio: ratio,
-            archive_bytes: record.get(idx("archiveBytes")).as_u64().map_err(invalid)?,
-            selected_bytes: record.get(idx("selectedBytes")).as_u64().map_err(invalid)?,
+            archive_bytes: record.field("archiveBytes").as_u64().map_err(invalid)?,
+            selected_bytes: record.field("selectedBytes").as_u64().map_err(invalid)?,
             cold_storage: record
-                .get(idx("coldStorage"))
+                .field("coldStorage")
                 .as_bool()
                 .map_err(invalid)?
                 .unwrap_or(false),

@@ -69,11 +69,43 @@ families! {
     DeviceAlerts => "backup_device_alerts", Gauge, false,
         "Code42: number of distinct devices in each alert state, per org.";
     AlertsActive => "backup_alerts_active", Gauge, false,
-        "Active vendor alerts by severity. Code42: distinct devices with a warning-level or critical-level alert state.";
+        "Active vendor alerts by severity. Code42: distinct devices with a warning-level or critical-level alert state. Druva: m365Alerts rows that are active and not deleted.";
     OrgDevices => "backup_org_devices", Gauge, false,
         "Code42: number of devices in the org.";
     OrgArchiveBytes => "backup_org_archive_bytes", Gauge, false,
         "Code42: total archive bytes of the org's archives.";
+    WorkloadStorageBytes => "backup_workload_storage_bytes", Gauge, false,
+        "Druva: backup data of a Microsoft 365 workload's enabled or disabled resources, in bytes (m365StorageConsumption).";
+    WorkloadResources => "backup_workload_resources", Gauge, false,
+        "Druva: number of a workload's enabled or disabled resources (m365StorageConsumption).";
+    LicenseAllocated => "backup_license_allocated", Gauge, false,
+        "Druva: licenses allocated in the newest month of m365LicenseUsage.";
+    LicenseUsed => "backup_license_used", Gauge, false,
+        "Druva: licenses used in the newest month of m365LicenseUsage.";
+    Users => "backup_users", Gauge, false,
+        "Druva: active and preserved users in the newest month of m365UserCountAndStatus.";
+    ResourceInfo => "backup_resource_info", Info, false,
+        "Druva Microsoft 365 resource (user mailbox or OneDrive, site, team, group); value is always 1. id is the user's e-mail or the siteDbId, teamDbId or groupDbId.";
+    ResourceLastSuccess => "backup_resource_last_success_timestamp_seconds", Gauge, false,
+        "Druva resource: Unix time of the last successful backup. Absent if never backed up.";
+    ResourceLastAttempt => "backup_resource_last_attempt_timestamp_seconds", Gauge, false,
+        "Druva resource: Unix time of the last backup attempt.";
+    ResourceBackupAge => "backup_resource_backup_age_seconds", Gauge, true,
+        "Druva resource: seconds since the last successful backup, computed at scrape time; for a resource never backed up, seconds since it was added.";
+    ResourceNeverBackedUp => "backup_resource_never_backed_up", Gauge, false,
+        "Druva resource never backed up; value is always 1, other resources have no series.";
+    ResourceExpectedInterval => "backup_resource_expected_interval_seconds", Gauge, false,
+        "Druva resource: configured backup frequency as an interval in seconds. Absent for 'never' and for user workloads, whose report has no frequency.";
+    ResourceBytes => "backup_resource_bytes", Gauge, false,
+        "Druva resource: total backup data in bytes.";
+    ResourceLastBackupFailed => "backup_resource_last_backup_failed", Gauge, false,
+        "Druva resource: 1 if the last backup attempt failed or was cancelled, else 0.";
+    JobsTotal => "backup_jobs_total", Counter, false,
+        "Druva backup and restore jobs by final status (success, with_errors, failed, cancelled, other), each job counted once, from the activity reports.";
+    JobBytesTotal => "backup_job_bytes_total", Counter, false,
+        "Druva: bytes of finished jobs (snapshotSize of backups, restoreSize of restores).";
+    EventsTotal => "backup_events_total", Counter, false,
+        "Druva inSync events by type and state (lower-case), from the Events API; each event counted once.";
 }
 
 /// Appended to every family's HELP: values come from the background refresh.
