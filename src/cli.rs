@@ -16,7 +16,8 @@ use crate::engine::Engine;
 use crate::logging;
 use crate::server::{self, App, parse_listen_address};
 use crate::simulator::{
-    self, Code42Options, DateStyle, RunningSimulator, Simulator, SimulatorOptions, ValueStyle,
+    self, Code42Options, DateStyle, DruvaOptions, RunningSimulator, Simulator, SimulatorOptions,
+    ValueStyle,
 };
 
 /// Prometheus exporter for SaaS backup products: Code42/CrashPlan device backups and
@@ -90,6 +91,10 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 200)]
     pub devices: usize,
 
+    /// Number of Druva Microsoft 365 users (two workloads each).
+    #[arg(long = "druva-users", default_value_t = 300)]
+    pub druva_users: usize,
+
     /// Seed of the generated estate; the same seed gives the same estate.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -135,6 +140,11 @@ impl SimulateArgs {
                     DatesArg::OnPremises => DateStyle::OnPremises,
                 },
                 ..Code42Options::default()
+            },
+            druva: DruvaOptions {
+                users: self.druva_users,
+                seed: self.seed,
+                ..DruvaOptions::default()
             },
         }
     }
@@ -226,6 +236,7 @@ pub async fn start_demo(clock: Clock) -> Result<(Config, RunningSimulator), Stri
             devices: 120,
             ..Code42Options::default()
         },
+        druva: DruvaOptions::default(),
     };
     let simulator = Simulator::new(options, clock);
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -235,6 +246,7 @@ pub async fn start_demo(clock: Clock) -> Result<(Config, RunningSimulator), Stri
     let config = config::demo(
         &running.url(),
         &running.simulator.code42.options().client_secret,
+        &running.simulator.druva.options().client_secret,
     );
     Ok((config, running))
 }
@@ -254,7 +266,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let clock = Clock::System;
     let (config, demo) = if args.demo {
         let (config, running) = start_demo(clock.clone()).await?;
-        info!(simulator = %running.url(), "demo: serving a simulated Code42 tenant");
+        info!(simulator = %running.url(), "demo: serving simulated Code42 and Druva tenants");
         (config, Some(running))
     } else {
         let (config, warnings) = config::load(&args.config_file).map_err(|e| e.to_string())?;
@@ -306,10 +318,13 @@ async fn simulate(args: SimulateArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let running = simulator::start(simulator, listener).map_err(|e| e.to_string())?;
     let code42 = running.simulator.code42.options().clone();
+    let druva = running.simulator.druva.options().clone();
     info!(
         url = %running.url(),
-        devices = code42.devices,
+        code42_devices = code42.devices,
         code42_client_id = %code42.client_id,
+        druva_users = druva.users,
+        druva_client_id = %druva.client_id,
         "simulator serving; credentials are the built-in demo ones (see docs/simulator.md)"
     );
     shutdown_signal().await;

@@ -205,24 +205,42 @@ pub fn parse(file: &str, text: &str) -> Result<(Config, Vec<ConfigWarning>), Con
 }
 
 /// The configuration `--demo` runs with: the simulated tenants at `url`.
-pub fn demo(url: &str, code42_secret: &str) -> Config {
+pub fn demo(url: &str, code42_secret: &str, druva_secret: &str) -> Config {
+    let url = Url::parse(url).expect("simulator URL");
     Config {
-        sources: vec![SourceSpec {
-            name: "demo-crashplan".into(),
-            url: Url::parse(url).expect("simulator URL"),
-            refresh_interval: Duration::from_secs(60),
-            timeout: Duration::from_secs(30),
-            labels: Vec::new(),
-            vendor: VendorSpec::Code42(Code42Spec {
-                auth: Code42Auth::ApiClient {
-                    client_id: "demo-client".into(),
-                    secret: SecretRef::Inline(crate::secret::Secret::new(code42_secret)),
-                },
-                report_path: DEFAULT_CODE42_REPORT_PATH.into(),
-                query: vec![("active".into(), "true".into())],
-                page_size: CODE42_MAX_PAGE_SIZE,
-            }),
-        }],
+        sources: vec![
+            SourceSpec {
+                name: "demo-crashplan".into(),
+                url: url.clone(),
+                refresh_interval: Duration::from_secs(60),
+                timeout: Duration::from_secs(30),
+                labels: Vec::new(),
+                vendor: VendorSpec::Code42(Code42Spec {
+                    auth: Code42Auth::ApiClient {
+                        client_id: "demo-client".into(),
+                        secret: SecretRef::Inline(crate::secret::Secret::new(code42_secret)),
+                    },
+                    report_path: DEFAULT_CODE42_REPORT_PATH.into(),
+                    query: vec![("active".into(), "true".into())],
+                    page_size: CODE42_MAX_PAGE_SIZE,
+                }),
+            },
+            SourceSpec {
+                name: "demo-druva".into(),
+                url,
+                refresh_interval: Duration::from_secs(60),
+                timeout: Duration::from_secs(30),
+                labels: Vec::new(),
+                vendor: VendorSpec::Druva(DruvaSpec {
+                    client_id: "druva-demo-client".into(),
+                    secret: SecretRef::Inline(crate::secret::Secret::new(druva_secret)),
+                    reports: crate::druva::DEFAULT_REPORTS.to_vec(),
+                    page_size: DRUVA_MAX_PAGE_SIZE,
+                    full_read_interval: DEFAULT_FULL_READ_INTERVAL,
+                    events: DruvaEvents::V2,
+                }),
+            },
+        ],
     }
 }
 
@@ -911,6 +929,21 @@ sources:
                 "expected {expected:?} in {error:?}"
             );
         }
+    }
+
+    #[test]
+    fn druva_defaults() {
+        let yaml = "sources:\n  - name: druva\n    vendor: druva\n    client_id: id\n    client_secret_env: PATH\n";
+        let config = check(yaml).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.url.as_str(), "https://apis.druva.com/");
+        let VendorSpec::Druva(spec) = &source.vendor else {
+            panic!("druva")
+        };
+        assert_eq!(spec.reports, crate::druva::DEFAULT_REPORTS);
+        assert_eq!(spec.page_size, 500);
+        assert_eq!(spec.full_read_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(spec.events, DruvaEvents::V2);
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn config_check_accepts_the_documented_configuration() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout,
-        "tests/testdata/good.yml: configuration is valid (2 sources)\n"
+        "tests/testdata/good.yml: configuration is valid (4 sources)\n"
     );
 }
 
@@ -190,6 +190,24 @@ fn demo_serves_every_documented_metric_and_stops_on_sigterm() {
         "backup_alerts_active{source=\"demo-crashplan\",severity=\"critical\"}",
         "backup_org_devices{",
         "backup_org_archive_bytes{",
+        "backup_source_up{source=\"demo-druva\",vendor=\"druva\"} 1",
+        "backup_workload_storage_bytes{",
+        "backup_workload_resources{",
+        "backup_license_allocated{",
+        "backup_license_used{",
+        "backup_users{",
+        "backup_alerts_active{source=\"demo-druva\",severity=\"high\"}",
+        "backup_resource_info{",
+        "backup_resource_last_success_timestamp_seconds{",
+        "backup_resource_last_attempt_timestamp_seconds{",
+        "backup_resource_backup_age_seconds{",
+        "backup_resource_never_backed_up{",
+        "backup_resource_expected_interval_seconds{",
+        "backup_resource_bytes{",
+        "backup_resource_last_backup_failed{",
+        "backup_jobs_total{",
+        "backup_job_bytes_total{",
+        "backup_events_total{",
     ] {
         assert!(body.contains(name), "demo output lacks {name}");
     }

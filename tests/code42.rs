@@ -22,6 +22,7 @@ fn options(devices: usize, values: ValueStyle, dates: DateStyle) -> SimulatorOpt
             dates,
             ..Code42Options::default()
         },
+        ..SimulatorOptions::default()
     }
 }
 

@@ -5,8 +5,8 @@
 mod common;
 
 use backup_exporter::clock::Clock;
-use backup_exporter::simulator::{Code42Options, SimulatorOptions};
-use common::{Harness, NOW_MS, code42_yaml};
+use backup_exporter::simulator::{Code42Options, DruvaOptions, SimulatorOptions};
+use common::{Harness, NOW_MS, code42_yaml, druva_yaml};
 
 /// Replaces values that legitimately vary between runs (build revision, measured durations).
 fn mask(body: &str) -> String {
@@ -49,16 +49,24 @@ fn compare(name: &str, actual: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn fixed_estate_at_a_fixed_clock() {
+async fn both_vendors_at_a_fixed_clock() {
     let options = SimulatorOptions {
         code42: Code42Options {
             devices: 12,
             seed: 7,
             ..Code42Options::default()
         },
+        druva: DruvaOptions {
+            users: 4,
+            sites: 12,
+            teams: 3,
+            groups: 3,
+            seed: 7,
+            ..DruvaOptions::default()
+        },
     };
     let harness = Harness::start(options, Clock::manual(NOW_MS), |url, secret| {
-        code42_yaml(url, secret, "")
+        code42_yaml(url, secret, "") + druva_yaml(url, secret, "").trim_start_matches("sources:\n")
     })
     .await;
     let client = reqwest::Client::new();
@@ -71,7 +79,7 @@ async fn fixed_estate_at_a_fixed_clock() {
         .await
         .unwrap();
     let url = harness.sim.url();
-    compare("code42.prom", &mask(&text).replace(&url, "SIMULATOR"));
+    compare("metrics.prom", &mask(&text).replace(&url, "SIMULATOR"));
     let open_metrics = client
         .get(harness.url("/metrics"))
         .header("Accept", "application/openmetrics-text;version=1.0.0")
@@ -81,6 +89,6 @@ async fn fixed_estate_at_a_fixed_clock() {
         .text()
         .await
         .unwrap();
-    compare("code42.openmetrics", &mask(&open_metrics));
+    compare("metrics.openmetrics", &mask(&open_metrics));
     harness.stop().await;
 }

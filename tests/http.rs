@@ -14,6 +14,7 @@ fn options() -> SimulatorOptions {
             devices: 40,
             ..Code42Options::default()
         },
+        ..SimulatorOptions::default()
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use backup_exporter::clock::Clock;
 use backup_exporter::simulator::{Code42Options, SimulatorOptions};
-use common::{Harness, code42_yaml};
+use common::{Harness, code42_yaml, druva_yaml};
 
 fn promtool() -> Option<&'static str> {
     let found = Command::new("promtool")
@@ -34,13 +34,16 @@ async fn real_output_passes_promtool_check_metrics() {
             devices: 300,
             ..Code42Options::default()
         },
+        ..SimulatorOptions::default()
     };
     let harness = Harness::start(options, Clock::System, |url, secret| {
-        code42_yaml(url, secret, "")
+        code42_yaml(url, secret, "") + druva_yaml(url, secret, "").trim_start_matches("sources:\n")
     })
     .await;
     let body = harness.scrape().await;
     assert!(body.contains("backup_device_info{"));
+    assert!(body.contains("backup_resource_info{"));
+    assert!(body.contains("backup_events_total{"));
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -28,6 +28,9 @@ pub enum Fault {
     ErrorPage,
     /// Close the connection without an answer.
     Drop,
+    /// Druva: let every outstanding report page token expire, then answer normally (a
+    /// follow-up page gets the vendor's 400).
+    ExpirePageTokens,
 }
 
 /// A fault and which requests it hits.

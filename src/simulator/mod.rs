@@ -7,6 +7,7 @@
 //! (`POST /_sim/faults`).
 
 pub mod code42;
+pub mod druva;
 mod faults;
 mod wire;
 
@@ -27,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use code42::{ArchiveTruth, Code42Options, Code42Tenant, ValueStyle};
+pub use druva::{DruvaOptions, DruvaTenant, EventTruth, JobTruth, ResourceTruth};
 pub use faults::{Fault, FaultRule, Faults};
 pub use wire::DateStyle;
 
@@ -149,6 +151,7 @@ impl Tokens {
 #[derive(Debug, Clone, Default)]
 pub struct SimulatorOptions {
     pub code42: Code42Options,
+    pub druva: DruvaOptions,
 }
 
 /// The simulated vendors behind one HTTP listener.
@@ -157,6 +160,7 @@ pub struct Simulator {
     pub faults: Faults,
     pub tokens: Tokens,
     pub code42: Code42Tenant,
+    pub druva: DruvaTenant,
     requests: AtomicU64,
 }
 
@@ -165,6 +169,7 @@ impl Simulator {
         let now = clock.now_ms();
         Arc::new(Simulator {
             code42: Code42Tenant::generate(options.code42, now),
+            druva: DruvaTenant::generate(options.druva, now),
             clock,
             faults: Faults::default(),
             tokens: Tokens::default(),
@@ -181,11 +186,31 @@ impl Simulator {
         let now = self.clock.now_ms();
         let tokens = &self.tokens;
         let code42 = &self.code42;
+        let druva = &self.druva;
         match (&request.method, request.path.as_str()) {
             (&Method::POST, "/api/v3/oauth/token") => code42.oauth_token(request, tokens, now),
             (&Method::GET, "/api/v3/auth/jwt") => code42.user_token(request, tokens, now),
             (&Method::GET, "/api/DeviceBackupReport" | "/api/v1/DeviceBackupReport") => {
                 code42.device_backup_report(request, tokens, now)
+            }
+            (&Method::POST, "/token") => druva.token(request, tokens, now),
+            (&Method::POST, path) if path.starts_with("/platform/reporting/v1/reports/") => druva
+                .report(
+                    &path["/platform/reporting/v1/reports/".len()..],
+                    request,
+                    tokens,
+                    now,
+                ),
+            (&Method::GET, "/insync/eventmanagement/v2/events") => {
+                druva.events_v2(request, tokens, now)
+            }
+            (&Method::GET, "/api/events/v1") => {
+                let host = request
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                druva.events_legacy(request, now, &format!("http://{host}"))
             }
             _ => Reply::text(404, "not found"),
         }
@@ -257,13 +282,16 @@ impl Simulator {
         if let Some(delay) = fault.as_ref().and_then(Fault::delay) {
             tokio::time::sleep(delay).await;
         }
+        if fault == Some(Fault::ExpirePageTokens) {
+            self.druva.expire_page_tokens();
+        }
         let reply = match fault {
             Some(Fault::Drop) => return Err(DropConnection),
             Some(Fault::Status {
                 status,
                 retry_after,
             }) => {
-                let mut reply = code42::fault_body(status);
+                let mut reply = fault_body(&request.path, status);
                 if let Some(seconds) = retry_after {
                     reply.headers.push((RETRY_AFTER, seconds.to_string()));
                 }
@@ -282,6 +310,28 @@ impl Simulator {
             _ => self.route(&request),
         };
         Ok(respond(reply, fault))
+    }
+}
+
+/// The error body the vendor behind `path` would send with an injected status.
+fn fault_body(path: &str, status: u16) -> Reply {
+    if path.starts_with("/api/v3/") || path.contains("DeviceBackupReport") {
+        code42::fault_body(status)
+    } else if path == "/api/events/v1" {
+        match status {
+            429 => Reply::text(
+                429,
+                "Too many API requests received by inSync Server in a given amount of time. Try requesting API after some time.",
+            ),
+            _ => Reply::text(status, &format!("HTTP {status} simulated failure")),
+        }
+    } else {
+        druva::envelope(
+            status,
+            &format!("Simulated-{status}"),
+            "simulated failure",
+            status >= 500 || status == 429,
+        )
     }
 }
 

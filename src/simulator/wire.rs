@@ -68,6 +68,10 @@ impl<'a> Obj<'a> {
         self
     }
 
+    pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
+        self.raw(key, &value.to_string())
+    }
+
     pub fn end(&mut self) {
         self.out.push('}');
     }

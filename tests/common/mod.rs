@@ -38,6 +38,15 @@ pub fn code42_yaml(url: &str, secret_file: &std::path::Path, extra: &str) -> Str
     )
 }
 
+/// YAML for one Druva source named `druva-m365` against `url`; the secret files sit beside
+/// `code42_secret`.
+pub fn druva_yaml(url: &str, code42_secret: &std::path::Path, extra: &str) -> String {
+    format!(
+        "sources:\n  - name: druva-m365\n    vendor: druva\n    url: {url}\n    client_id: druva-demo-client\n    client_secret_file: {}\n    refresh_interval: 1h\n    timeout: 20s\n{extra}",
+        code42_secret.with_file_name("druva-secret").display()
+    )
+}
+
 impl Harness {
     /// Starts everything and waits for every source's first refresh attempt.
     pub async fn start(
@@ -62,6 +71,16 @@ impl Harness {
         let secret_dir = tempfile::tempdir().unwrap();
         let secret_file = secret_dir.path().join("code42-secret");
         std::fs::write(&secret_file, format!("{}\n", options.code42.client_secret)).unwrap();
+        std::fs::write(
+            secret_dir.path().join("druva-secret"),
+            &options.druva.client_secret,
+        )
+        .unwrap();
+        std::fs::write(
+            secret_dir.path().join("insync-token"),
+            &options.druva.api_token,
+        )
+        .unwrap();
         let simulator = Simulator::new(options, clock.clone());
         faults
             .into_iter()

@@ -1,0 +1,607 @@
+//! The Druva client against the simulator: every value matches the tenant's ground truth
+//! (including resources quiet for more than 24 hours), incremental reads, page-token and
+//! access-token expiry, retryable errors, and events counted exactly once across pages,
+//! refreshes and lost cursors, for both Events APIs.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use backup_exporter::clock::Clock;
+use backup_exporter::simulator::{DruvaOptions, Fault, FaultRule, SimulatorOptions};
+use common::{Harness, Metrics, NOW_MS, druva_yaml, ms};
+
+const SOURCE: &str = "druva-m365";
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+fn options() -> SimulatorOptions {
+    SimulatorOptions {
+        druva: DruvaOptions {
+            users: 280,
+            ..DruvaOptions::default()
+        },
+        ..SimulatorOptions::default()
+    }
+}
+
+async fn start(extra: &str) -> Harness {
+    start_with(extra, Vec::new()).await
+}
+
+async fn start_with(extra: &str, faults: Vec<FaultRule>) -> Harness {
+    let extra = extra.to_string();
+    let harness = Harness::start_unready(
+        options(),
+        Clock::manual(NOW_MS),
+        faults,
+        move |url, secret| druva_yaml(url, secret, &extra),
+    )
+    .await;
+    harness.wait_until(|h| h.engine.is_ready()).await;
+    harness
+}
+
+/// The `status` label the README documents for a Druva job status.
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "Backed Up Successfully" | "Restore Successful" => "success",
+        "Backed Up With Errors" | "Restored With Errors" => "with_errors",
+        "Backup Failed" | "Restore Failed" => "failed",
+        "Backup Cancelled" => "cancelled",
+        other => panic!("unexpected status {other}"),
+    }
+}
+
+fn snake(text: &str) -> String {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Compares the exporter's output with what the tenant reports at the harness clock.
+/// `jobs_since` is where job counting started (24 hours before the first refresh).
+fn assert_matches_truth(metrics: &Metrics, harness: &Harness, jobs_since: i64) {
+    let now = harness.clock.now_ms();
+    let tenant = &harness.sim.simulator.druva;
+    let source = ("source", SOURCE);
+
+    let all = tenant.resources(now);
+    let resources: Vec<_> = all.iter().filter(|r| !r.deleted && !r.purged).collect();
+    // Purged resources (gone without a deletion row) stay until the next full read; the
+    // test about purges checks when they leave.
+    let purged_still_known = all
+        .iter()
+        .filter(|r| {
+            r.purged
+                && !metrics
+                    .find("backup_resource_info", &[source, ("id", r.id.as_str())])
+                    .is_empty()
+        })
+        .count();
+    assert_eq!(
+        metrics.count("backup_resource_info"),
+        resources.len() + purged_still_known
+    );
+    let mut quiet_for_days = 0;
+    for r in resources {
+        let labels = [
+            source,
+            ("workload", r.workload.as_str()),
+            ("id", r.id.as_str()),
+        ];
+        let get = |name: &str| metrics.get(name, &labels);
+        let context = format!("{} {}", r.workload, r.id);
+        let info = metrics.find("backup_resource_info", &labels);
+        assert_eq!(info.len(), 1, "{context}");
+        assert_eq!(info[0].labels["name"], r.name, "{context}");
+        assert_eq!(
+            get("backup_resource_last_success_timestamp_seconds").map(ms),
+            r.last_success_ms,
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_last_attempt_timestamp_seconds").map(ms),
+            r.last_attempt_ms,
+            "{context}"
+        );
+        let age_from = r.last_success_ms.unwrap_or(r.added_ms);
+        assert_eq!(
+            get("backup_resource_backup_age_seconds").map(ms),
+            Some(now - age_from),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_never_backed_up"),
+            r.last_success_ms.is_none().then_some(1.0),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_expected_interval_seconds"),
+            r.interval_seconds.map(|s| s as f64),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_bytes"),
+            Some(r.bytes as f64),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_last_backup_failed"),
+            Some(if r.status == "Backup Failed" {
+                1.0
+            } else {
+                0.0
+            }),
+            "{context}"
+        );
+        if r.last_updated_ms < now - DAY {
+            quiet_for_days += 1;
+        }
+    }
+    assert!(
+        quiet_for_days >= 10,
+        "the tenant should have resources quiet for more than 24 hours ({quiet_for_days})"
+    );
+
+    for (workload, enabled, enabled_bytes, disabled, disabled_bytes) in tenant.storage(now) {
+        let get = |name: &str, state: &str| {
+            metrics.get(name, &[source, ("workload", workload), ("state", state)])
+        };
+        assert_eq!(
+            get("backup_workload_storage_bytes", "enabled"),
+            Some(enabled_bytes as f64),
+            "{workload}"
+        );
+        assert_eq!(
+            get("backup_workload_storage_bytes", "disabled"),
+            Some(disabled_bytes as f64),
+            "{workload}"
+        );
+        assert_eq!(
+            get("backup_workload_resources", "enabled"),
+            Some(enabled as f64),
+            "{workload}"
+        );
+        assert_eq!(
+            get("backup_workload_resources", "disabled"),
+            Some(disabled as f64),
+            "{workload}"
+        );
+    }
+
+    let users = tenant.options().users as f64;
+    assert_eq!(
+        metrics.get("backup_license_allocated", &[source, ("license", "active")]),
+        Some(tenant.active_licenses() as f64)
+    );
+    assert_eq!(
+        metrics.get("backup_license_used", &[source, ("license", "active")]),
+        Some(users)
+    );
+    assert_eq!(
+        metrics.get(
+            "backup_license_allocated",
+            &[source, ("license", "preserved")]
+        ),
+        Some(50.0)
+    );
+    assert_eq!(
+        metrics.get("backup_license_used", &[source, ("license", "preserved")]),
+        Some(20.0)
+    );
+    assert_eq!(
+        metrics.get("backup_users", &[source, ("state", "active")]),
+        Some(users)
+    );
+    assert_eq!(
+        metrics.get("backup_users", &[source, ("state", "preserved")]),
+        Some(20.0)
+    );
+
+    let alerts = tenant.active_alerts(now);
+    for (severity, label) in [
+        ("Warning", "warning"),
+        ("Critical", "critical"),
+        ("High", "high"),
+    ] {
+        assert_eq!(
+            metrics.get("backup_alerts_active", &[source, ("severity", label)]),
+            Some(alerts.get(severity).copied().unwrap_or(0) as f64),
+            "{severity}"
+        );
+    }
+
+    let mut jobs: BTreeMap<(String, &str, &str), u64> = BTreeMap::new();
+    let mut job_bytes: BTreeMap<(String, &str), u64> = BTreeMap::new();
+    for job in tenant
+        .jobs(now)
+        .iter()
+        .filter(|j| j.end_ms.is_some() && j.last_updated_ms >= jobs_since)
+    {
+        let operation = if job.backup { "backup" } else { "restore" };
+        *jobs
+            .entry((
+                job.workload.to_string(),
+                operation,
+                status_label(job.status),
+            ))
+            .or_default() += 1;
+        *job_bytes
+            .entry((job.workload.to_string(), operation))
+            .or_default() += job.bytes;
+    }
+    assert!(jobs.len() > 10);
+    for ((workload, operation, status), count) in &jobs {
+        assert_eq!(
+            metrics.get(
+                "backup_jobs_total",
+                &[
+                    source,
+                    ("workload", workload),
+                    ("operation", operation),
+                    ("status", status)
+                ]
+            ),
+            Some(*count as f64),
+            "{workload} {operation} {status}"
+        );
+    }
+    let counted: f64 = metrics
+        .find("backup_jobs_total", &[source])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(
+        counted,
+        jobs.values().sum::<u64>() as f64,
+        "no job counted that the tenant did not finish"
+    );
+    for ((workload, operation), bytes) in &job_bytes {
+        assert_eq!(
+            metrics.get(
+                "backup_job_bytes_total",
+                &[source, ("workload", workload), ("operation", operation)]
+            ),
+            Some(*bytes as f64)
+        );
+    }
+
+    assert_events(metrics, harness);
+}
+
+fn assert_events(metrics: &Metrics, harness: &Harness) {
+    let mut events: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for event in harness.sim.simulator.druva.events(harness.clock.now_ms()) {
+        *events
+            .entry((snake(event.event_type), snake(event.event_state)))
+            .or_default() += 1;
+    }
+    let total: f64 = metrics
+        .find("backup_events_total", &[("source", SOURCE)])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(
+        total,
+        events.values().sum::<u64>() as f64,
+        "every retained event counted exactly once"
+    );
+    for ((event_type, event_state), count) in &events {
+        assert_eq!(
+            metrics.get(
+                "backup_events_total",
+                &[
+                    ("source", SOURCE),
+                    ("event_type", event_type),
+                    ("event_state", event_state)
+                ]
+            ),
+            Some(*count as f64),
+            "{event_type} {event_state}"
+        );
+    }
+}
+
+fn requests(metrics: &Metrics, endpoint: &str, code: &str) -> f64 {
+    metrics
+        .get(
+            "backup_source_api_requests_total",
+            &[("source", SOURCE), ("endpoint", endpoint), ("code", code)],
+        )
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_value_matches_the_tenant_including_resources_quiet_for_days() {
+    let harness = start("").await;
+    let status = harness.source(SOURCE).status();
+    assert!(status.up, "{:?}", status.last_error);
+    let metrics = harness.metrics().await;
+    assert_matches_truth(&metrics, &harness, NOW_MS - DAY);
+    // 560 user workloads need two pages of 500; the events three pages of 500.
+    assert_eq!(requests(&metrics, "m365UserWorkload", "200"), 2.0);
+    assert!(requests(&metrics, "events", "200") >= 3.0);
+    assert_eq!(requests(&metrics, "token", "200"), 1.0);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_refreshes_merge_changes_count_new_jobs_and_events_once() {
+    let harness = start("").await;
+    for step in [2 * HOUR, 20 * 60_000, 7 * HOUR] {
+        harness.clock.advance_ms(step);
+        let status = harness.refresh(SOURCE).await;
+        assert!(status.up, "{:?}", status.last_error);
+        assert_matches_truth(&harness.metrics().await, &harness, NOW_MS - DAY);
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purged_resources_disappear_at_the_next_full_read() {
+    let harness = start("    full_read_interval: 3h\n").await;
+    // Some resources vanish from the reports without a deletion row half an hour in. An
+    // incremental read cannot see that; the next full read (every 3 hours here) does.
+    harness.clock.advance_ms(HOUR);
+    assert!(harness.refresh(SOURCE).await.up);
+    let tenant = &harness.sim.simulator.druva;
+    let purged: Vec<_> = tenant
+        .resources(harness.clock.now_ms())
+        .into_iter()
+        .filter(|r| r.purged)
+        .collect();
+    assert_eq!(purged.len(), 3, "one site, one team and one group");
+    let metrics = harness.metrics().await;
+    for r in &purged {
+        assert_eq!(
+            metrics
+                .find("backup_resource_info", &[("id", r.id.as_str())])
+                .len(),
+            1,
+            "still known after an incremental read"
+        );
+    }
+    harness.clock.advance_ms(3 * HOUR);
+    assert!(harness.refresh(SOURCE).await.up);
+    let metrics = harness.metrics().await;
+    for r in &purged {
+        assert!(
+            metrics
+                .find("backup_resource_info", &[("id", r.id.as_str())])
+                .is_empty(),
+            "gone after the full read"
+        );
+    }
+    assert_matches_truth(&metrics, &harness, NOW_MS - DAY);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_page_token_restarts_the_report_once() {
+    // The second request of the user workload report (its first follow-up page) finds the
+    // tokens expired: the report is read again from the first page.
+    let rule = FaultRule::new(Fault::ExpirePageTokens)
+        .on("m365UserWorkload")
+        .after(1)
+        .times(1);
+    let harness = start_with("    full_read_interval: 1s\n", vec![rule]).await;
+    let status = harness.source(SOURCE).status();
+    assert!(status.up, "{:?}", status.last_error);
+    let metrics = harness.metrics().await;
+    assert_eq!(requests(&metrics, "m365UserWorkload", "400"), 1.0);
+    assert_eq!(requests(&metrics, "m365UserWorkload", "200"), 3.0);
+    assert_matches_truth(&metrics, &harness, NOW_MS - DAY);
+
+    // Twice in a row is a failure; the last good data stays. (A second passes, so the
+    // next read is a full read again, two pages long.)
+    harness.clock.advance_ms(2_000);
+    harness.sim.simulator.faults.add(
+        FaultRule::new(Fault::ExpirePageTokens)
+            .on("m365UserWorkload")
+            .after(1)
+            .times(1),
+    );
+    harness.sim.simulator.faults.add(
+        FaultRule::new(Fault::ExpirePageTokens)
+            .on("m365UserWorkload")
+            .after(3)
+            .times(1),
+    );
+    let status = harness.refresh(SOURCE).await;
+    assert!(!status.up);
+    assert!(
+        status
+            .last_error
+            .unwrap()
+            .contains("m365UserWorkload: HTTP 400")
+    );
+    assert_matches_truth(&harness.metrics().await, &harness, NOW_MS - DAY);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_access_token_is_renewed() {
+    let harness = start("").await;
+    harness.clock.advance_ms(31 * 60_000);
+    let status = harness.refresh(SOURCE).await;
+    assert!(status.up, "{:?}", status.last_error);
+    let metrics = harness.metrics().await;
+    assert_eq!(requests(&metrics, "token", "200"), 2.0);
+    assert_eq!(requests(&metrics, "m365StorageConsumption", "401"), 1.0);
+    assert_matches_truth(&metrics, &harness, NOW_MS - DAY);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retryable_errors_are_retried_and_persistent_ones_fail_the_refresh() {
+    let harness = start("").await;
+    let sim = &harness.sim.simulator;
+    sim.faults.add(
+        FaultRule::new(Fault::Status {
+            status: 503,
+            retry_after: None,
+        })
+        .on("m365Alerts")
+        .times(1),
+    );
+    let status = harness.refresh(SOURCE).await;
+    assert!(
+        status.up,
+        "one retryable 503 is retried: {:?}",
+        status.last_error
+    );
+    sim.faults.add(
+        FaultRule::new(Fault::Status {
+            status: 503,
+            retry_after: None,
+        })
+        .on("m365Alerts"),
+    );
+    let status = harness.refresh(SOURCE).await;
+    assert!(!status.up);
+    assert!(
+        status
+            .last_error
+            .unwrap()
+            .contains("m365Alerts: HTTP 503: Simulated-503 simulated failure")
+    );
+    sim.faults.clear();
+    // A non-retryable error is not retried.
+    sim.faults.add(
+        FaultRule::new(Fault::Status {
+            status: 404,
+            retry_after: None,
+        })
+        .on("m365TeamsDiscovery"),
+    );
+    let before = requests(&harness.metrics().await, "m365TeamsDiscovery", "404");
+    assert!(!harness.refresh(SOURCE).await.up);
+    assert_eq!(
+        requests(&harness.metrics().await, "m365TeamsDiscovery", "404"),
+        before + 1.0
+    );
+    sim.faults.clear();
+    assert!(harness.refresh(SOURCE).await.up);
+    assert_matches_truth(&harness.metrics().await, &harness, NOW_MS - DAY);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_refresh_changes_no_counter() {
+    let harness = start("").await;
+    let before = harness.metrics().await;
+    let total = |m: &Metrics, name: &str| {
+        m.find(name, &[("source", SOURCE)])
+            .iter()
+            .map(|s| s.value)
+            .sum::<f64>()
+    };
+    // Time passes (new jobs, new events), but the events API fails at the very end.
+    harness.clock.advance_ms(3 * HOUR);
+    harness.sim.simulator.faults.add(
+        FaultRule::new(Fault::Status {
+            status: 500,
+            retry_after: None,
+        })
+        .on("eventmanagement"),
+    );
+    assert!(!harness.refresh(SOURCE).await.up);
+    let during = harness.metrics().await;
+    assert_eq!(
+        total(&during, "backup_jobs_total"),
+        total(&before, "backup_jobs_total")
+    );
+    assert_eq!(
+        total(&during, "backup_events_total"),
+        total(&before, "backup_events_total")
+    );
+    harness.sim.simulator.faults.clear();
+    assert!(harness.refresh(SOURCE).await.up);
+    assert_matches_truth(&harness.metrics().await, &harness, NOW_MS - DAY);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_tracker_reads_the_retained_events_again_without_double_counting() {
+    let harness = start("").await;
+    harness.clock.advance_ms(49 * HOUR);
+    let status = harness.refresh(SOURCE).await;
+    assert!(status.up, "{:?}", status.last_error);
+    let metrics = harness.metrics().await;
+    assert_eq!(
+        requests(&metrics, "events", "403"),
+        2.0,
+        "refused, renewed the token, refused again"
+    );
+    assert_events(&metrics, &harness);
+    harness.stop().await;
+}
+
+const LEGACY: &str = "    events: legacy\n    legacy_events:\n      url: URL\n      admin_email: insync-admin@example.com\n      api_token_file: TOKEN\n";
+
+async fn start_legacy() -> Harness {
+    let harness = Harness::start_unready(
+        options(),
+        Clock::manual(NOW_MS),
+        Vec::new(),
+        |url, secret| {
+            let extra = LEGACY.replace("URL", url).replace(
+                "TOKEN",
+                &secret.with_file_name("insync-token").display().to_string(),
+            );
+            druva_yaml(url, secret, &extra)
+        },
+    )
+    .await;
+    harness.wait_until(|h| h.engine.is_ready()).await;
+    harness
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_events_api_with_cookie_and_nextpage() {
+    let harness = start_legacy().await;
+    assert!(
+        harness.source(SOURCE).status().up,
+        "{:?}",
+        harness.source(SOURCE).status().last_error
+    );
+    assert_events(&harness.metrics().await, &harness);
+    harness.clock.advance_ms(5 * HOUR);
+    assert!(harness.refresh(SOURCE).await.up);
+    assert_events(&harness.metrics().await, &harness);
+    // The cookie lives 48 hours; after that the API answers 400 "Cookie expired".
+    harness.clock.advance_ms(49 * HOUR);
+    assert!(harness.refresh(SOURCE).await.up);
+    let metrics = harness.metrics().await;
+    assert_eq!(requests(&metrics, "events", "400"), 1.0);
+    assert_events(&metrics, &harness);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_can_be_chosen_and_events_turned_off() {
+    let harness =
+        start("    reports: [m365StorageConsumption, m365TeamsDiscovery]\n    events: none\n")
+            .await;
+    let metrics = harness.metrics().await;
+    assert!(metrics.count("backup_workload_storage_bytes") > 0);
+    assert_eq!(
+        metrics.count("backup_resource_info"),
+        harness
+            .sim
+            .simulator
+            .druva
+            .resources(NOW_MS)
+            .iter()
+            .filter(|r| r.workload == "Teams" && !r.deleted)
+            .count()
+    );
+    assert_eq!(metrics.count("backup_events_total"), 0);
+    assert_eq!(metrics.count("backup_jobs_total"), 0);
+    assert_eq!(metrics.count("backup_license_used"), 0);
+    assert_eq!(requests(&metrics, "events", "200"), 0.0);
+    harness.stop().await;
+}
