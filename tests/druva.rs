@@ -605,3 +605,92 @@ async fn reports_can_be_chosen_and_events_turned_off() {
     assert_eq!(requests(&metrics, "events", "200"), 0.0);
     harness.stop().await;
 }
+
+/// The simulator answers every Microsoft 365 report ID of the reference, not only those the
+/// exporter reads, with the vendor's envelope.
+#[tokio::test(flavor = "multi_thread")]
+async fn simulator_serves_every_m365_report_of_the_reference() {
+    let harness = start("    events: none\n").await;
+    let client = reqwest::Client::new();
+    let url = harness.sim.url();
+    let token = client
+        .post(format!("{url}/token"))
+        .basic_auth("druva-demo-client", Some("druva-demo-secret"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=read")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_str(&token).unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    for report in [
+        "m365SharePointSiteDiscovery",
+        "m365TeamsDiscovery",
+        "m365GroupsDiscovery",
+        "m365GroupsBackupActivity",
+        "m365GroupsRestoreActivity",
+        "m365Alerts",
+        "m365LicenseUsage",
+        "m365PreservedUsersDatasources",
+        "m365StorageConsumption",
+        "m365UserCountAndStatus",
+        "m365UserLastBackupStatus",
+        "m365UserProvisioning",
+        "m365UserRestoreActivity",
+        "m365UserWorkload",
+        "m365PublicFolderBackupActivity",
+        "m365PublicFolderRestoreActivity",
+        "m365SharePointBackupActivity",
+        "m365SharePointRestoreActivity",
+        "m365TeamsBackupActivity",
+        "m365TeamsRestoreActivity",
+    ] {
+        let totals = [
+            "m365LicenseUsage",
+            "m365StorageConsumption",
+            "m365UserCountAndStatus",
+        ]
+        .contains(&report);
+        let filter = if totals {
+            "[]"
+        } else {
+            r#"[{"fieldName":"lastUpdatedTime","operator":"gte","value":"2000-01-01T00:00:00Z"}]"#
+        };
+        let body = client
+            .post(format!("{url}/platform/reporting/v1/reports/{report}"))
+            .bearer_auth(&token)
+            .header("Content-Type", "application/json")
+            .body(format!(
+                r#"{{"filters":{{"pageSize":500,"filterBy":{filter}}},"pageToken":""}}"#
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let rows = body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{report}: {body}"));
+        assert!(!rows.is_empty(), "{report} has rows");
+        assert!(
+            body["lastSyncTimestamp"].is_string() && body["nextPageToken"].is_string(),
+            "{report}: {body}"
+        );
+    }
+    let unknown = client
+        .post(format!("{url}/platform/reporting/v1/reports/m365Nothing"))
+        .bearer_auth(&token)
+        .body(r#"{"filters":{"pageSize":10},"pageToken":""}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let envelope: serde_json::Value = serde_json::from_str(&unknown.text().await.unwrap()).unwrap();
+    assert_eq!(envelope["retryable"], false);
+    harness.stop().await;
+}

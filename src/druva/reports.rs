@@ -781,6 +781,34 @@ mod tests {
             r#"{"administrator":"Rohit Patil","endTime":"2024-08-26T09:49:04.000Z","filesMissed":0,"filesRestored":0,"jobId":79546,"lastUpdatedTime":"2024-08-26T09:49:04.000Z","restoreLocation":"rp_test","restoreOption":"As a New Site","restoreSize":0,"restoreStatus":"Restored With Errors","siteName":"Druva Data Solutions Pvt. Ltd.","snapshotTimestamp":"2024-03-05T06:12:05.000Z","startTime":"2024-03-06T14:23:27.000Z","statusDetails":"-"}"#,
         );
         assert_eq!(sharepoint_restore.status, Some(JobStatus::WithErrors));
+        let groups_restore = job(
+            "m365GroupsRestoreActivity",
+            r#"{"activityType":"Group","administrator":"Rohit Patil","endTime":"2024-04-23T14:41:28.000Z","filesMissed":0,"filesRestored":0,"groupEmail":"g@example.com","groupName":"25104-auto-team-☺","groupType":"Microsoft 365","jobId":2701,"lastUpdatedTime":"2024-04-23T14:41:28.000Z","restoreSize":1043665,"restoreStatus":"Restore Successful","snapshotTimestamp":"2024-03-11T09:06:58.000Z","startTime":"2024-04-23T14:05:15.000Z"}"#,
+        );
+        assert_eq!(
+            (
+                groups_restore.id,
+                groups_restore.bytes,
+                groups_restore.status
+            ),
+            (2701, 1_043_665, Some(JobStatus::Success))
+        );
+        let folder_backup = job(
+            "m365PublicFolderBackupActivity",
+            r#"{"administrator":"Rohit Patil","appStatus":"Enabled","backupStatus":"Backup Failed","endTime":"2024-08-23T10:09:14.000Z","filesBackedUp":0,"filesMissed":0,"jobId":131186,"lastUpdatedTime":"2024-08-23T10:09:14.000Z","publicFolderName":"public_folder_mail_enabled_auto_DND","publicFolderPath":"\\\\public_folder_mail_enabled_auto_DND","snapshotSize":0,"startTime":"2024-08-23T10:09:11.000Z"}"#,
+        );
+        assert_eq!(
+            (folder_backup.workload.as_str(), folder_backup.status),
+            ("Public Folders", Some(JobStatus::Failed))
+        );
+        let teams_backup = job(
+            "m365TeamsBackupActivity",
+            r#"{"activityType":"Team Metadata","administrator":"Rohit Patil","appStatus":"Disabled","backupStatus":"Backed Up Successfully","endTime":"2024-03-01T11:50:29.000Z","filesBackedUp":0,"filesMissed":0,"jobId":51255,"lastUpdatedTime":"2024-03-01T11:50:29.000Z","numberOfChannels":1,"privacy":"Private","snapshotSize":44497,"startTime":"2024-03-01T11:49:03.000Z","teamName":"Galdiator_Team_Site_DND"}"#,
+        );
+        assert_eq!(
+            (teams_backup.workload.as_str(), teams_backup.bytes),
+            ("Teams", 44_497)
+        );
     }
 
     #[test]

@@ -575,6 +575,15 @@ impl DruvaTenant {
             Some(Ok(f)) => f,
             Some(Err(e)) => return envelope(400, "InvalidFilter", &e.to_string(), false),
         };
+        // Reports without lastUpdatedTime reject a filter on it (as the MSP variants do).
+        if !has_updated_time && filter_by.iter().any(|f| f.field_name == "lastUpdatedTime") {
+            return envelope(
+                400,
+                "InvalidFilter",
+                &format!("lastUpdatedTime is not a field of {report}"),
+                false,
+            );
+        }
         // "If you do not specify a date filter, the lastUpdatedTime filter is set to 1 day."
         let default_window =
             has_updated_time && !filter_by.iter().any(|f| f.field_name == "lastUpdatedTime");
@@ -775,6 +784,82 @@ impl DruvaTenant {
                     row.insert("groupType".into(), "Microsoft 365".into());
                     row.insert("teamsEnabled".into(), "Enabled".into());
                     row.insert("plannerEnabled".into(), "Enabled".into());
+                    row
+                })
+                .collect(),
+            "m365UserLastBackupStatus" => resources(Kind::User)
+                .map(|(r, t)| {
+                    object(vec![
+                        (
+                            "appStatus",
+                            (if r.enabled { "Enabled" } else { "Disabled" }).into(),
+                        ),
+                        (
+                            "endTime",
+                            opt_date(t.last_attempt_ms.map(|a| a + 20 * MINUTE)),
+                        ),
+                        ("itemsBackedUp", 120.into()),
+                        ("itemsMissed", i64::from(t.status == "Backup Failed").into()),
+                        ("lastBackupData", (r.bytes / 1000).into()),
+                        ("lastBackupStatus", t.status.into()),
+                        ("lastUpdatedTime", date(t.last_updated_ms)),
+                        ("profileId", 55.into()),
+                        ("profileName", "Default".into()),
+                        ("startTime", opt_date(t.last_attempt_ms)),
+                        (
+                            "statusDetails",
+                            (if t.status == "Backup Failed" {
+                                "EINTERNAL"
+                            } else {
+                                "-"
+                            })
+                            .into(),
+                        ),
+                        ("totalBackupData", r.bytes.into()),
+                        ("userEmail", r.email.clone().into()),
+                        ("userName", r.name.clone().into()),
+                        ("workloadType", r.workload.into()),
+                    ])
+                })
+                .collect(),
+            "m365UserProvisioning" | "m365PreservedUsersDatasources" => resources(Kind::User)
+                .filter(|(r, _)| r.workload == "Exchange Online")
+                .enumerate()
+                .filter(|(i, _)| report == "m365UserProvisioning" || i % 15 == 0)
+                .map(|(i, (r, t))| {
+                    let mut row = object(vec![
+                        ("lastUpdatedTime", date(t.added_ms)),
+                        ("profileId", 55.into()),
+                        ("profileName", "Default".into()),
+                        ("totalBackupData", r.bytes.into()),
+                        ("userEmail", r.email.clone().into()),
+                        ("userName", r.name.clone().into()),
+                        ("smbLicenseState", "No".into()),
+                    ]);
+                    if report == "m365UserProvisioning" {
+                        row.insert(
+                            "userStatus".into(),
+                            (if i % 15 == 0 { "Preserved" } else { "Active" }).into(),
+                        );
+                        row.insert(
+                            "m365LicenseState".into(),
+                            (if i % 15 == 0 { "Preserved" } else { "Active" }).into(),
+                        );
+                        row.insert("createdOn".into(), date(t.added_ms));
+                        row.insert("managedBy".into(), "AzureAD".into());
+                        row.insert("mapping".into(), "-".into());
+                        row.insert("customAttributeName".into(), "-".into());
+                        row.insert("customAttributeValue".into(), "-".into());
+                        row.insert("activeLicenseAllocated".into(), 1.into());
+                        row.insert("preservedLicenseAllocated".into(), 0.into());
+                        row.insert("smbLicenseAllocated".into(), 0.into());
+                    } else {
+                        row.insert("m365LicenseState".into(), "Preserved".into());
+                        row.insert("preservedOn".into(), date(t.added_ms + DAY));
+                        row.insert("mode".into(), "AZUREAD".into());
+                        row.insert("autoDeleteOn".into(), "-".into());
+                        row.insert("preserveLicenseAllocated".into(), 1.into());
+                    }
                     row
                 })
                 .collect(),
@@ -1166,7 +1251,10 @@ fn report_has_last_updated(report: &str) -> Option<bool> {
         | "m365SharePointSiteDiscovery"
         | "m365TeamsDiscovery"
         | "m365GroupsDiscovery"
-        | "m365Alerts" => Some(true),
+        | "m365Alerts"
+        | "m365UserLastBackupStatus"
+        | "m365UserProvisioning"
+        | "m365PreservedUsersDatasources" => Some(true),
         _ if ACTIVITY.iter().any(|a| a.0 == report) => Some(true),
         _ => None,
     }
