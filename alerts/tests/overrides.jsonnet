@@ -1,0 +1,15 @@
+// The mixin with threshold overrides, rendered by alerts/render into overrides.rules.yml
+// and tested by overrides_test.yml.
+local day = 86400;
+local mixin = (import '../mixin.libsonnet') + {
+  _config+:: {
+    overrides: [
+      { org: 'Servers', backupAge: { warning: 1 * day, critical: 2 * day } },
+      { source: 'eu', backupAge: { warning: 7 * day } },
+      { source: 'eu', org: 'Servers', backupAge: { warning: day / 2 } },
+      { workload: 'Exchange Online', resourceAge: { warning: 1 * day, critical: 2 * day } },
+    ],
+  },
+};
+'# Generated from alerts/tests/overrides.jsonnet by alerts/render. Do not edit.\n' +
+(import '../lib/yaml.libsonnet').manifest({ groups: mixin.prometheusRules.groups + mixin.prometheusAlerts.groups })
