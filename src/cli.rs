@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
@@ -14,6 +13,9 @@ use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::engine::Engine;
 use crate::logging;
+use crate::persist::Store;
+use crate::reload::Reloader;
+use crate::self_metrics::ReloadMetrics;
 use crate::server::{self, App, parse_listen_address};
 use crate::simulator::{
     self, Code42Options, DateStyle, DruvaOptions, RunningSimulator, Simulator, SimulatorOptions,
@@ -69,6 +71,15 @@ pub struct ServeArgs {
     /// Maximum number of concurrent scrapes; 0 means no limit.
     #[arg(long = "web.max-requests", default_value_t = 40)]
     pub max_requests: usize,
+
+    /// Enable POST /-/reload (re-reads the configuration, as SIGHUP does).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
+    /// Directory where each source's last good data, counters and event cursor are kept,
+    /// so a restart serves them at once and continues the counters.
+    #[arg(long = "storage.path")]
+    pub storage_path: Option<PathBuf>,
 
     /// Run against a built-in simulated tenant: no configuration file, no credentials.
     #[arg(long)]
@@ -255,7 +266,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if !args.telemetry_path.starts_with('/')
         || matches!(
             args.telemetry_path.as_str(),
-            "/" | "/-/healthy" | "/-/ready"
+            "/" | "/-/healthy" | "/-/ready" | "/-/reload"
         )
     {
         return Err(format!(
@@ -275,15 +286,31 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
         (config, None)
     };
+    let store = match &args.storage_path {
+        Some(dir) => Some(Arc::new(Store::open(dir)?)),
+        None => None,
+    };
     let listeners = bind_all(&args.listen_addresses).await?;
-    let engine = Engine::start(&config, clock.clone())?;
-    let sources = Arc::new(ArcSwap::from_pointee(engine.sources().to_vec()));
-    let app = Arc::new(App::new(
-        sources,
+    let engine = Arc::new(Engine::start(&config, clock.clone(), store)?);
+    let reload_metrics = ReloadMetrics::loaded_at(&clock);
+    let config_file = (!args.demo).then(|| args.config_file.clone());
+    let reloader = Arc::new(Reloader::new(
+        config_file,
+        engine.clone(),
+        reload_metrics.clone(),
+        clock.clone(),
+    ));
+    let mut app = App::new(
+        engine.source_list(),
         args.telemetry_path.clone(),
         clock,
         args.max_requests,
-    ));
+        &reload_metrics,
+    );
+    if args.enable_lifecycle {
+        app.lifecycle = Some(reloader.clone());
+    }
+    let app = Arc::new(app);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for listener in listeners {
@@ -298,8 +325,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             },
         )));
     }
+    let hangups = tokio::spawn(reload_on_sighup(reloader));
     shutdown_signal().await;
     info!("shutting down");
+    hangups.abort();
     let _ = stop_tx.send(true);
     for server in servers {
         let _ = server.await;
@@ -309,6 +338,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         demo.stop().await;
     }
     Ok(())
+}
+
+/// Re-reads the configuration on every SIGHUP.
+async fn reload_on_sighup(reloader: Arc<Reloader>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            info!("SIGHUP: reloading the configuration");
+            let _ = reloader.reload().await;
+        }
+    }
+    #[cfg(not(unix))]
+    drop(reloader);
 }
 
 async fn simulate(args: SimulateArgs) -> Result<(), String> {

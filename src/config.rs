@@ -87,6 +87,17 @@ pub struct DruvaSpec {
     pub events: DruvaEvents,
 }
 
+impl DruvaSpec {
+    /// `v2`, `legacy` or `none`.
+    pub fn events_kind(&self) -> &'static str {
+        match self.events {
+            DruvaEvents::None => "none",
+            DruvaEvents::V2 => "v2",
+            DruvaEvents::Legacy { .. } => "legacy",
+        }
+    }
+}
+
 /// Which inSync Events API feeds `backup_events_total`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DruvaEvents {

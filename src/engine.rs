@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -18,6 +18,7 @@ use crate::code42::Code42Source;
 use crate::config::{Config, SourceSpec, VendorSpec};
 use crate::druva::DruvaSource;
 use crate::exposition::{Exposition, ExpositionBuilder};
+use crate::persist::{SavedStatus, Store};
 use crate::source::{Refreshed, SkipCounts, Source, VendorState};
 use crate::upstream::RequestStats;
 
@@ -36,6 +37,8 @@ pub struct Status {
     pub up: bool,
     /// At least one refresh has finished (successfully or not).
     pub attempted: bool,
+    /// Data saved by an earlier run is served (`--storage.path`).
+    pub restored: bool,
     /// Refreshes finished so far, successful or not.
     pub attempts: u64,
     pub last_success_ms: Option<i64>,
@@ -46,6 +49,23 @@ pub struct Status {
     pub next_refresh_ms: Option<i64>,
     /// Rows skipped as malformed, summed over successful refreshes.
     pub rows_skipped: SkipCounts,
+}
+
+impl Status {
+    /// Serves data restored from disk, or has finished a refresh attempt.
+    pub fn is_ready(&self) -> bool {
+        self.attempted || self.restored
+    }
+
+    fn saved(&self, requests: &RequestStats) -> SavedStatus {
+        SavedStatus {
+            up: self.up,
+            last_success_ms: self.last_success_ms,
+            failures_total: self.failures_total,
+            rows_skipped: self.rows_skipped.clone(),
+            requests: requests.counts(),
+        }
+    }
 }
 
 /// A configured source as the rest of the exporter sees it.
@@ -98,58 +118,150 @@ impl std::fmt::Debug for SourceHandle {
     }
 }
 
-/// All sources and their refresh tasks.
-pub struct Engine {
-    sources: Vec<Arc<SourceHandle>>,
-    tasks: Vec<JoinHandle<()>>,
+/// The sources scrapes read: swapped whole when the configuration is reloaded.
+pub type SourceList = Arc<ArcSwap<Vec<Arc<SourceHandle>>>>;
+
+/// A source's refresh task.
+struct Running {
+    handle: Arc<SourceHandle>,
+    task: JoinHandle<()>,
     stop: watch::Sender<bool>,
 }
 
+/// A vendor client, created before anything is started so a configuration whose clients
+/// cannot be built changes nothing.
+enum Client {
+    Code42(Box<Code42Source>),
+    Druva(Box<DruvaSource>),
+}
+
+/// All sources and their refresh tasks.
+pub struct Engine {
+    clock: Clock,
+    store: Option<Arc<Store>>,
+    sources: SourceList,
+    running: tokio::sync::Mutex<Vec<Running>>,
+}
+
 impl Engine {
-    /// Creates every source's client and starts its refresh task.
-    pub fn start(config: &Config, clock: Clock) -> Result<Engine, String> {
-        let (stop, stopped) = watch::channel(false);
-        let mut sources = Vec::new();
-        let mut tasks = Vec::new();
+    /// Creates every source's client and starts its refresh task; with a `store`, each
+    /// source first serves what an earlier run saved.
+    pub fn start(
+        config: &Config,
+        clock: Clock,
+        store: Option<Arc<Store>>,
+    ) -> Result<Engine, String> {
+        let engine = Engine {
+            clock,
+            store,
+            sources: Arc::new(ArcSwap::from_pointee(Vec::new())),
+            running: tokio::sync::Mutex::new(Vec::new()),
+        };
+        let mut running = Vec::new();
         for spec in &config.sources {
             let handle = Arc::new(SourceHandle::new(spec.clone()));
-            let task = match &spec.vendor {
-                VendorSpec::Code42(code42) => {
-                    let source = Code42Source::new(spec, code42, handle.requests.clone())
-                        .map_err(|e| format!("source {}: {e}", spec.name))?;
-                    tokio::spawn(run(source, handle.clone(), clock.clone(), stopped.clone()))
-                }
-                VendorSpec::Druva(druva) => {
-                    let source =
-                        DruvaSource::new(spec, druva, handle.requests.clone(), clock.clone())
-                            .map_err(|e| format!("source {}: {e}", spec.name))?;
-                    tokio::spawn(run(source, handle.clone(), clock.clone(), stopped.clone()))
-                }
-            };
-            sources.push(handle);
-            tasks.push(task);
+            let client = engine.client(&handle)?;
+            running.push(engine.spawn(handle, client));
         }
-        Ok(Engine {
-            sources,
-            tasks,
-            stop,
-        })
+        engine
+            .sources
+            .store(Arc::new(running.iter().map(|r| r.handle.clone()).collect()));
+        *engine.running.try_lock().expect("not shared yet") = running;
+        Ok(engine)
     }
 
-    pub fn sources(&self) -> &[Arc<SourceHandle>] {
-        &self.sources
+    fn client(&self, handle: &SourceHandle) -> Result<Client, String> {
+        let spec = &handle.spec;
+        let client = match &spec.vendor {
+            VendorSpec::Code42(code42) => Code42Source::new(spec, code42, handle.requests.clone())
+                .map(|c| Client::Code42(Box::new(c))),
+            VendorSpec::Druva(druva) => {
+                DruvaSource::new(spec, druva, handle.requests.clone(), self.clock.clone())
+                    .map(|d| Client::Druva(Box::new(d)))
+            }
+        };
+        client.map_err(|e| format!("source {}: {e}", spec.name))
     }
 
-    /// Every source has finished its first refresh attempt.
+    fn spawn(&self, handle: Arc<SourceHandle>, client: Client) -> Running {
+        let (stop, stopped) = watch::channel(false);
+        let (clock, store) = (self.clock.clone(), self.store.clone());
+        let task = match client {
+            Client::Code42(source) => {
+                tokio::spawn(run(*source, handle.clone(), clock, stopped, store))
+            }
+            Client::Druva(source) => {
+                tokio::spawn(run(*source, handle.clone(), clock, stopped, store))
+            }
+        };
+        Running { handle, task, stop }
+    }
+
+    /// The sources, as scrapes see them (the list changes on reload).
+    pub fn source_list(&self) -> SourceList {
+        self.sources.clone()
+    }
+
+    pub fn sources(&self) -> Arc<Vec<Arc<SourceHandle>>> {
+        self.sources.load_full()
+    }
+
+    /// Every source serves restored data or has finished its first refresh attempt.
     pub fn is_ready(&self) -> bool {
-        self.sources.iter().all(|s| s.status().attempted)
+        self.sources().iter().all(|s| s.status().is_ready())
+    }
+
+    /// Applies a new configuration: sources whose settings are unchanged keep running with
+    /// their data; changed, new and removed ones are restarted, started and stopped. Fails,
+    /// changing nothing, if a new source's client cannot be created.
+    pub async fn apply(&self, config: &Config) -> Result<(), String> {
+        let mut running = self.running.lock().await;
+        let mut keep = Vec::new();
+        let mut start = Vec::new();
+        for spec in &config.sources {
+            match running.iter().position(|r| r.handle.spec == *spec) {
+                Some(i) => keep.push(running.remove(i)),
+                None => {
+                    let handle = Arc::new(SourceHandle::new(spec.clone()));
+                    let client = match self.client(&handle) {
+                        Ok(client) => client,
+                        Err(e) => {
+                            running.append(&mut keep);
+                            return Err(e);
+                        }
+                    };
+                    start.push((handle, client));
+                }
+            }
+        }
+        // What is left runs a removed or changed source: stop it before its successor starts.
+        for old in running.drain(..) {
+            info!(source = %old.handle.spec.name, "stopping source");
+            let _ = old.stop.send(true);
+            let _ = old.task.await;
+        }
+        for (handle, client) in start {
+            info!(source = %handle.spec.name, "starting source");
+            keep.push(self.spawn(handle, client));
+        }
+        // In configuration order.
+        keep.sort_by_key(|r| {
+            config
+                .sources
+                .iter()
+                .position(|s| s.name == r.handle.spec.name)
+        });
+        self.sources
+            .store(Arc::new(keep.iter().map(|r| r.handle.clone()).collect()));
+        *running = keep;
+        Ok(())
     }
 
     /// Stops the refresh tasks; a refresh under way is abandoned.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+    pub async fn stop(&self) {
+        for source in self.running.lock().await.drain(..) {
+            let _ = source.stop.send(true);
+            let _ = source.task.await;
         }
     }
 }
@@ -170,14 +282,51 @@ pub fn jittered_interval(interval: Duration) -> Duration {
     interval.mul_f64(0.95 + fastrand::f64() * 0.1)
 }
 
+/// Serves what an earlier run saved, if anything; returns the state to continue from.
+async fn restore<S: Source>(handle: &SourceHandle, store: &Arc<Store>) -> Option<Arc<S::State>> {
+    let (store, spec) = (store.clone(), handle.spec.clone());
+    let loaded = tokio::task::spawn_blocking(move || store.load::<S::State>(&spec))
+        .await
+        .ok()??;
+    handle.requests.restore(&loaded.status.requests);
+    let saved = loaded.status;
+    let state = loaded.state.map(Arc::new);
+    if let Some(state) = &state {
+        let exposition = build_exposition(&handle.spec, state.clone()).await;
+        handle.publish(Snapshot {
+            state: state.clone(),
+            exposition,
+            refreshed_at_ms: saved.last_success_ms.unwrap_or_default(),
+        });
+    }
+    info!(
+        source = %handle.spec.name,
+        data = state.is_some(),
+        last_success = ?saved.last_success_ms.map(crate::timestamp::format_rfc3339),
+        "restored from --storage.path"
+    );
+    handle.update(|s| {
+        s.restored = state.is_some();
+        s.up = saved.up;
+        s.last_success_ms = saved.last_success_ms;
+        s.failures_total = saved.failures_total;
+        s.rows_skipped = saved.rows_skipped;
+    });
+    state
+}
+
 async fn run<S: Source>(
     source: S,
     handle: Arc<SourceHandle>,
     clock: Clock,
     mut stop: watch::Receiver<bool>,
+    store: Option<Arc<Store>>,
 ) {
     let spec = &handle.spec;
-    let mut state: Option<Arc<S::State>> = None;
+    let mut state: Option<Arc<S::State>> = match &store {
+        Some(store) => restore::<S>(&handle, store).await,
+        None => None,
+    };
     loop {
         let started = Instant::now();
         let outcome = match tokio::time::timeout(spec.timeout, source.refresh(state.clone())).await
@@ -188,7 +337,7 @@ async fn run<S: Source>(
                 humantime::format_duration(spec.timeout)
             ))),
         };
-        let delay = match outcome {
+        let (delay, succeeded) = match outcome {
             Ok(Refreshed {
                 state: new,
                 skipped,
@@ -218,7 +367,7 @@ async fn run<S: Source>(
                     s.last_error = None;
                     s.rows_skipped.merge(&skipped);
                 });
-                jittered_interval(spec.refresh_interval)
+                (jittered_interval(spec.refresh_interval), true)
             }
             Err(error) => {
                 let mut failures = 0;
@@ -237,7 +386,7 @@ async fn run<S: Source>(
                     retry_in = ?delay,
                     "refresh failed; serving the last good data"
                 );
-                delay
+                (delay, false)
             }
         };
         let finished = clock.now_ms();
@@ -247,11 +396,40 @@ async fn run<S: Source>(
             s.last_duration = Some(started.elapsed());
             s.next_refresh_ms = Some(finished + delay.as_millis() as i64);
         });
+        if let Some(store) = &store {
+            save(
+                store,
+                &handle,
+                if succeeded { state.clone() } else { None },
+                finished,
+            )
+            .await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = handle.wake.notified() => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// Saves the state (after a success) or only the counters (after a failure).
+async fn save<S: serde::Serialize + Send + Sync + 'static>(
+    store: &Arc<Store>,
+    handle: &Arc<SourceHandle>,
+    state: Option<Arc<S>>,
+    now_ms: i64,
+) {
+    let status = handle.status().saved(&handle.requests);
+    let (store, spec) = (store.clone(), handle.spec.clone());
+    let result = tokio::task::spawn_blocking(move || match state {
+        Some(state) => store.save_state(&spec, &status, &*state, now_ms),
+        None => store.save_status(&spec, &status, now_ms),
+    })
+    .await
+    .expect("saving does not panic");
+    if let Err(error) = result {
+        warn!(source = %handle.spec.name, %error, "cannot save state to --storage.path");
     }
 }
 

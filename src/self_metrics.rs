@@ -1,34 +1,60 @@
 //! The exporter's own metrics (build, sources' refresh health, upstream requests), encoded
 //! with prometheus-client on every scrape. Snapshot data is written by [`crate::exposition`].
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::engine::SourceHandle;
+use crate::engine::{SourceHandle, SourceList};
 use crate::exposition::Format;
 use crate::source::SkipReason;
-
-/// Read by the collector on every scrape; swapped on reload.
-pub type SourceList = Arc<arc_swap::ArcSwap<Vec<Arc<SourceHandle>>>>;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Set by build.rs from git (or the BACKUP_EXPORTER_REVISION variable at build time).
 pub const REVISION: &str = env!("BACKUP_EXPORTER_REVISION");
 
+/// Outcome of configuration reloads (SIGHUP, `POST /-/reload`).
+#[derive(Debug, Clone, Default)]
+pub struct ReloadMetrics {
+    pub successful: Gauge,
+    pub last_success_seconds: Gauge<f64, AtomicU64>,
+}
+
+impl ReloadMetrics {
+    /// The configuration the exporter started with counts as the last successful load.
+    pub fn loaded_at(clock: &crate::clock::Clock) -> ReloadMetrics {
+        let metrics = ReloadMetrics::default();
+        metrics.successful.set(1);
+        metrics
+            .last_success_seconds
+            .set(clock.now_ms() as f64 / 1000.0);
+        metrics
+    }
+}
+
 /// Builds the registry of the exporter's own metrics.
-pub fn registry(sources: SourceList) -> Registry {
+pub fn registry(sources: SourceList, reload: &ReloadMetrics) -> Registry {
     let mut registry = Registry::default();
     registry.register(
         "backup_exporter_build",
         "Version and git revision of backup-exporter; value is always 1",
         Info::new(vec![("version", VERSION), ("revision", REVISION)]),
+    );
+    registry.register(
+        "backup_exporter_config_last_reload_successful",
+        "1 if the last configuration reload succeeded (or none was attempted), 0 if it failed and the previous configuration is still in use",
+        reload.successful.clone(),
+    );
+    registry.register(
+        "backup_exporter_config_last_reload_success_timestamp_seconds",
+        "Unix time of the last successful configuration load",
+        reload.last_success_seconds.clone(),
     );
     registry.register_collector(Box::new(SourceCollector { sources }));
     registry
@@ -137,10 +163,14 @@ impl Collector for SourceCollector {
             None,
             MetricType::Counter,
         )?;
-        for (source, _) in &statuses {
-            for (endpoint, code, count) in source.requests.requests() {
-                let labels = labels(source, &[("endpoint", endpoint), ("code", &code)]);
-                ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        let counts: Vec<_> = statuses
+            .iter()
+            .map(|(source, _)| source.requests.counts())
+            .collect();
+        for ((source, _), counts) in statuses.iter().zip(&counts) {
+            for (endpoint, code, count) in &counts.requests {
+                let labels = labels(source, &[("endpoint", endpoint), ("code", code)]);
+                ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
             }
         }
 
@@ -150,8 +180,8 @@ impl Collector for SourceCollector {
             None,
             MetricType::Counter,
         )?;
-        for (source, _) in &statuses {
-            ConstCounter::new(source.requests.response_bytes())
+        for ((source, _), counts) in statuses.iter().zip(&counts) {
+            ConstCounter::new(counts.response_bytes)
                 .encode(family.encode_family(&labels(source, &[]))?)?;
         }
 

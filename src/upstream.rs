@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Url};
+use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 
@@ -23,36 +24,51 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct RequestStats {
     /// (endpoint, status code or "error") → requests.
-    requests: Mutex<BTreeMap<(&'static str, String), u64>>,
+    requests: Mutex<BTreeMap<(String, String), u64>>,
     response_bytes: AtomicU64,
 }
 
+/// The counters' values, as persisted across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// (endpoint, code, requests).
+    pub requests: Vec<(String, String, u64)>,
+    pub response_bytes: u64,
+}
+
 impl RequestStats {
-    fn count(&self, endpoint: &'static str, code: String) {
+    fn count(&self, endpoint: &str, code: String) {
         *self
             .requests
             .lock()
             .expect("stats lock")
-            .entry((endpoint, code))
+            .entry((endpoint.to_string(), code))
             .or_default() += 1;
     }
 
-    /// (endpoint, code, count) for every combination seen.
-    pub fn requests(&self) -> Vec<(&'static str, String, u64)> {
-        self.requests
-            .lock()
-            .expect("stats lock")
-            .iter()
-            .map(|((endpoint, code), n)| (*endpoint, code.clone(), *n))
-            .collect()
+    pub fn counts(&self) -> RequestCounts {
+        RequestCounts {
+            requests: self
+                .requests
+                .lock()
+                .expect("stats lock")
+                .iter()
+                .map(|((endpoint, code), n)| (endpoint.clone(), code.clone(), *n))
+                .collect(),
+            response_bytes: self.response_bytes.load(Ordering::Relaxed),
+        }
     }
 
-    pub fn response_bytes(&self) -> u64 {
-        self.response_bytes.load(Ordering::Relaxed)
-    }
-
-    pub fn total_requests(&self) -> u64 {
-        self.requests.lock().expect("stats lock").values().sum()
+    /// Continues from persisted values.
+    pub fn restore(&self, counts: &RequestCounts) {
+        let mut requests = self.requests.lock().expect("stats lock");
+        for (endpoint, code, n) in &counts.requests {
+            *requests
+                .entry((endpoint.clone(), code.clone()))
+                .or_default() += n;
+        }
+        self.response_bytes
+            .fetch_add(counts.response_bytes, Ordering::Relaxed);
     }
 }
 

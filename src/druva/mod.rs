@@ -116,7 +116,7 @@ impl Source for DruvaSource {
             };
             let read = self.api.read_report(report, since).await?;
             skipped.merge(&read.skipped);
-            state.apply(report, read.rows, full, now);
+            state.apply(report, read.rows, full);
             if report.kind != Kind::Totals {
                 state.cursors.insert(
                     report.id.to_string(),

@@ -12,7 +12,8 @@ use super::reports::{
 use crate::exposition::{ExpositionBuilder, Family, Value};
 
 /// How long a counted job is remembered, so an overlapping or repeated read does not count
-/// it twice. Incremental reads overlap by minutes; a day is plenty.
+/// it twice: jobs updated this long before the newest job seen (vendor time, so a skewed
+/// local clock cannot make the exporter forget too early). Reads overlap by minutes.
 const REMEMBER_JOBS_MS: i64 = 2 * 24 * 3600 * 1000;
 /// At most this many distinct (event_type, event_state) pairs per source; more are counted
 /// under `other` so a vendor change cannot explode the series count.
@@ -163,7 +164,7 @@ fn newest(rows: Vec<PeriodCounts>) -> Option<PeriodCounts> {
 impl DruvaState {
     /// Applies one report's rows. `full` means the rows are the complete current state
     /// (deletions are whatever is missing); otherwise they are changes since the cursor.
-    pub fn apply(&mut self, report: &Report, rows: Vec<Parsed>, full: bool, now_ms: i64) {
+    pub fn apply(&mut self, report: &Report, rows: Vec<Parsed>, full: bool) {
         match report.kind {
             Kind::Totals => self.apply_totals(rows),
             Kind::CurrentState if report.id == "m365Alerts" => {
@@ -200,7 +201,7 @@ impl DruvaState {
                     }
                 }
             }
-            Kind::Activity => self.apply_jobs(report, rows, now_ms),
+            Kind::Activity => self.apply_jobs(report, rows),
         }
     }
 
@@ -228,7 +229,7 @@ impl DruvaState {
     }
 
     /// Counts each job once, when it has a final status.
-    fn apply_jobs(&mut self, report: &Report, rows: Vec<Parsed>, now_ms: i64) {
+    fn apply_jobs(&mut self, report: &Report, rows: Vec<Parsed>) {
         let counted = self.counted_jobs.entry(report.id.to_string()).or_default();
         let workloads = self.job_workloads.entry(report.id.to_string()).or_default();
         if let Some(workload) = report.workload {
@@ -258,7 +259,9 @@ impl DruvaState {
                 .or_default() += 1;
             *self.job_bytes.entry((workload, operation)).or_default() += bytes;
         }
-        counted.retain(|_, updated| now_ms - *updated < REMEMBER_JOBS_MS);
+        if let Some(newest) = counted.values().max().copied() {
+            counted.retain(|_, updated| newest - *updated < REMEMBER_JOBS_MS);
+        }
     }
 
     /// Adds the tenant's series to the source's exposition.
@@ -429,7 +432,6 @@ mod tests {
                 resource("3", Some(5)),
             ],
             true,
-            0,
         );
         state.apply(
             teams,
@@ -440,7 +442,6 @@ mod tests {
                 },
             ],
             false,
-            0,
         );
         let ids = |s: &DruvaState| {
             s.resources["m365TeamsDiscovery"]
@@ -452,7 +453,7 @@ mod tests {
             ids(&state),
             vec![("1".into(), Some(10)), ("2".into(), Some(20))]
         );
-        state.apply(teams, vec![resource("2", Some(30))], true, 0);
+        state.apply(teams, vec![resource("2", Some(30))], true);
         assert_eq!(ids(&state), vec![("2".into(), Some(30))]);
     }
 
@@ -475,7 +476,6 @@ mod tests {
             report,
             vec![job(1, Some(JobStatus::Success), 0), job(2, None, 0)],
             false,
-            0,
         );
         // Overlapping read: job 1 again, job 2 now final, job 3 failed.
         state.apply(
@@ -486,15 +486,24 @@ mod tests {
                 job(3, Some(JobStatus::Failed), 6),
             ],
             false,
-            10,
         );
         let key = |s| ("Teams".to_string(), Operation::Backup, s);
         assert_eq!(state.jobs[&key(JobStatus::Success)], 2);
         assert_eq!(state.jobs[&key(JobStatus::Failed)], 1);
         assert_eq!(state.job_bytes[&("Teams".into(), Operation::Backup)], 300);
-        // Forgotten after two days: memory stays bounded.
-        state.apply(report, vec![], false, 3 * 24 * 3600 * 1000);
-        assert!(state.counted_jobs["m365TeamsBackupActivity"].is_empty());
+        // Forgotten two days (of the vendor's time) after newer jobs: memory stays bounded.
+        state.apply(
+            report,
+            vec![job(4, Some(JobStatus::Success), 3 * 24 * 3600 * 1000)],
+            false,
+        );
+        assert_eq!(
+            state.counted_jobs["m365TeamsBackupActivity"]
+                .keys()
+                .copied()
+                .collect::<Vec<_>>(),
+            [4]
+        );
     }
 
     #[test]
@@ -541,13 +550,11 @@ mod tests {
             find("m365TeamsDiscovery").unwrap(),
             vec![resource("1", Some(1))],
             true,
-            0,
         );
         state.apply(
             find("m365TeamsBackupActivity").unwrap(),
             vec![job(9, Some(JobStatus::Success), 0)],
             false,
-            0,
         );
         state.events = Some(EventLog::default());
         state

@@ -25,8 +25,10 @@ use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 
 use crate::clock::Clock;
+use crate::engine::SourceList;
 use crate::exposition::{self, Format};
-use crate::self_metrics::{self, SourceList};
+use crate::reload::Reloader;
+use crate::self_metrics::{self, ReloadMetrics};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type HttpBody = BoxBody<Bytes, BoxError>;
@@ -39,6 +41,8 @@ pub struct App {
     pub clock: Clock,
     /// Bounds concurrent scrapes, as `--web.max-requests` does in Prometheus exporters.
     pub scrape_slots: Arc<Semaphore>,
+    /// Serves `POST /-/reload` when `--web.enable-lifecycle` is given.
+    pub lifecycle: Option<Arc<Reloader>>,
 }
 
 impl App {
@@ -47,8 +51,9 @@ impl App {
         telemetry_path: String,
         clock: Clock,
         max_requests: usize,
+        reload_metrics: &ReloadMetrics,
     ) -> App {
-        let registry = self_metrics::registry(sources.clone());
+        let registry = self_metrics::registry(sources.clone(), reload_metrics);
         App {
             sources,
             registry,
@@ -59,6 +64,7 @@ impl App {
             } else {
                 max_requests
             })),
+            lifecycle: None,
         }
     }
 
@@ -67,7 +73,7 @@ impl App {
         self.sources
             .load()
             .iter()
-            .filter(|s| !s.status().attempted)
+            .filter(|s| !s.status().is_ready())
             .map(|s| s.spec.name.clone())
             .collect()
     }
@@ -94,7 +100,9 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<HttpB
     let path = request.uri().path();
     let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
     let known = path == app.telemetry_path || matches!(path, "/" | "/-/healthy" | "/-/ready");
-    let mut response = if !known {
+    let mut response = if path == "/-/reload" {
+        reload(&app, request.method()).await
+    } else if !known {
         text(StatusCode::NOT_FOUND, "404 page not found\n")
     } else if !read_only {
         let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
@@ -132,6 +140,30 @@ pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<HttpB
         *response.body_mut() = Empty::new().map_err(|never| match never {}).boxed();
     }
     response
+}
+
+/// `POST /-/reload`, as in Prometheus: forbidden unless `--web.enable-lifecycle`.
+async fn reload(app: &App, method: &Method) -> Response<HttpBody> {
+    if method != Method::POST && method != Method::PUT {
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
+        response
+            .headers_mut()
+            .insert(ALLOW, "POST, PUT".parse().expect("header"));
+        return response;
+    }
+    match &app.lifecycle {
+        None => text(
+            StatusCode::FORBIDDEN,
+            "Lifecycle API is not enabled (--web.enable-lifecycle).\n",
+        ),
+        Some(reloader) => match reloader.reload().await {
+            Ok(()) => text(StatusCode::OK, "configuration reloaded\n"),
+            Err(e) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to reload configuration: {e}\n"),
+            ),
+        },
+    }
 }
 
 /// Serves the current snapshots. The body is produced on a blocking thread and streamed,

@@ -32,7 +32,8 @@ pub struct Refreshed<S> {
 
 /// One configured upstream tenant of some vendor.
 pub trait Source: Send + Sync + 'static {
-    type State: VendorState;
+    /// Serializable so `--storage.path` can keep it across restarts.
+    type State: VendorState + serde::Serialize + serde::de::DeserializeOwned;
 
     /// Reads the vendor's API and builds the next state from `previous` (absent on the
     /// first refresh). Must not keep partial results anywhere if it fails or is cancelled.

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// The row is not a JSON object.
     NotAnObject,
@@ -34,7 +37,7 @@ impl SkipReason {
 }
 
 /// Rows skipped during one refresh, by reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SkipCounts(BTreeMap<SkipReason, u64>);
 
 impl SkipCounts {

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use backup_exporter::clock::Clock;
 use backup_exporter::config;
 use backup_exporter::engine::{Engine, SourceHandle, Status};
+use backup_exporter::self_metrics::ReloadMetrics;
 use backup_exporter::server::{self, App};
 use backup_exporter::simulator::{self, FaultRule, RunningSimulator, Simulator, SimulatorOptions};
 use tokio::net::TcpListener;
@@ -89,9 +89,14 @@ impl Harness {
             simulator::start(simulator, TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
         let (config, _) =
             config::parse("test.yml", &yaml(&sim.url(), &secret_file)).expect("valid test config");
-        let engine = Engine::start(&config, clock.clone()).unwrap();
-        let sources = Arc::new(ArcSwap::from_pointee(engine.sources().to_vec()));
-        let app = Arc::new(App::new(sources, "/metrics".into(), clock.clone(), 40));
+        let engine = Engine::start(&config, clock.clone(), None).unwrap();
+        let app = Arc::new(App::new(
+            engine.source_list(),
+            "/metrics".into(),
+            clock.clone(),
+            40,
+            &ReloadMetrics::loaded_at(&clock),
+        ));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, mut stopped) = watch::channel(false);
@@ -109,11 +114,12 @@ impl Harness {
         }
     }
 
-    pub fn source(&self, name: &str) -> &Arc<SourceHandle> {
+    pub fn source(&self, name: &str) -> Arc<SourceHandle> {
         self.engine
             .sources()
             .iter()
             .find(|s| s.spec.name == name)
+            .cloned()
             .expect("source exists")
     }
 
