@@ -16,6 +16,7 @@ use crate::logging;
 use crate::persist::Store;
 use crate::reload::Reloader;
 use crate::self_metrics::ReloadMetrics;
+use crate::server::webconfig::WebConfigWatch;
 use crate::server::{self, App, parse_listen_address};
 use crate::simulator::{
     self, Code42Options, DateStyle, DruvaOptions, RunningSimulator, Simulator, SimulatorOptions,
@@ -71,6 +72,11 @@ pub struct ServeArgs {
     /// Maximum number of concurrent scrapes; 0 means no limit.
     #[arg(long = "web.max-requests", default_value_t = 40)]
     pub max_requests: usize,
+
+    /// Web configuration (TLS, basic auth, headers) in the format of Prometheus's
+    /// exporter-toolkit; re-read when it or the files it names change.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
 
     /// Enable POST /-/reload (re-reads the configuration, as SIGHUP does).
     #[arg(long = "web.enable-lifecycle")]
@@ -274,6 +280,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             args.telemetry_path
         ));
     }
+    let web = match &args.web_config_file {
+        Some(path) => Some(Arc::new(WebConfigWatch::load(path)?)),
+        None => None,
+    };
     let clock = Clock::System;
     let (config, demo) = if args.demo {
         let (config, running) = start_demo(clock.clone()).await?;
@@ -310,6 +320,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     if args.enable_lifecycle {
         app.lifecycle = Some(reloader.clone());
     }
+    app.web = web;
     let app = Arc::new(app);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();

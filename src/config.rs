@@ -31,8 +31,34 @@ pub struct SourceSpec {
     pub timeout: Duration,
     /// Extra labels added to every series of this source, sorted by name.
     pub labels: Vec<(String, String)>,
+    /// How the vendor's certificate is checked and how large a response may be.
+    pub http: HttpSpec,
     pub vendor: VendorSpec,
 }
+
+/// Connection settings towards the vendor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSpec {
+    /// Extra trusted CA certificates (PEM), beside the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate: explicit, and logged as a warning.
+    pub insecure_skip_verify: bool,
+    /// A response body larger than this fails the refresh.
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        HttpSpec {
+            ca_file: None,
+            insecure_skip_verify: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
+/// A Code42 page of 1,000 rows is about 1.3 MB; a Druva page of 500 rows less.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum VendorSpec {
@@ -226,6 +252,7 @@ pub fn demo(url: &str, code42_secret: &str, druva_secret: &str) -> Config {
                 refresh_interval: Duration::from_secs(60),
                 timeout: Duration::from_secs(30),
                 labels: Vec::new(),
+                http: HttpSpec::default(),
                 vendor: VendorSpec::Code42(Code42Spec {
                     auth: Code42Auth::ApiClient {
                         client_id: "demo-client".into(),
@@ -242,6 +269,7 @@ pub fn demo(url: &str, code42_secret: &str, druva_secret: &str) -> Config {
                 refresh_interval: Duration::from_secs(60),
                 timeout: Duration::from_secs(30),
                 labels: Vec::new(),
+                http: HttpSpec::default(),
                 vendor: VendorSpec::Druva(DruvaSpec {
                     client_id: "druva-demo-client".into(),
                     secret: SecretRef::Inline(crate::secret::Secret::new(druva_secret)),
@@ -307,6 +335,9 @@ struct RawSource {
     timeout: Option<Duration>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    tls: Option<RawTls>,
+    #[serde(default, deserialize_with = "byte_size")]
+    max_response_bytes: Option<u64>,
     page_size: Option<u32>,
     // Code42 only.
     report_path: Option<String>,
@@ -317,6 +348,56 @@ struct RawSource {
     full_read_interval: Option<Duration>,
     events: Option<RawEvents>,
     legacy_events: Option<RawLegacyEvents>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+/// A size in bytes: a number, or a number with a unit (`64MiB`, `500KB`, `1GiB`).
+fn byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a size such as 67108864 or \"64MiB\"")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let text = v.trim();
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let factor: u64 = match unit.trim() {
+                "" | "B" => 1,
+                "KB" => 1_000,
+                "MB" => 1_000_000,
+                "GB" => 1_000_000_000,
+                "KiB" => 1 << 10,
+                "MiB" => 1 << 20,
+                "GiB" => 1 << 30,
+                other => {
+                    return Err(E::custom(format!(
+                        "invalid size {v:?}: unknown unit {other:?} (B, KB, MB, GB, KiB, MiB, GiB)"
+                    )));
+                }
+            };
+            number
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(factor))
+                .map(Some)
+                .ok_or_else(|| E::custom(format!("invalid size {v:?}")))
+        }
+    }
+    deserializer.deserialize_any(V)
 }
 
 /// A query parameter value; YAML users write `active: true` as often as `active: "true"`.
@@ -419,6 +500,7 @@ impl RawSource {
         }
         let labels =
             validate_labels(&self.labels).or_else(|(l, m)| err(format!("{at}.labels.{l}"), m))?;
+        let http = self.http(at, warnings)?;
         let (url, vendor) = match self.vendor {
             RawVendor::Code42 => {
                 self.reject_fields(
@@ -461,7 +543,48 @@ impl RawSource {
             refresh_interval,
             timeout,
             labels,
+            http,
             vendor,
+        })
+    }
+
+    fn http(&self, at: &str, warnings: &mut Vec<ConfigWarning>) -> Result<HttpSpec, FieldError> {
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if max_response_bytes < 1024 {
+            return err(format!("{at}.max_response_bytes"), "must be at least 1KiB");
+        }
+        let tls = self.tls.as_ref();
+        let ca_file = tls.and_then(|t| t.ca_file.clone());
+        if let Some(path) = &ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                (
+                    format!("{at}.tls.ca_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    (
+                        format!("{at}.tls.ca_file"),
+                        format!("{} holds no PEM certificate", path.display()),
+                    )
+                })?;
+        }
+        let insecure_skip_verify = tls.is_some_and(|t| t.insecure_skip_verify);
+        if insecure_skip_verify {
+            warnings.push(ConfigWarning {
+                field: format!("{at}.tls.insecure_skip_verify"),
+                message: "the vendor's TLS certificate is not verified; anyone on the path can read the credentials".into(),
+            });
+        }
+        Ok(HttpSpec {
+            ca_file,
+            insecure_skip_verify,
+            max_response_bytes,
         })
     }
 

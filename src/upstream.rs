@@ -12,11 +12,10 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Url};
 use serde::{Deserialize, Serialize};
 
+use crate::config::HttpSpec;
 use crate::secret::Secret;
+use tracing::warn;
 
-/// Limit on one response body unless configured otherwise (a Code42 page of 1,000 rows is
-/// about 1.3 MB).
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -170,21 +169,37 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(base: Url, stats: std::sync::Arc<RequestStats>) -> Result<Upstream, String> {
+    pub fn new(
+        base: Url,
+        settings: &HttpSpec,
+        stats: std::sync::Arc<RequestStats>,
+    ) -> Result<Upstream, String> {
         install_crypto_provider();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("backup-exporter/", env!("CARGO_PKG_VERSION")))
             // Follow nothing: the exporter only fetches URLs built from its configuration.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .read_timeout(READ_TIMEOUT);
+        if let Some(path) = &settings.ca_file {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("{}: {}", path.display(), root_cause(&e)))?;
+            builder = builder.tls_certs_merge(certificates);
+        }
+        if settings.insecure_skip_verify {
+            warn!(url = %base, "TLS verification of the vendor is off (tls.insecure_skip_verify)");
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder
             .build()
             .map_err(|e| format!("cannot build HTTP client: {}", root_cause(&e)))?;
         Ok(Upstream {
             http,
             base,
             stats,
-            max_body: DEFAULT_MAX_RESPONSE_BYTES,
+            max_body: settings.max_response_bytes as usize,
         })
     }
 
@@ -291,6 +306,7 @@ mod tests {
         let stats = std::sync::Arc::new(RequestStats::default());
         let up = Upstream::new(
             Url::parse("https://proxy.example/code42/").unwrap(),
+            &HttpSpec::default(),
             stats.clone(),
         )
         .unwrap();
@@ -300,6 +316,7 @@ mod tests {
         );
         let up = Upstream::new(
             Url::parse("https://console.us1.crashplan.com").unwrap(),
+            &HttpSpec::default(),
             stats,
         )
         .unwrap();

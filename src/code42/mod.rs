@@ -48,7 +48,7 @@ impl Code42Source {
     ) -> Result<Self, String> {
         Ok(Code42Source {
             spec: spec.clone(),
-            upstream: Upstream::new(source.url.clone(), stats)?,
+            upstream: Upstream::new(source.url.clone(), &source.http, stats)?,
             token: TokenCache::default(),
         })
     }

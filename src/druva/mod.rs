@@ -67,13 +67,13 @@ impl DruvaSource {
                 admin_email,
                 token,
             } => Some(LegacyEvents {
-                upstream: Upstream::new(url.clone(), stats.clone())?,
+                upstream: Upstream::new(url.clone(), &source.http, stats.clone())?,
                 admin_email: admin_email.clone(),
                 token: token.clone(),
             }),
             _ => None,
         };
-        let upstream = Upstream::new(source.url.clone(), stats)?;
+        let upstream = Upstream::new(source.url.clone(), &source.http, stats)?;
         Ok(DruvaSource {
             api: DruvaApi::new(
                 upstream,

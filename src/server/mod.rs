@@ -1,6 +1,7 @@
 //! The HTTP server: landing page, metrics, health and readiness.
 
 mod landing;
+pub mod webconfig;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -9,7 +10,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue,
+    VARY, WWW_AUTHENTICATE,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame};
 use http_body_util::combinators::BoxBody;
@@ -29,6 +33,7 @@ use crate::engine::SourceList;
 use crate::exposition::{self, Format};
 use crate::reload::Reloader;
 use crate::self_metrics::{self, ReloadMetrics};
+use webconfig::WebConfigWatch;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type HttpBody = BoxBody<Bytes, BoxError>;
@@ -43,6 +48,8 @@ pub struct App {
     pub scrape_slots: Arc<Semaphore>,
     /// Serves `POST /-/reload` when `--web.enable-lifecycle` is given.
     pub lifecycle: Option<Arc<Reloader>>,
+    /// `--web.config.file`: TLS, basic auth, headers.
+    pub web: Option<Arc<WebConfigWatch>>,
 }
 
 impl App {
@@ -65,6 +72,7 @@ impl App {
                 max_requests
             })),
             lifecycle: None,
+            web: None,
         }
     }
 
@@ -95,8 +103,34 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<HttpBody> {
     full(status, "text/plain; charset=utf-8", body)
 }
 
-/// Routes a request.
+/// Checks basic auth and adds the configured headers, then routes the request.
 pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<HttpBody> {
+    let Some(watch) = app.web.clone() else {
+        return route(app, request).await;
+    };
+    let web = watch.get();
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let mut response = if watch.authorized(&web, header).await {
+        route(app, request).await
+    } else {
+        let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"backup-exporter\""),
+        );
+        response
+    };
+    for (name, value) in &web.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+/// Routes a request.
+async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<HttpBody> {
     let path = request.uri().path();
     let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
     let known = path == app.telemetry_path || matches!(path, "/" | "/-/healthy" | "/-/ready");
@@ -254,10 +288,37 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
+/// Supplies the TLS settings for each new connection; `None` serves plain HTTP.
+pub trait TlsSource: Send + Sync + 'static {
+    fn tls(&self) -> Option<(Arc<rustls::ServerConfig>, Vec<String>)>;
+}
+
+impl TlsSource for WebConfigWatch {
+    fn tls(&self) -> Option<(Arc<rustls::ServerConfig>, Vec<String>)> {
+        self.get()
+            .tls
+            .as_ref()
+            .map(|t| (t.config.clone(), t.allowed_sans.clone()))
+    }
+}
+
+/// A fixed TLS configuration (the simulator's).
+pub struct StaticTls(pub Arc<rustls::ServerConfig>);
+
+impl TlsSource for StaticTls {
+    fn tls(&self) -> Option<(Arc<rustls::ServerConfig>, Vec<String>)> {
+        Some((self.0.clone(), Vec::new()))
+    }
+}
+
 /// Accepts connections until `shutdown` resolves, answering each request with `handler`,
-/// then lets open requests finish (at most ten seconds).
-pub async fn serve_http<H, F>(listener: TcpListener, handler: H, shutdown: impl Future<Output = ()>)
-where
+/// over TLS when `tls` says so; then lets open requests finish (at most ten seconds).
+pub async fn serve_http<H, F>(
+    listener: TcpListener,
+    handler: H,
+    tls: Option<Arc<dyn TlsSource>>,
+    shutdown: impl Future<Output = ()>,
+) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<HttpBody>, DropConnection>> + Send + 'static,
 {
@@ -266,7 +327,8 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
-    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(builder);
+    let graceful = Arc::new(GracefulShutdown::new());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -279,12 +341,21 @@ where
                         continue;
                     }
                 };
-                let connection = builder
-                    .serve_connection(TokioIo::new(stream), service_fn(handler.clone()))
-                    .into_owned();
-                let connection = graceful.watch(connection);
+                let (builder, graceful, handler) = (builder.clone(), graceful.clone(), handler.clone());
+                let tls = tls.as_ref().and_then(|t| t.tls());
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
+                    let service = service_fn(handler);
+                    let result = match tls {
+                        None => graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                        Some((config, allowed_sans)) => match accept_tls(stream, config, &allowed_sans).await {
+                            Ok(stream) => graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                            Err(reason) => {
+                                debug!(%peer, %reason, "TLS connection refused");
+                                return;
+                            }
+                        },
+                    };
+                    if let Err(error) = result {
                         debug!(%peer, %error, "connection ended with an error");
                     }
                 });
@@ -292,19 +363,72 @@ where
             _ = &mut shutdown => break,
         }
     }
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        warn!("open connections did not finish within 10s; closing them");
+    match Arc::try_unwrap(graceful) {
+        Ok(graceful) => {
+            if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+                .await
+                .is_err()
+            {
+                warn!("open connections did not finish within 10s; closing them");
+            }
+        }
+        Err(_) => warn!("connections still starting at shutdown; not waiting for them"),
     }
+}
+
+/// The TLS handshake, bounded in time. A client speaking plain HTTP to the TLS port gets a
+/// plain answer saying so; a client certificate must match `allowed_sans` when it is set.
+async fn accept_tls(
+    stream: tokio::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    allowed_sans: &[String],
+) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] != 0x16 => {
+            // Read the request first: closing with unread input would reset the connection
+            // before the client sees the answer.
+            let mut stream = stream;
+            let mut request = [0u8; 8192];
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut request)).await;
+            let _ = stream
+                .write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                .await;
+            let _ = stream.shutdown().await;
+            return Err("plain HTTP on the TLS port".into());
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("no TLS handshake within 10s".into()),
+    }
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsAcceptor::from(config).accept(stream),
+    )
+    .await
+    .map_err(|_| "TLS handshake did not finish within 10s".to_string())?
+    .map_err(|e| e.to_string())?;
+    if !allowed_sans.is_empty() {
+        let allowed = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .is_some_and(|cert| webconfig::client_san_allowed(cert, allowed_sans));
+        if !allowed {
+            return Err("client certificate not valid for any of client_allowed_sans".into());
+        }
+    }
+    Ok(stream)
 }
 
 /// Serves the exporter's endpoints.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let tls = app.web.clone().map(|w| w as Arc<dyn TlsSource>);
     let handler = move |request| {
         let app = app.clone();
         async move { Ok::<_, DropConnection>(handle(app, request).await) }
     };
-    serve_http(listener, handler, shutdown).await;
+    serve_http(listener, handler, tls, shutdown).await;
 }

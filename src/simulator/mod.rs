@@ -33,7 +33,7 @@ pub use faults::{Fault, FaultRule, Faults};
 pub use wire::DateStyle;
 
 use crate::clock::Clock;
-use crate::server::{DropConnection, HttpBody, channel_body, serve_http};
+use crate::server::{DropConnection, HttpBody, StaticTls, TlsSource, channel_body, serve_http};
 
 /// A request as the simulator's handlers see it, body read.
 pub struct Request {
@@ -379,6 +379,7 @@ fn respond(reply: Reply, fault: Option<Fault>) -> Response<HttpBody> {
 /// A simulator serving on a socket.
 pub struct RunningSimulator {
     pub addr: SocketAddr,
+    scheme: &'static str,
     pub simulator: Arc<Simulator>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -387,7 +388,7 @@ pub struct RunningSimulator {
 impl RunningSimulator {
     /// Base URL, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub async fn stop(mut self) {
@@ -398,24 +399,36 @@ impl RunningSimulator {
     }
 }
 
-/// Starts serving `simulator` on `listener`.
-pub fn start(
+/// Starts serving `simulator` on `listener`, over TLS with `tls`.
+pub fn start_with_tls(
     simulator: Arc<Simulator>,
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<RunningSimulator> {
     let addr = listener.local_addr()?;
+    let tls_enabled = tls.is_some();
+    let tls = tls.map(|config| Arc::new(StaticTls(config)) as Arc<dyn TlsSource>);
     let (stop, stopped) = oneshot::channel::<()>();
     let handler = {
         let simulator = simulator.clone();
         move |request| simulator.clone().handle(request)
     };
-    let task = tokio::spawn(serve_http(listener, handler, async {
+    let task = tokio::spawn(serve_http(listener, handler, tls, async {
         let _ = stopped.await;
     }));
     Ok(RunningSimulator {
         addr,
+        scheme: if tls_enabled { "https" } else { "http" },
         simulator,
         stop: Some(stop),
         task,
     })
+}
+
+/// Starts serving `simulator` on `listener` over plain HTTP.
+pub fn start(
+    simulator: Arc<Simulator>,
+    listener: TcpListener,
+) -> std::io::Result<RunningSimulator> {
+    start_with_tls(simulator, listener, None)
 }

@@ -16,6 +16,8 @@ use backup_exporter::simulator::{self, FaultRule, RunningSimulator, Simulator, S
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod pki;
+
 /// 2026-11-01T12:00:00Z, the fixed "now" of deterministic tests.
 pub const NOW_MS: i64 = 1_793_534_400_000;
 

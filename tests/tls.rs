@@ -1,0 +1,419 @@
+//! TLS and basic auth on the exporter's endpoints (`--web.config.file`), with generated
+//! certificates: a real Prometheus scraping over TLS with a client certificate and basic
+//! auth succeeds; a wrong password, no password, plain HTTP, an untrusted client
+//! certificate and none at all are refused; a changed file applies without a restart.
+//! Also the upstream side: TLS verification of the vendor, a custom CA bundle, and the
+//! explicit (and logged) opt-out.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pki;
+
+const BIN: &str = env!("CARGO_BIN_EXE_backup-exporter");
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn web_config(dir: &Path, password_hash: &str) -> String {
+    format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n  min_version: TLS12\n\
+         http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=31536000\n\
+         basic_auth_users:\n  prometheus: '{password_hash}'\n",
+        dir.join("server.crt").display(),
+        dir.join("server.key").display(),
+        dir.join("ca.crt").display(),
+    )
+}
+
+fn client(pki: &pki::Pki, identity: Option<(&str, &str)>) -> reqwest::Client {
+    backup_exporter::upstream::install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(pki.ca.as_bytes()).unwrap()])
+        .no_gzip();
+    if let Some((cert, key)) = identity {
+        builder = builder
+            .identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_client_certificates_and_basic_auth() {
+    let pki = pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "ca.crt", &pki.ca);
+    write(d, "server.crt", &pki.server_cert);
+    write(d, "server.key", &pki.server_key);
+    let client_cert = write(d, "client.crt", &pki.client_cert);
+    let client_key = write(d, "client.key", &pki.client_key);
+    let hash = bcrypt::hash("s3cret-canary", 4).unwrap();
+    let web = write(d, "web.yml", &web_config(d, &hash));
+    let port = free_port();
+    let log = std::fs::File::create(d.join("exporter.log")).unwrap();
+    let _exporter = Process(
+        Command::new(BIN)
+            .args([
+                "--demo",
+                "--web.config.file",
+                &web,
+                "--web.listen-address",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let https = format!("https://localhost:{port}");
+    let good = client(&pki, Some((&pki.client_cert, &pki.client_key)));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = good
+            .get(format!("{https}/-/ready"))
+            .basic_auth("prometheus", Some("s3cret-canary"))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "exporter not ready over TLS: {}",
+            std::fs::read_to_string(d.join("exporter.log")).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let metrics = good
+        .get(format!("{https}/metrics"))
+        .basic_auth("prometheus", Some("s3cret-canary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert_eq!(metrics.headers()["x-frame-options"], "deny");
+    assert!(metrics.text().await.unwrap().contains("backup_source_up"));
+
+    // Refusals.
+    let wrong = good
+        .get(format!("{https}/metrics"))
+        .basic_auth("prometheus", Some("guess"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(
+        wrong.headers()["www-authenticate"],
+        "Basic realm=\"backup-exporter\""
+    );
+    assert_eq!(
+        good.get(format!("{https}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        good.get(format!("{https}/"))
+            .basic_auth("nobody", Some("s3cret-canary"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .basic_auth("prometheus", Some("s3cret-canary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400, "plain HTTP is refused");
+    assert!(
+        plain
+            .text()
+            .await
+            .unwrap()
+            .contains("HTTP request to an HTTPS server")
+    );
+    let rogue = client(&pki, Some((&pki.rogue_client_cert, &pki.rogue_client_key)));
+    assert!(
+        rogue
+            .get(format!("{https}/metrics"))
+            .basic_auth("prometheus", Some("s3cret-canary"))
+            .send()
+            .await
+            .is_err(),
+        "untrusted client certificate"
+    );
+    let anonymous = client(&pki, None);
+    assert!(
+        anonymous
+            .get(format!("{https}/metrics"))
+            .basic_auth("prometheus", Some("s3cret-canary"))
+            .send()
+            .await
+            .is_err(),
+        "no client certificate"
+    );
+
+    // A real Prometheus scrapes it.
+    if let Some(prometheus) = ["prometheus"]
+        .iter()
+        .find(|p| Command::new(p).arg("--version").output().is_ok())
+    {
+        let prometheus_port = free_port();
+        let config = write(
+            d,
+            "prometheus.yml",
+            &format!(
+                "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: backup-exporter\n    scheme: https\n\
+                 \x20   basic_auth: {{username: prometheus, password: s3cret-canary}}\n\
+                 \x20   tls_config: {{ca_file: {}, cert_file: {client_cert}, key_file: {client_key}, server_name: localhost}}\n\
+                 \x20   static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n",
+                d.join("ca.crt").display()
+            ),
+        );
+        let _prometheus = Process(
+            Command::new(prometheus)
+                .args([
+                    format!("--config.file={config}"),
+                    format!("--storage.tsdb.path={}", d.join("tsdb").display()),
+                    format!("--web.listen-address=127.0.0.1:{prometheus_port}"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let query = format!("http://127.0.0.1:{prometheus_port}/api/v1/query?query=up");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let up = match reqwest::get(&query).await {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if up.contains(r#""value":["#) && up.contains(r#","1"]"#) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus did not scrape over TLS with basic auth: {up}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs prometheus (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED the Prometheus part: prometheus not installed");
+    }
+
+    // A changed password applies without a restart.
+    let new_hash = bcrypt::hash("rotated", 4).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await; // a new modification time
+    write(d, "web.yml", &web_config(d, &new_hash));
+    assert_eq!(
+        good.get(format!("{https}/metrics"))
+            .basic_auth("prometheus", Some("s3cret-canary"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        good.get(format!("{https}/metrics"))
+            .basic_auth("prometheus", Some("rotated"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A broken change keeps the last good configuration.
+    write(d, "web.yml", "tls_server_config: [");
+    assert_eq!(
+        good.get(format!("{https}/metrics"))
+            .basic_auth("prometheus", Some("rotated"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let log = std::fs::read_to_string(d.join("exporter.log")).unwrap();
+    assert!(
+        log.contains("web configuration changed but does not load"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("s3cret-canary") && !log.contains("rotated"),
+        "passwords never appear in logs"
+    );
+}
+
+#[test]
+fn invalid_web_configurations_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "basic_auth_users:\n  a: plaintext\n",
+            "basic_auth_users.a: not a bcrypt hash",
+        ),
+        (
+            "tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n",
+            "cert /nonexistent.crt",
+        ),
+        (
+            "http_server_config:\n  headers:\n    Server: me\n",
+            "cannot be set (allowed: Strict-Transport-Security",
+        ),
+        ("tls_config:\n  x: 1\n", "unknown field `tls_config`"),
+    ];
+    for (text, expected) in cases {
+        let web = write(dir.path(), "web.yml", text);
+        let output = Command::new(BIN)
+            .args([
+                "--demo",
+                "--web.config.file",
+                &web,
+                "--web.listen-address",
+                &format!("127.0.0.1:{}", free_port()),
+            ])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+    }
+}
+
+/// The vendor side: the simulator serves HTTPS with a certificate from the test CA.
+mod upstream {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use backup_exporter::clock::Clock;
+    use backup_exporter::config;
+    use backup_exporter::engine::{Engine, Status};
+    use backup_exporter::simulator::{self, Simulator, SimulatorOptions};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    use super::{pki, write};
+
+    fn server_config(pki: &pki::Pki) -> Arc<rustls::ServerConfig> {
+        let chain = CertificateDer::pem_slice_iter(pki.server_cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(pki.server_key.as_bytes()).unwrap();
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+        )
+    }
+
+    /// One refresh of a Code42 source with `extra` settings against the HTTPS simulator.
+    async fn refresh(extra: &str) -> (Status, Vec<config::ConfigWarning>) {
+        backup_exporter::upstream::install_crypto_provider();
+        let pki = pki::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = write(dir.path(), "ca.crt", &pki.ca);
+        let secret = write(dir.path(), "secret", "demo-secret");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim = simulator::start_with_tls(
+            Simulator::new(SimulatorOptions::default(), Clock::System),
+            listener,
+            Some(server_config(&pki)),
+        )
+        .unwrap();
+        let yaml = format!(
+            "sources:\n  - name: c\n    vendor: code42\n    url: {}\n    client_id: demo-client\n    client_secret_file: {secret}\n{}",
+            sim.url(),
+            extra.replace("CA", &ca)
+        );
+        let (config, warnings) = config::parse("t.yml", &yaml).unwrap();
+        let engine = Engine::start(&config, Clock::System, None).unwrap();
+        for _ in 0..200 {
+            if engine.is_ready() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let status = engine.sources()[0].status();
+        engine.stop().await;
+        sim.stop().await;
+        (status, warnings)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_vendor_certificate_is_verified_by_default() {
+        let (status, _) = refresh("").await;
+        assert!(!status.up);
+        let error = status.last_error.unwrap();
+        assert!(error.contains("certificate"), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_custom_ca_bundle_is_trusted() {
+        let (status, warnings) = refresh("    tls: { ca_file: CA }\n").await;
+        assert!(status.up, "{:?}", status.last_error);
+        assert!(warnings.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn turning_verification_off_is_explicit_and_warned_about() {
+        let (status, warnings) = refresh("    tls: { insecure_skip_verify: true }\n").await;
+        assert!(status.up, "{:?}", status.last_error);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "sources[0].tls.insecure_skip_verify");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn oversized_responses_are_cut_off() {
+        let (status, _) = refresh("    tls: { ca_file: CA }\n    max_response_bytes: 2KiB\n").await;
+        assert!(!status.up);
+        let error = status.last_error.unwrap();
+        assert!(
+            error.contains("response larger than the limit of 2048 bytes"),
+            "{error}"
+        );
+    }
+}
