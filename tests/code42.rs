@@ -534,3 +534,36 @@ async fn time_moves_and_ages_are_computed_at_scrape_time() {
     assert_eq!(age(&harness.metrics().await), first + 90.0);
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_upstream_leaves_the_last_values_served() {
+    let harness = start(options(40, ValueStyle::Strings, DateStyle::Utc), "").await;
+    let before = harness.metrics().await;
+    // The vendor stops answering: every connection is closed unanswered.
+    harness
+        .sim
+        .simulator
+        .faults
+        .add(FaultRule::new(Fault::Drop));
+    let status = harness.refresh(SOURCE).await;
+    assert!(!status.up);
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("request failed"),
+        "{:?}",
+        status.last_error
+    );
+    let during = harness.metrics().await;
+    assert_eq!(
+        during.count("backup_device_archive_bytes"),
+        before.count("backup_device_archive_bytes")
+    );
+    assert_eq!(
+        during.get("backup_source_up", &[("source", SOURCE)]),
+        Some(0.0)
+    );
+    harness.stop().await;
+}

@@ -694,3 +694,135 @@ async fn simulator_serves_every_m365_report_of_the_reference() {
     assert_eq!(envelope["retryable"], false);
     harness.stop().await;
 }
+
+/// Drives one fault through a Druva refresh: it fails with `expected` in its error, the
+/// last good data, jobs and events stay exactly as they were with `up` 0, and the next
+/// refresh without the fault recovers and matches the tenant.
+async fn druva_fault_keeps_last_snapshot(rule: FaultRule, expected: &str) {
+    let harness = Harness::start(options(), Clock::manual(NOW_MS), |url, secret| {
+        druva_yaml(url, secret, "").replace("timeout: 20s", "timeout: 3s")
+    })
+    .await;
+    let before = harness.metrics().await;
+    let data = |m: &Metrics| {
+        let mut lines: Vec<String> =
+            m.0.iter()
+                .filter(|s| {
+                    !s.name.starts_with("backup_source_")
+                        && !s.name.starts_with("backup_exporter_")
+                        && !s.name.ends_with("_age_seconds")
+                })
+                .map(|s| format!("{} {:?} {}", s.name, s.labels, s.value))
+                .collect();
+        lines.sort();
+        lines
+    };
+    harness.clock.advance_ms(HOUR);
+    harness.sim.simulator.faults.add(rule);
+    let status = harness.refresh(SOURCE).await;
+    assert!(!status.up, "the refresh should fail");
+    let error = status.last_error.unwrap();
+    assert!(
+        error.contains(expected),
+        "expected {expected:?} in {error:?}"
+    );
+    let during = harness.metrics().await;
+    assert_eq!(
+        data(&during),
+        data(&before),
+        "the last good data, jobs and events stay"
+    );
+    assert_eq!(
+        during.get("backup_source_up", &[("source", SOURCE)]),
+        Some(0.0)
+    );
+    assert_eq!(
+        during.get(
+            "backup_source_refresh_failures_total",
+            &[("source", SOURCE)]
+        ),
+        Some(1.0)
+    );
+    harness.sim.simulator.faults.clear();
+    let status = harness.refresh(SOURCE).await;
+    assert!(status.up, "{:?}", status.last_error);
+    assert_matches_truth(&harness.metrics().await, &harness, NOW_MS - DAY);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_server_errors_after_the_retries() {
+    let rule = FaultRule::new(Fault::Status {
+        status: 502,
+        retry_after: None,
+    })
+    .on("m365UserWorkload");
+    druva_fault_keeps_last_snapshot(rule, "m365UserWorkload: HTTP 502").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_rate_limited() {
+    let rule = FaultRule::new(Fault::Status {
+        status: 429,
+        retry_after: Some(60),
+    })
+    .on("eventmanagement");
+    druva_fault_keeps_last_snapshot(rule, "events: HTTP 429").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_truncated_body() {
+    druva_fault_keeps_last_snapshot(
+        FaultRule::new(Fault::Truncate).on("m365Alerts"),
+        "response body incomplete",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_malformed_json() {
+    druva_fault_keeps_last_snapshot(
+        FaultRule::new(Fault::Malformed).on("m365TeamsBackupActivity"),
+        "malformed JSON",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_error_page_instead_of_a_report() {
+    // A proxy's HTML page with status 200: not an empty report.
+    druva_fault_keeps_last_snapshot(
+        FaultRule::new(Fault::ErrorPage).on("m365TeamsDiscovery"),
+        "m365TeamsDiscovery: page 1: malformed JSON",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_dropped_connection() {
+    druva_fault_keeps_last_snapshot(
+        FaultRule::new(Fault::Drop).on("m365StorageConsumption"),
+        "request failed",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_slow_upstream() {
+    druva_fault_keeps_last_snapshot(
+        FaultRule::new(Fault::Delay { millis: 5000 }).on("m365GroupsDiscovery"),
+        "did not finish within the timeout of 3s",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_token_rejected_twice_in_the_middle_of_a_refresh() {
+    let rule = FaultRule::new(Fault::Status {
+        status: 401,
+        retry_after: None,
+    })
+    .on("m365LicenseUsage")
+    .times(2);
+    druva_fault_keeps_last_snapshot(rule, "m365LicenseUsage: HTTP 401").await;
+}

@@ -117,7 +117,7 @@ impl Code42Source {
         if response.status == 401 && renewed {
             return Err(RefreshError::new(format!(
                 "{endpoint}: HTTP 401 again with a newly issued token: {}",
-                vendor_message(&response)
+                excerpt(&vendor_message(&response), &[&token])
             )));
         }
         if !response.is_success() {

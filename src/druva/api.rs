@@ -31,6 +31,19 @@ pub struct ReportRead {
     pub pages: u32,
 }
 
+/// A final answer and the token it was sent with, to keep it out of error messages.
+pub struct Answer {
+    pub response: Response,
+    token: Secret,
+}
+
+impl Answer {
+    /// The failed exchange described without the token.
+    pub fn error(&self, endpoint: &str) -> RefreshError {
+        http_error(endpoint, &self.response, &[&self.token])
+    }
+}
+
 pub struct DruvaApi {
     pub upstream: Upstream,
     client_id: String,
@@ -141,11 +154,11 @@ impl DruvaApi {
         &self,
         endpoint: &'static str,
         build: impl Fn(&Secret) -> reqwest::RequestBuilder,
-    ) -> Result<Response, RefreshError> {
+    ) -> Result<Answer, RefreshError> {
         let mut attempt = 0;
         loop {
             let send = |token: Secret| self.upstream.execute(endpoint, build(&token));
-            let (response, _, _) = self
+            let (response, token, _) = self
                 .token
                 .send(|| self.fetch_token(), &[401, 403], send)
                 .await?;
@@ -160,7 +173,7 @@ impl DruvaApi {
                 attempt += 1;
                 continue;
             }
-            return Ok(response);
+            return Ok(Answer { response, token });
         }
     }
 
@@ -191,18 +204,19 @@ impl DruvaApi {
             let mut read = ReportRead::default();
             let mut body = first.clone();
             loop {
-                let response = self.post_json(report.id, &url, &body).await?;
+                let answer = self.post_json(report.id, &url, &body).await?;
+                let response = &answer.response;
                 if read.pages > 0 && response.status == 400 && !restarted {
                     warn!(
                         report = report.id,
-                        error = %http_error(report.id, &response, &[]),
+                        error = %answer.error(report.id),
                         "page token refused (they expire after five minutes); reading the report again"
                     );
                     restarted = true;
                     continue 'read;
                 }
                 if !response.is_success() {
-                    return Err(http_error(report.id, &response, &[]));
+                    return Err(answer.error(report.id));
                 }
                 read.pages += 1;
                 let info = decode_page(
@@ -248,7 +262,7 @@ impl DruvaApi {
         endpoint: &'static str,
         url: &Url,
         body: &str,
-    ) -> Result<Response, RefreshError> {
+    ) -> Result<Answer, RefreshError> {
         self.send(endpoint, |token| {
             self.upstream
                 .http()

@@ -108,7 +108,7 @@ pub async fn read_v2(
         if let Some(t) = &tracker {
             url.query_pairs_mut().append_pair("tracker", t);
         }
-        let response = api
+        let answer = api
             .send("events", |token| {
                 api.upstream
                     .http()
@@ -117,6 +117,7 @@ pub async fn read_v2(
                     .header(ACCEPT, "application/json")
             })
             .await?;
+        let response = &answer.response;
         // A refused tracker answers 400 "Invalid tracker" or, once expired, 403 "explicit
         // deny" (with a freshly issued token, so it is not the token).
         if matches!(response.status, 400 | 403) && tracker.is_some() && !replaying {
@@ -128,7 +129,7 @@ pub async fn read_v2(
             continue;
         }
         if !response.is_success() {
-            let mut error = http_error("events", &response, &[]);
+            let mut error = answer.error("events");
             if response.status == 403 {
                 error.message.push_str(
                     "; is the Events API licensed for this tenant? Set events: none to skip events",

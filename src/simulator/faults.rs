@@ -31,6 +31,9 @@ pub enum Fault {
     /// Druva: let every outstanding report page token expire, then answer normally (a
     /// follow-up page gets the vendor's 400).
     ExpirePageTokens,
+    /// Answer 401 with an error text that repeats the request's credentials, as careless
+    /// servers do: whatever the exporter logs of it must not contain them.
+    EchoCredentials,
 }
 
 /// A fault and which requests it hits.

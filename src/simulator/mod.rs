@@ -297,6 +297,26 @@ impl Simulator {
                 }
                 reply
             }
+            Some(Fault::EchoCredentials) => {
+                let header = request
+                    .headers
+                    .get(AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let basic = request
+                    .basic_auth()
+                    .map(|(u, p)| format!("{u}:{p}"))
+                    .unwrap_or_default();
+                let body = String::from_utf8_lossy(&request.body);
+                let mut reply = fault_body(&request.path, 401);
+                reply.body = String::from_utf8_lossy(&reply.body)
+                    .replace(
+                        "simulated failure",
+                        &format!("rejected {header} ({basic}) {body}"),
+                    )
+                    .into_bytes();
+                reply
+            }
             Some(Fault::Malformed) => {
                 Reply::json(200, r#"{"metadata":{},"data":[{"deviceUid":"1","#.into())
             }
