@@ -33,8 +33,46 @@ pub struct SourceSpec {
     pub labels: Vec<(String, String)>,
     /// How the vendor's certificate is checked and how large a response may be.
     pub http: HttpSpec,
+    /// Which series the source exposes.
+    pub series: SeriesSpec,
     pub vendor: VendorSpec,
 }
+
+/// Per-device (Code42) or per-resource (Druva) series: all of them, only those that are
+/// alerting or about to, or none. Aggregates (org, workload, alert counts) are always
+/// complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Detail {
+    All,
+    Alerting,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSpec {
+    pub detail: Detail,
+    /// In `alerting` mode, items older than this keep their series.
+    pub alerting_age: Duration,
+    /// At most this many series for the source; the stalest items are kept.
+    pub max_series: Option<usize>,
+    /// Key of the hash that replaces user names, e-mails and device names in labels.
+    pub hash_key: Option<SecretRef>,
+}
+
+impl Default for SeriesSpec {
+    fn default() -> Self {
+        SeriesSpec {
+            detail: Detail::All,
+            alerting_age: DEFAULT_ALERTING_AGE,
+            max_series: None,
+            hash_key: None,
+        }
+    }
+}
+
+/// The warning threshold of the backup-age alerts.
+pub const DEFAULT_ALERTING_AGE: Duration = Duration::from_secs(3 * 86_400);
 
 /// Connection settings towards the vendor.
 #[derive(Debug, Clone, PartialEq)]
@@ -253,6 +291,7 @@ pub fn demo(url: &str, code42_secret: &str, druva_secret: &str) -> Config {
                 timeout: Duration::from_secs(30),
                 labels: Vec::new(),
                 http: HttpSpec::default(),
+                series: SeriesSpec::default(),
                 vendor: VendorSpec::Code42(Code42Spec {
                     auth: Code42Auth::ApiClient {
                         client_id: "demo-client".into(),
@@ -270,6 +309,7 @@ pub fn demo(url: &str, code42_secret: &str, druva_secret: &str) -> Config {
                 timeout: Duration::from_secs(30),
                 labels: Vec::new(),
                 http: HttpSpec::default(),
+                series: SeriesSpec::default(),
                 vendor: VendorSpec::Druva(DruvaSpec {
                     client_id: "druva-demo-client".into(),
                     secret: SecretRef::Inline(crate::secret::Secret::new(druva_secret)),
@@ -338,6 +378,16 @@ struct RawSource {
     tls: Option<RawTls>,
     #[serde(default, deserialize_with = "byte_size")]
     max_response_bytes: Option<u64>,
+    device_metrics: Option<Detail>,
+    resource_metrics: Option<Detail>,
+    #[serde(default, deserialize_with = "duration")]
+    alerting_age: Option<Duration>,
+    max_series: Option<usize>,
+    #[serde(default)]
+    hash_identities: bool,
+    hash_key: Option<String>,
+    hash_key_file: Option<PathBuf>,
+    hash_key_env: Option<String>,
     page_size: Option<u32>,
     // Code42 only.
     report_path: Option<String>,
@@ -501,6 +551,7 @@ impl RawSource {
         let labels =
             validate_labels(&self.labels).or_else(|(l, m)| err(format!("{at}.labels.{l}"), m))?;
         let http = self.http(at, warnings)?;
+        let series = self.series(at, warnings)?;
         let (url, vendor) = match self.vendor {
             RawVendor::Code42 => {
                 self.reject_fields(
@@ -511,6 +562,7 @@ impl RawSource {
                         ("full_read_interval", self.full_read_interval.is_some()),
                         ("events", self.events.is_some()),
                         ("legacy_events", self.legacy_events.is_some()),
+                        ("resource_metrics", self.resource_metrics.is_some()),
                     ],
                 )?;
                 let url = match &self.url {
@@ -530,6 +582,7 @@ impl RawSource {
                         ("password_env", self.password_env.is_some()),
                         ("report_path", self.report_path.is_some()),
                         ("query", self.query.is_some()),
+                        ("device_metrics", self.device_metrics.is_some()),
                     ],
                 )?;
                 let url = parse_base_url(self.url.as_deref().unwrap_or(DEFAULT_DRUVA_URL))
@@ -544,7 +597,53 @@ impl RawSource {
             timeout,
             labels,
             http,
+            series,
             vendor,
+        })
+    }
+
+    fn series(
+        &self,
+        at: &str,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<SeriesSpec, FieldError> {
+        let hash_key = secret_ref(
+            at,
+            "hash_key",
+            &self.hash_key,
+            &self.hash_key_file,
+            &self.hash_key_env,
+            warnings,
+        )?;
+        let hash_key = match (self.hash_identities, hash_key) {
+            (true, None) => {
+                return err(
+                    format!("{at}.hash_identities"),
+                    "needs a key: set hash_key_file or hash_key_env (the same key gives the same labels)",
+                );
+            }
+            (false, Some(_)) => {
+                return err(
+                    format!("{at}.hash_key"),
+                    "is only used with hash_identities: true",
+                );
+            }
+            (_, key) => key,
+        };
+        if self.max_series == Some(0) {
+            return err(
+                format!("{at}.max_series"),
+                "must be at least 1 (leave it out for no limit)",
+            );
+        }
+        Ok(SeriesSpec {
+            detail: self
+                .device_metrics
+                .or(self.resource_metrics)
+                .unwrap_or(Detail::All),
+            alerting_age: self.alerting_age.unwrap_or(DEFAULT_ALERTING_AGE),
+            max_series: self.max_series,
+            hash_key,
         })
     }
 

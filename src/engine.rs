@@ -13,14 +13,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::cardinality::{ExposeContext, IdentityHasher};
 use crate::clock::Clock;
 use crate::code42::Code42Source;
-use crate::config::{Config, SourceSpec, VendorSpec};
+use crate::config::{Config, Detail, SourceSpec, VendorSpec};
 use crate::druva::DruvaSource;
 use crate::exposition::{Exposition, ExpositionBuilder};
 use crate::persist::{SavedStatus, Store};
 use crate::source::{Refreshed, SkipCounts, Source, VendorState};
-use crate::upstream::RequestStats;
+use crate::upstream::{RefreshCost, RequestStats};
 
 /// What a scrape reads of one source: the state of the last successful refresh.
 pub struct Snapshot {
@@ -49,6 +50,8 @@ pub struct Status {
     pub next_refresh_ms: Option<i64>,
     /// Rows skipped as malformed, summed over successful refreshes.
     pub rows_skipped: SkipCounts,
+    /// Requests, bytes and pages of the last refresh.
+    pub last_cost: RefreshCost,
 }
 
 impl Status {
@@ -292,7 +295,12 @@ async fn restore<S: Source>(handle: &SourceHandle, store: &Arc<Store>) -> Option
     let saved = loaded.status;
     let state = loaded.state.map(Arc::new);
     if let Some(state) = &state {
-        let exposition = build_exposition(&handle.spec, state.clone()).await;
+        let exposition = build_exposition(
+            &handle.spec,
+            state.clone(),
+            saved.last_success_ms.unwrap_or_default(),
+        )
+        .await;
         handle.publish(Snapshot {
             state: state.clone(),
             exposition,
@@ -329,6 +337,7 @@ async fn run<S: Source>(
     };
     loop {
         let started = Instant::now();
+        let counts_before = handle.requests.counts();
         let outcome = match tokio::time::timeout(spec.timeout, source.refresh(state.clone())).await
         {
             Ok(outcome) => outcome,
@@ -343,8 +352,8 @@ async fn run<S: Source>(
                 skipped,
             }) => {
                 let new = Arc::new(new);
-                let exposition = build_exposition(spec, new.clone()).await;
                 let now = clock.now_ms();
+                let exposition = build_exposition(spec, new.clone(), now).await;
                 let series = exposition.series_count();
                 handle.publish(Snapshot {
                     state: new.clone(),
@@ -390,7 +399,9 @@ async fn run<S: Source>(
             }
         };
         let finished = clock.now_ms();
+        let cost = handle.requests.counts().cost_since(&counts_before);
         handle.update(|s| {
+            s.last_cost = cost;
             s.attempted = true;
             s.attempts += 1;
             s.last_duration = Some(started.elapsed());
@@ -434,16 +445,53 @@ async fn save<S: serde::Serialize + Send + Sync + 'static>(
 }
 
 /// Encodes a state's series off the async threads: for large estates this is real work.
-async fn build_exposition(spec: &SourceSpec, state: Arc<dyn VendorState>) -> Exposition {
-    let name = spec.name.clone();
-    let labels = spec.labels.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut builder = ExpositionBuilder::new(&name, &labels);
-        state.expose(&mut builder);
-        builder.finish()
-    })
-    .await
-    .expect("encoding a snapshot does not panic")
+async fn build_exposition(
+    spec: &SourceSpec,
+    state: Arc<dyn VendorState>,
+    now_ms: i64,
+) -> Exposition {
+    let spec = spec.clone();
+    tokio::task::spawn_blocking(move || encode(&spec, &*state, now_ms))
+        .await
+        .expect("encoding a snapshot does not panic")
+}
+
+fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> Exposition {
+    let series = &spec.series;
+    let mut detail = series.detail;
+    // The key is read for each refresh, so a rotated key file applies without a restart.
+    let hasher = match &series.hash_key {
+        Some(key) => match key.load() {
+            Ok(key) => Some(IdentityHasher::new(&key)),
+            Err(error) => {
+                // Never expose what should have been hashed: leave the detail out.
+                warn!(source = %spec.name, %error, "cannot read hash_key; per-device series are left out");
+                detail = Detail::None;
+                None
+            }
+        },
+        None => None,
+    };
+    let ctx = ExposeContext::new(
+        now_ms,
+        detail,
+        series.alerting_age,
+        spec.refresh_interval,
+        hasher,
+    );
+    let mut builder = ExpositionBuilder::new(&spec.name, &spec.labels);
+    builder.limit(series.max_series);
+    state.expose(&mut builder, &ctx);
+    let exposition = builder.finish();
+    if exposition.dropped_series() > 0 {
+        warn!(
+            source = %spec.name,
+            max_series = series.max_series,
+            dropped = exposition.dropped_series(),
+            "max_series reached: the series of the least stale devices and resources are left out"
+        );
+    }
+    exposition
 }
 
 #[cfg(test)]

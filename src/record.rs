@@ -42,7 +42,17 @@ impl<'a> Scalar<'a> {
         }
     }
 
+    /// A count or a size: a non-negative integer that fits a signed 64-bit integer (no
+    /// real byte count or identifier is larger; larger means garbage).
     pub fn as_u64(&self) -> Result<Option<u64>, BadValue> {
+        let value = self.as_unbounded_u64()?;
+        match value {
+            Some(v) if v > i64::MAX as u64 => Err(BadValue),
+            v => Ok(v),
+        }
+    }
+
+    fn as_unbounded_u64(&self) -> Result<Option<u64>, BadValue> {
         if self.is_absent() {
             return Ok(None);
         }

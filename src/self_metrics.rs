@@ -199,15 +199,51 @@ impl Collector for SourceCollector {
             }
         }
 
-        let mut family = encoder.encode_descriptor(
-            "backup_source_series",
-            "Series the source's current snapshot exposes.",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (source, _) in &statuses {
-            if let Some(snapshot) = source.snapshot() {
-                ConstGauge::new(snapshot.exposition.series_count() as i64)
+        for (name, help, value) in [
+            (
+                "backup_source_last_refresh_requests",
+                "HTTP requests the last refresh made to the vendor (tokens included).",
+                (|s: &crate::engine::Status| s.last_cost.requests)
+                    as fn(&crate::engine::Status) -> u64,
+            ),
+            (
+                "backup_source_last_refresh_response_bytes",
+                "Bytes of vendor responses the last refresh read.",
+                |s| s.last_cost.response_bytes,
+            ),
+            (
+                "backup_source_last_refresh_pages",
+                "Report and event pages the last refresh read.",
+                |s| s.last_cost.pages,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (source, status) in statuses.iter().filter(|(_, s)| s.attempted) {
+                ConstGauge::new(value(status) as i64)
+                    .encode(family.encode_family(&labels(source, &[]))?)?;
+            }
+        }
+
+        let snapshots: Vec<_> = statuses
+            .iter()
+            .filter_map(|(source, _)| Some((*source, source.snapshot()?)))
+            .collect();
+        for (name, help, value) in [
+            (
+                "backup_source_series",
+                "Series the source's current snapshot exposes.",
+                (|e: &crate::exposition::Exposition| e.series_count())
+                    as fn(&crate::exposition::Exposition) -> usize,
+            ),
+            (
+                "backup_source_series_dropped",
+                "Per-device and per-resource series left out because max_series was reached.",
+                |e| e.dropped_series(),
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (source, snapshot) in &snapshots {
+                ConstGauge::new(value(&snapshot.exposition) as i64)
                     .encode(family.encode_family(&labels(source, &[]))?)?;
             }
         }

@@ -35,6 +35,36 @@ pub struct RequestCounts {
     pub response_bytes: u64,
 }
 
+/// What one refresh cost upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshCost {
+    pub requests: u64,
+    pub response_bytes: u64,
+    /// Successful data responses (report and event pages; not token requests).
+    pub pages: u64,
+}
+
+impl RequestCounts {
+    /// The requests made since `before` was taken.
+    pub fn cost_since(&self, before: &RequestCounts) -> RefreshCost {
+        let total = |counts: &RequestCounts, pages_only: bool| -> u64 {
+            counts
+                .requests
+                .iter()
+                .filter(|(endpoint, code, _)| {
+                    !pages_only || (endpoint != "token" && code.starts_with('2'))
+                })
+                .map(|(_, _, n)| n)
+                .sum()
+        };
+        RefreshCost {
+            requests: total(self, false) - total(before, false),
+            response_bytes: self.response_bytes - before.response_bytes,
+            pages: total(self, true) - total(before, true),
+        }
+    }
+}
+
 impl RequestStats {
     fn count(&self, endpoint: &str, code: String) {
         *self

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::row::{AlertStates, ArchiveRow};
+use crate::cardinality::ExposeContext;
+use crate::config::Detail;
 use crate::exposition::{ExpositionBuilder, Family, Value};
 use crate::intern::Interner;
 use crate::source::{SkipCounts, SkipReason};
@@ -39,6 +41,9 @@ pub struct Archive {
     pub archive_bytes: Option<u64>,
     pub selected_bytes: Option<u64>,
     pub cold_storage: bool,
+    /// The archive's own alert states.
+    #[serde(default)]
+    pub alerts: AlertStates,
 }
 
 /// Everything one successful refresh learned about a Code42 tenant.
@@ -110,6 +115,7 @@ impl EstateBuilder {
             archive_bytes: row.archive_bytes,
             selected_bytes: row.selected_bytes,
             cold_storage: row.cold_storage,
+            alerts: row.alerts,
         });
     }
 
@@ -133,19 +139,87 @@ struct OrgTotals {
     alerts: [u64; 4],
 }
 
+impl Archive {
+    /// What the age series counts from: the last completed backup, or the device's creation
+    /// if it never completed one.
+    fn age_from_ms(&self) -> Option<i64> {
+        self.last_completed_ms.or(self.creation_ms)
+    }
+
+    /// Series this archive adds.
+    fn series(&self) -> usize {
+        let optional = [
+            self.last_completed_ms.is_some(),
+            self.age_from_ms().is_some(),
+            self.last_completed_ms.is_none(),
+            self.last_activity_ms.is_some(),
+            self.complete_ratio.is_some(),
+            self.archive_bytes.is_some(),
+            self.selected_bytes.is_some(),
+        ];
+        1 + optional.iter().filter(|b| **b).count()
+    }
+}
+
 impl Code42Estate {
-    /// Adds the estate's series to a source's exposition.
-    pub fn expose(&self, out: &mut ExpositionBuilder) {
+    /// Adds the estate's series: org and alert totals over every device, then per-device
+    /// series as `ctx` keeps them and `out` admits them (the stalest devices first when
+    /// the source's series are capped).
+    pub fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
         out.reserve_labels(self.devices.len() * 2 + self.archives.len(), 96);
-        let mut orgs: BTreeMap<&str, OrgTotals> = BTreeMap::new();
-        let mut warning_devices = 0;
-        let mut critical_devices = 0;
-        for device in &self.devices {
+        self.expose_totals(out);
+        if ctx.detail == Detail::None {
+            return;
+        }
+        // The archives of each device, via offsets into one index array.
+        let mut offsets = vec![0u32; self.devices.len() + 1];
+        for archive in &self.archives {
+            offsets[archive.device as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut next = offsets.clone();
+        let mut by_device = vec![0u32; self.archives.len()];
+        for (i, archive) in self.archives.iter().enumerate() {
+            by_device[next[archive.device as usize] as usize] = i as u32;
+            next[archive.device as usize] += 1;
+        }
+        let archives_of = |d: usize| {
+            by_device[offsets[d] as usize..offsets[d + 1] as usize]
+                .iter()
+                .map(|&a| &self.archives[a as usize])
+        };
+        let age = |a: &Archive| a.age_from_ms().map(|t| ctx.now_ms - t);
+        let mut order: Vec<usize> = (0..self.devices.len()).collect();
+        if out.is_limited() {
+            let worst = |d: usize| archives_of(d).filter_map(age).max().unwrap_or(i64::MIN);
+            order.sort_by_cached_key(|&d| std::cmp::Reverse(worst(d)));
+        }
+        let mut kept = Vec::new();
+        for d in order {
+            let device = &self.devices[d];
+            kept.clear();
+            kept.extend(archives_of(d).filter(|a| {
+                ctx.keeps(age(a), a.alerts.0 != 0 || a.last_completed_ms.is_none(), 0)
+            }));
+            let connection_trouble = device
+                .alerts
+                .has(AlertStates::WARNING_CONNECTION | AlertStates::CRITICAL_CONNECTION);
+            if kept.is_empty() && !ctx.keeps(None, connection_trouble, 0) {
+                continue;
+            }
+            let series = 1
+                + usize::from(device.last_connected_ms.is_some())
+                + kept.iter().map(|a| a.series()).sum::<usize>();
+            if !out.admit(series) {
+                continue;
+            }
             let info = out.labels(&[
                 ("org", &device.org),
                 ("device_uid", &device.uid),
-                ("device_name", &device.name),
-                ("user", &device.user),
+                ("device_name", &ctx.identity(&device.name)),
+                ("user", &ctx.identity(&device.user)),
                 ("os", &device.os),
                 ("os_version", &device.os_version),
                 ("app_version", &device.app_version),
@@ -155,6 +229,18 @@ impl Code42Estate {
                 let labels = out.labels(&[("org", &device.org), ("device_uid", &device.uid)]);
                 out.push(Family::DeviceLastConnected, labels, Value::TimestampMs(ms));
             }
+            for archive in &kept {
+                expose_archive(device, archive, out);
+            }
+        }
+    }
+
+    /// Org totals and alert counts, over every device whatever the detail.
+    fn expose_totals(&self, out: &mut ExpositionBuilder) {
+        let mut orgs: BTreeMap<&str, OrgTotals> = BTreeMap::new();
+        let mut warning_devices = 0;
+        let mut critical_devices = 0;
+        for device in &self.devices {
             let org = orgs.entry(&device.org).or_default();
             org.devices += 1;
             for (i, (_, bit)) in AlertStates::NAMED.iter().enumerate() {
@@ -167,46 +253,10 @@ impl Code42Estate {
         }
         for archive in &self.archives {
             let device = &self.devices[archive.device as usize];
-            let labels = out.labels(&[
-                ("org", &device.org),
-                ("device_uid", &device.uid),
-                ("destination", &archive.destination),
-            ]);
-            match archive.last_completed_ms {
-                Some(ms) => {
-                    out.push(Family::DeviceLastCompleted, labels, Value::TimestampMs(ms));
-                    out.push(Family::DeviceBackupAge, labels, Value::AgeSinceMs(ms));
-                }
-                None => {
-                    if let Some(created) = archive.creation_ms {
-                        out.push(Family::DeviceBackupAge, labels, Value::AgeSinceMs(created));
-                    }
-                    out.push(Family::DeviceNeverCompleted, labels, Value::Int(1));
-                }
-            }
-            if let Some(ms) = archive.last_activity_ms {
-                out.push(Family::DeviceLastActivity, labels, Value::TimestampMs(ms));
-            }
-            if let Some(ratio) = archive.complete_ratio {
-                out.push(Family::DeviceCompleteRatio, labels, Value::Float(ratio));
-            }
-            if let Some(bytes) = archive.archive_bytes {
-                out.push(Family::DeviceArchiveBytes, labels, Value::Int(bytes as i64));
-            }
-            if let Some(bytes) = archive.selected_bytes {
-                out.push(
-                    Family::DeviceSelectedBytes,
-                    labels,
-                    Value::Int(bytes as i64),
-                );
-            }
-            out.push(
-                Family::DeviceColdStorage,
-                labels,
-                Value::Int(i64::from(archive.cold_storage)),
-            );
-            orgs.entry(&device.org).or_default().archive_bytes +=
-                archive.archive_bytes.unwrap_or(0);
+            let org = orgs.entry(&device.org).or_default();
+            org.archive_bytes = org
+                .archive_bytes
+                .saturating_add(archive.archive_bytes.unwrap_or(0));
         }
         for (org, totals) in &orgs {
             let labels = out.labels(&[("org", org)]);
@@ -234,6 +284,47 @@ impl Code42Estate {
             out.push(Family::AlertsActive, labels, Value::Int(count as i64));
         }
     }
+}
+
+fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilder) {
+    let labels = out.labels(&[
+        ("org", &device.org),
+        ("device_uid", &device.uid),
+        ("destination", &archive.destination),
+    ]);
+    match archive.last_completed_ms {
+        Some(ms) => {
+            out.push(Family::DeviceLastCompleted, labels, Value::TimestampMs(ms));
+            out.push(Family::DeviceBackupAge, labels, Value::AgeSinceMs(ms));
+        }
+        None => {
+            if let Some(created) = archive.creation_ms {
+                out.push(Family::DeviceBackupAge, labels, Value::AgeSinceMs(created));
+            }
+            out.push(Family::DeviceNeverCompleted, labels, Value::Int(1));
+        }
+    }
+    if let Some(ms) = archive.last_activity_ms {
+        out.push(Family::DeviceLastActivity, labels, Value::TimestampMs(ms));
+    }
+    if let Some(ratio) = archive.complete_ratio {
+        out.push(Family::DeviceCompleteRatio, labels, Value::Float(ratio));
+    }
+    if let Some(bytes) = archive.archive_bytes {
+        out.push(Family::DeviceArchiveBytes, labels, Value::Int(bytes as i64));
+    }
+    if let Some(bytes) = archive.selected_bytes {
+        out.push(
+            Family::DeviceSelectedBytes,
+            labels,
+            Value::Int(bytes as i64),
+        );
+    }
+    out.push(
+        Family::DeviceColdStorage,
+        labels,
+        Value::Int(i64::from(archive.cold_storage)),
+    );
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use serde::de::Deserializer;
 pub use estate::{Archive, Code42Estate, Device, EstateBuilder};
 pub use row::{AlertStates, ArchiveRow};
 
+use crate::cardinality::ExposeContext;
 use crate::config::{Code42Auth, Code42Spec, SourceSpec};
 use crate::exposition::ExpositionBuilder;
 use crate::record::{Row, decode_page};
@@ -28,8 +29,8 @@ const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 const MAX_PAGES: u32 = 100_000;
 
 impl VendorState for Code42Estate {
-    fn expose(&self, out: &mut ExpositionBuilder) {
-        Code42Estate::expose(self, out);
+    fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
+        Code42Estate::expose(self, out, ctx);
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub use reports::DEFAULT_REPORTS;
 pub use state::DruvaState;
 
+use crate::cardinality::ExposeContext;
 use crate::clock::Clock;
 use crate::config::{DruvaEvents, DruvaSpec, SourceSpec};
 use crate::exposition::ExpositionBuilder;
@@ -35,8 +36,8 @@ pub fn report_id(name: &str) -> Option<&'static str> {
 }
 
 impl VendorState for DruvaState {
-    fn expose(&self, out: &mut ExpositionBuilder) {
-        DruvaState::expose(self, out);
+    fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
+        DruvaState::expose(self, out, ctx);
     }
 }
 

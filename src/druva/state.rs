@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::reports::{
     Alert, Job, JobStatus, Kind, Operation, Parsed, PeriodCounts, Report, Resource, WorkloadStorage,
 };
+use crate::cardinality::ExposeContext;
+use crate::config::Detail;
 use crate::exposition::{ExpositionBuilder, Family, Value};
 
 /// How long a counted job is remembered, so an overlapping or repeated read does not count
@@ -264,8 +266,40 @@ impl DruvaState {
         }
     }
 
-    /// Adds the tenant's series to the source's exposition.
-    pub fn expose(&self, out: &mut ExpositionBuilder) {
+    /// Adds the tenant's series: totals, alert, job and event counts always, then each
+    /// resource's series as `ctx` keeps them and `out` admits them (the stalest first when
+    /// the source's series are capped).
+    pub fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
+        self.expose_totals(out);
+        if ctx.detail == Detail::None {
+            return;
+        }
+        let age = |r: &Resource| r.last_success_ms.or(r.added_ms).map(|t| ctx.now_ms - t);
+        let mut kept: Vec<(&Resource, bool)> = self
+            .resources
+            .iter()
+            .flat_map(|(report, rows)| {
+                // User workloads are named by the user's e-mail and name: personal data.
+                let personal = report == "m365UserWorkload";
+                rows.values().map(move |r| (r, personal))
+            })
+            .filter(|(r, _)| {
+                let floor = (r.interval_seconds.unwrap_or(0) as i64).saturating_mul(2000);
+                ctx.keeps(age(r), r.last_failed || r.last_success_ms.is_none(), floor)
+            })
+            .collect();
+        if out.is_limited() {
+            kept.sort_by_key(|(r, _)| std::cmp::Reverse(age(r)));
+        }
+        for (resource, personal) in kept {
+            if out.admit(resource.series()) {
+                expose_resource(resource, personal, ctx, out);
+            }
+        }
+    }
+
+    /// Storage, licences, users, alerts, jobs and events: complete whatever the detail.
+    fn expose_totals(&self, out: &mut ExpositionBuilder) {
         if let Some(storage) = &self.storage {
             for s in storage {
                 for (state, resources, bytes) in [
@@ -313,9 +347,6 @@ impl DruvaState {
                 out.push(Family::AlertsActive, labels, Value::Int(active as i64));
             }
         }
-        for resource in self.resources.values().flat_map(BTreeMap::values) {
-            self.expose_resource(resource, out);
-        }
         let mut jobs = self.jobs.clone();
         let mut bytes = self.job_bytes.clone();
         for (report, workloads) in &self.job_workloads {
@@ -356,46 +387,66 @@ impl DruvaState {
         }
     }
 
-    fn expose_resource(&self, r: &Resource, out: &mut ExpositionBuilder) {
-        let info = out.labels(&[("workload", &r.workload), ("id", &r.id), ("name", &r.name)]);
-        out.push(Family::ResourceInfo, info, Value::Int(1));
-        let labels = out.labels(&[("workload", &r.workload), ("id", &r.id)]);
-        match r.last_success_ms {
-            Some(ms) => {
-                out.push(Family::ResourceLastSuccess, labels, Value::TimestampMs(ms));
-                out.push(Family::ResourceBackupAge, labels, Value::AgeSinceMs(ms));
-            }
-            None => {
-                if let Some(added) = r.added_ms {
-                    out.push(Family::ResourceBackupAge, labels, Value::AgeSinceMs(added));
-                }
-                out.push(Family::ResourceNeverBackedUp, labels, Value::Int(1));
-            }
-        }
-        if let Some(ms) = r.last_attempt_ms {
-            out.push(Family::ResourceLastAttempt, labels, Value::TimestampMs(ms));
-        }
-        if let Some(seconds) = r.interval_seconds {
-            out.push(
-                Family::ResourceExpectedInterval,
-                labels,
-                Value::Int(seconds as i64),
-            );
-        }
-        if let Some(bytes) = r.bytes {
-            out.push(Family::ResourceBytes, labels, Value::Int(bytes as i64));
-        }
-        out.push(
-            Family::ResourceLastBackupFailed,
-            labels,
-            Value::Int(i64::from(r.last_failed)),
-        );
-    }
-
     /// Number of resources across all resource reports.
     pub fn resource_count(&self) -> usize {
         self.resources.values().map(BTreeMap::len).sum()
     }
+}
+
+impl Resource {
+    /// Series this resource adds.
+    fn series(&self) -> usize {
+        let optional = [
+            self.last_success_ms.is_some(),
+            self.last_success_ms.or(self.added_ms).is_some(),
+            self.last_success_ms.is_none(),
+            self.last_attempt_ms.is_some(),
+            self.interval_seconds.is_some(),
+            self.bytes.is_some(),
+        ];
+        2 + optional.iter().filter(|b| **b).count()
+    }
+}
+
+fn expose_resource(r: &Resource, personal: bool, ctx: &ExposeContext, out: &mut ExpositionBuilder) {
+    let (id, name) = if personal {
+        (ctx.identity(&r.id), ctx.identity(&r.name))
+    } else {
+        (r.id.as_str().into(), r.name.as_str().into())
+    };
+    let info = out.labels(&[("workload", &r.workload), ("id", &id), ("name", &name)]);
+    out.push(Family::ResourceInfo, info, Value::Int(1));
+    let labels = out.labels(&[("workload", &r.workload), ("id", &id)]);
+    match r.last_success_ms {
+        Some(ms) => {
+            out.push(Family::ResourceLastSuccess, labels, Value::TimestampMs(ms));
+            out.push(Family::ResourceBackupAge, labels, Value::AgeSinceMs(ms));
+        }
+        None => {
+            if let Some(added) = r.added_ms {
+                out.push(Family::ResourceBackupAge, labels, Value::AgeSinceMs(added));
+            }
+            out.push(Family::ResourceNeverBackedUp, labels, Value::Int(1));
+        }
+    }
+    if let Some(ms) = r.last_attempt_ms {
+        out.push(Family::ResourceLastAttempt, labels, Value::TimestampMs(ms));
+    }
+    if let Some(seconds) = r.interval_seconds {
+        out.push(
+            Family::ResourceExpectedInterval,
+            labels,
+            Value::Int(seconds as i64),
+        );
+    }
+    if let Some(bytes) = r.bytes {
+        out.push(Family::ResourceBytes, labels, Value::Int(bytes as i64));
+    }
+    out.push(
+        Family::ResourceLastBackupFailed,
+        labels,
+        Value::Int(i64::from(r.last_failed)),
+    );
 }
 
 #[cfg(test)]

@@ -97,6 +97,8 @@ pub struct Exposition {
     tables: Vec<Option<Table>>,
     /// Deflated samples of each static family, same index.
     segments: Vec<Option<GzSegment>>,
+    /// Series left out because of `max_series`.
+    dropped: usize,
 }
 
 impl Exposition {
@@ -112,6 +114,11 @@ impl Exposition {
     /// Total number of series.
     pub fn series_count(&self) -> usize {
         self.tables.iter().flatten().map(Table::len).sum()
+    }
+
+    /// Series left out because of the source's `max_series`.
+    pub fn dropped_series(&self) -> usize {
+        self.dropped
     }
 
     fn label_text(&self, id: LabelId) -> &str {
@@ -176,6 +183,9 @@ pub struct ExpositionBuilder {
     label_text: String,
     label_ends: Vec<u32>,
     tables: Vec<Option<Table>>,
+    series: usize,
+    max_series: Option<usize>,
+    dropped: usize,
 }
 
 impl ExpositionBuilder {
@@ -198,6 +208,32 @@ impl ExpositionBuilder {
             label_text: String::new(),
             label_ends: Vec::new(),
             tables: Family::ALL.iter().map(|_| None).collect(),
+            series: 0,
+            max_series: None,
+            dropped: 0,
+        }
+    }
+
+    /// Caps the series of the source; see [`ExpositionBuilder::admit`].
+    pub fn limit(&mut self, max_series: Option<usize>) {
+        self.max_series = max_series;
+    }
+
+    pub fn is_limited(&self) -> bool {
+        self.max_series.is_some()
+    }
+
+    /// Whether `n` more series fit under the cap. Vendors add their aggregates first and
+    /// then ask before each device's or resource's series, stalest first, so a cap cuts
+    /// whole items and never an aggregate. Once an item does not fit, no later one is
+    /// admitted either: what is left out is always the least stale; it is counted as dropped.
+    pub fn admit(&mut self, n: usize) -> bool {
+        match self.max_series {
+            Some(max) if self.dropped > 0 || self.series + n > max => {
+                self.dropped += n;
+                false
+            }
+            _ => true,
         }
     }
 
@@ -232,11 +268,7 @@ impl ExpositionBuilder {
         });
         table.labels.push(labels);
         table.values.push(value);
-    }
-
-    /// Number of series added so far.
-    pub fn series_count(&self) -> usize {
-        self.tables.iter().flatten().map(Table::len).sum()
+        self.series += 1;
     }
 
     /// Freezes the series and deflates every static family for gzip scrapes.
@@ -252,6 +284,7 @@ impl ExpositionBuilder {
             label_ends: self.label_ends,
             tables: self.tables,
             segments: Vec::new(),
+            dropped: self.dropped,
         };
         let segments = exposition
             .tables

@@ -162,6 +162,7 @@ pub struct Simulator {
     pub code42: Code42Tenant,
     pub druva: DruvaTenant,
     requests: AtomicU64,
+    response_bytes: AtomicU64,
 }
 
 impl Simulator {
@@ -174,12 +175,18 @@ impl Simulator {
             faults: Faults::default(),
             tokens: Tokens::default(),
             requests: AtomicU64::new(0),
+            response_bytes: AtomicU64::new(0),
         })
     }
 
     /// Requests answered so far (control requests excluded).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the response bodies of those requests.
+    pub fn response_bytes(&self) -> u64 {
+        self.response_bytes.load(Ordering::Relaxed)
     }
 
     fn route(&self, request: &Request) -> Reply {
@@ -329,6 +336,8 @@ impl Simulator {
             },
             _ => self.route(&request),
         };
+        self.response_bytes
+            .fetch_add(reply.body.len() as u64, Ordering::Relaxed);
         Ok(respond(reply, fault))
     }
 }

@@ -13,13 +13,15 @@ use std::time::Duration;
 
 pub use skip::{SkipCounts, SkipReason};
 
+use crate::cardinality::ExposeContext;
 use crate::exposition::ExpositionBuilder;
 use crate::upstream::UpstreamError;
 
 /// A vendor's state after a successful refresh.
 pub trait VendorState: Send + Sync + 'static {
-    /// Adds this state's series to the source's exposition.
-    fn expose(&self, out: &mut ExpositionBuilder);
+    /// Adds this state's series to the source's exposition: aggregates first, then each
+    /// device's or resource's series if `ctx` keeps it and `out` admits it.
+    fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext);
 }
 
 /// The outcome of a successful refresh.
