@@ -174,6 +174,7 @@ pub fn main() -> ExitCode {
     if cli.serve.config_check && cli.command.is_none() {
         return check_config(&cli.serve.config_file);
     }
+    crate::memory::limit_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

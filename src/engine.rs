@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::cardinality::{ExposeContext, IdentityHasher};
 use crate::clock::Clock;
@@ -360,6 +360,7 @@ async fn run<S: Source>(
                     exposition,
                     refreshed_at_ms: now,
                 });
+                tokio::task::spawn_blocking(crate::memory::release_free_memory);
                 state = Some(new);
                 let duration = started.elapsed();
                 info!(
@@ -457,6 +458,7 @@ async fn build_exposition(
 }
 
 fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> Exposition {
+    let started = Instant::now();
     let series = &spec.series;
     let mut detail = series.detail;
     // The key is read for each refresh, so a rotated key file applies without a restart.
@@ -491,6 +493,7 @@ fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> Exposition
             "max_series reached: the series of the least stale devices and resources are left out"
         );
     }
+    debug!(source = %spec.name, series = exposition.series_count(), duration = ?started.elapsed(), "snapshot encoded");
     exposition
 }
 

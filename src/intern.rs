@@ -1,11 +1,10 @@
 //! String interning: label values such as org, destination or OS names repeat across
 //! thousands of rows and are stored once.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 #[derive(Default)]
-pub struct Interner(HashSet<Arc<str>>);
+pub struct Interner(foldhash::HashSet<Arc<str>>);
 
 impl Interner {
     pub fn get(&mut self, value: &str) -> Arc<str> {

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod exposition;
 pub mod intern;
 pub mod logging;
+pub mod memory;
 pub mod persist;
 pub mod record;
 pub mod reload;

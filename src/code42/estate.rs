@@ -1,7 +1,7 @@
 //! The Code42 estate of one refresh: devices and their archives, built row by row, and the
 //! series it exposes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -56,25 +56,17 @@ pub struct Code42Estate {
 /// Accumulates rows page by page.
 #[derive(Default)]
 pub struct EstateBuilder {
+    /// Org, OS, version and destination names repeat across thousands of rows.
     strings: Interner,
-    device_index: HashMap<Arc<str>, u32>,
-    archive_keys: HashSet<(u32, Arc<str>)>,
-    archive_guids: HashSet<Box<str>>,
+    device_index: foldhash::HashMap<Arc<str>, u32>,
+    /// (device, interned destination): its address identifies the destination.
+    archive_keys: foldhash::HashSet<(u32, usize)>,
     estate: Code42Estate,
     pub skipped: SkipCounts,
 }
 
 impl EstateBuilder {
     pub fn add(&mut self, row: ArchiveRow<'_>) {
-        // The report lists an archive twice when a user has several backup sets; one series
-        // per device and destination is what the metrics promise, so later copies are skipped.
-        if let Some(guid) = &row.archive_guid
-            && !guid.is_empty()
-            && !self.archive_guids.insert(Box::from(guid.as_ref()))
-        {
-            self.skipped.add(SkipReason::Duplicate);
-            return;
-        }
         let device = match self.device_index.get(row.device_uid.as_ref()) {
             Some(&index) => {
                 let device = &mut self.estate.devices[index as usize];
@@ -84,13 +76,13 @@ impl EstateBuilder {
             }
             None => {
                 let index = self.estate.devices.len() as u32;
-                let uid = self.strings.get(&row.device_uid);
+                let uid: Arc<str> = Arc::from(row.device_uid.as_ref());
                 self.device_index.insert(uid.clone(), index);
                 self.estate.devices.push(Device {
                     uid,
-                    name: self.strings.get(&row.device_name),
+                    name: Arc::from(row.device_name.as_ref()),
                     org: self.strings.get(&row.org_name),
-                    user: self.strings.get(&row.username),
+                    user: Arc::from(row.username.as_ref()),
                     os: self.strings.get(&row.os),
                     os_version: self.strings.get(&row.os_version),
                     app_version: self.strings.get(&row.app_version),
@@ -100,8 +92,11 @@ impl EstateBuilder {
                 index
             }
         };
+        // The report lists an archive twice when a user has several backup sets; one series
+        // per device and destination is what the metrics promise, so later copies are skipped.
         let destination = self.strings.get(&row.destination);
-        if !self.archive_keys.insert((device, destination.clone())) {
+        let key = (device, Arc::as_ptr(&destination) as *const u8 as usize);
+        if !self.archive_keys.insert(key) {
             self.skipped.add(SkipReason::Duplicate);
             return;
         }
@@ -334,7 +329,6 @@ mod tests {
 
     fn row<'a>(device: &'a str, destination: &'a str, org: &'a str, alerts: u8) -> ArchiveRow<'a> {
         ArchiveRow {
-            archive_guid: None,
             device_uid: Cow::Borrowed(device),
             device_name: Cow::Borrowed("pc"),
             org_name: Cow::Borrowed(org),

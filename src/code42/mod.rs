@@ -127,6 +127,11 @@ impl Code42Source {
         Ok(response)
     }
 
+    async fn get_page(&self, page: u32) -> Result<Response, RefreshError> {
+        self.authorized_get("device_backup_report", self.page_url(page))
+            .await
+    }
+
     fn page_url(&self, page: u32) -> Url {
         let mut url = self.upstream.url(&self.spec.report_path);
         {
@@ -151,12 +156,31 @@ impl Source for Code42Source {
         _previous: Option<Arc<Code42Estate>>,
     ) -> Result<Refreshed<Code42Estate>, RefreshError> {
         let mut builder = EstateBuilder::default();
+        let mut prefetched = None;
+        let mut last_page_full = false;
         for page in 1..=MAX_PAGES {
-            let response = self
-                .authorized_get("device_backup_report", self.page_url(page))
-                .await?;
+            let response = match prefetched.take() {
+                Some(response) => response?,
+                None => self.get_page(page).await?,
+            };
+            // The page is parsed on a blocking thread. After a full page, the next one is
+            // requested meanwhile, so the vendor prepares it while this one is parsed;
+            // after a short page (usually the last) nothing is requested ahead.
             let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
-            let rows = parse_page(&response.body, &mut builder).map_err(|e| {
+            let parse = tokio::task::spawn_blocking(move || {
+                let rows = parse_page(&response.body, &mut builder);
+                (builder, rows)
+            });
+            let parsed = if last_page_full {
+                let (parsed, next) = tokio::join!(parse, self.get_page(page + 1));
+                prefetched = Some(next);
+                parsed
+            } else {
+                parse.await
+            };
+            let (returned, rows) = parsed.expect("parsing a page does not panic");
+            builder = returned;
+            let rows = rows.map_err(|e| {
                 RefreshError::new(format!("device_backup_report: page {page}: {e}"))
             })?;
             if rows == 0 {
@@ -172,6 +196,7 @@ impl Source for Code42Source {
                     "device_backup_report: page {page} repeats rows already read; the server seems to ignore pgNum"
                 )));
             }
+            last_page_full = rows >= self.spec.page_size as usize;
         }
         Err(RefreshError::new(format!(
             "device_backup_report: more than {MAX_PAGES} pages"

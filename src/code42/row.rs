@@ -94,7 +94,6 @@ impl AlertStates {
 /// A validated row. Strings borrow from the page when they can.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArchiveRow<'a> {
-    pub archive_guid: Option<Cow<'a, str>>,
     pub device_uid: Cow<'a, str>,
     pub device_name: Cow<'a, str>,
     pub org_name: Cow<'a, str>,
@@ -151,9 +150,7 @@ impl<'a> ArchiveRow<'a> {
             Some(pct) if !(0.0..=100.0).contains(&pct) => return Err(SkipReason::InvalidValue),
             pct => pct.map(|p| p / 100.0),
         };
-        let archive_guid = record.field("archiveGuid").as_text().map_err(invalid)?;
         Ok(ArchiveRow {
-            archive_guid,
             device_name: text(record, "deviceName")?,
             org_name: text(record, "orgName")?,
             username: text(record, "username")?,

@@ -5,6 +5,7 @@
 //! instead of encoding and compressing hundreds of megabytes each time.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::exposition::Family;
 use crate::exposition::gzip::{GzSegment, SegmentCompressor};
@@ -142,6 +143,44 @@ impl Exposition {
             table.values[i].write(now_ms, out);
             out.push(b'\n');
         }
+    }
+
+    /// Deflates each static table for gzip scrapes, the largest first, on as many threads
+    /// as there are cores: for a large estate this is a good part of the refresh.
+    fn compress_static_tables(&self) -> Vec<Option<GzSegment>> {
+        let mut work: Vec<&Table> = self
+            .tables
+            .iter()
+            .flatten()
+            .filter(|table| !table.family.is_dynamic() && !table.is_empty())
+            .collect();
+        work.sort_by_key(|table| std::cmp::Reverse(table.len()));
+        let next = AtomicUsize::new(0);
+        let compress = || {
+            let mut done = Vec::new();
+            while let Some(table) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let mut compressor = SegmentCompressor::new();
+                self.render_chunks(table, 0, 256 * 1024, |chunk| compressor.write(chunk));
+                done.push((table.family.index(), compressor.finish()));
+            }
+            done
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(work.len());
+        let mut segments: Vec<Option<GzSegment>> = self.tables.iter().map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(compress)).collect();
+            let mine = compress();
+            for (index, segment) in helpers
+                .into_iter()
+                .flat_map(|helper| helper.join().expect("deflate does not panic"))
+                .chain(mine)
+            {
+                segments[index] = Some(segment);
+            }
+        });
+        segments
     }
 
     /// Renders a whole table in chunks of about `chunk` bytes, handing each to `sink`.
@@ -286,20 +325,7 @@ impl ExpositionBuilder {
             segments: Vec::new(),
             dropped: self.dropped,
         };
-        let segments = exposition
-            .tables
-            .iter()
-            .map(|table| {
-                let table = table.as_ref()?;
-                if table.family.is_dynamic() || table.is_empty() {
-                    return None;
-                }
-                let mut compressor = SegmentCompressor::new();
-                exposition.render_chunks(table, 0, 256 * 1024, |chunk| compressor.write(chunk));
-                Some(compressor.finish())
-            })
-            .collect();
-        exposition.segments = segments;
+        exposition.segments = exposition.compress_static_tables();
         exposition
     }
 }

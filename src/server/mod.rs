@@ -341,6 +341,9 @@ pub async fn serve_http<H, F>(
                         continue;
                     }
                 };
+                // A body is written in pieces; without this, Nagle's algorithm holds the last
+                // small piece until the client's delayed ACK (40 ms on Linux), as Go servers avoid.
+                let _ = stream.set_nodelay(true);
                 let (builder, graceful, handler) = (builder.clone(), graceful.clone(), handler.clone());
                 let tls = tls.as_ref().and_then(|t| t.tls());
                 tokio::spawn(async move {

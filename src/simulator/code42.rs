@@ -2,6 +2,8 @@
 //! paging, filters, sorting quirk and CSV export, over a generated estate whose healthy
 //! devices keep completing backups as time passes.
 
+use std::sync::{Arc, Mutex};
+
 use fastrand::Rng;
 
 use super::wire::{DateStyle, Obj, csv_field, date_precision, format_date};
@@ -150,6 +152,9 @@ pub struct Code42Tenant {
     options: Code42Options,
     devices: Vec<Device>,
     archives: Vec<Archive>,
+    /// The archives the last filter selected, by the filter: without it every page of a
+    /// 100,000-device report would filter the whole estate again.
+    last_selection: Mutex<Option<(String, Arc<Vec<usize>>)>>,
 }
 
 impl Code42Tenant {
@@ -247,6 +252,7 @@ impl Code42Tenant {
             options,
             devices,
             archives,
+            last_selection: Mutex::new(None),
         }
     }
 
@@ -385,15 +391,11 @@ impl Code42Tenant {
             (Ok(page), Ok(size)) => (page.max(1), size.clamp(1, MAX_PAGE_SIZE)),
             (Err(e), _) | (_, Err(e)) => return code42_error(400, &e),
         };
-        let selected: Vec<&Archive> = self
-            .archives
-            .iter()
-            .filter(|a| self.matches(a, request, now))
-            .collect();
+        let selection = self.select(request, now);
+        let selected = || selection.iter().map(|&i| &self.archives[i]);
         if request.query_value("export") == Some("csv") {
             // All records, paging ignored even if pgSize is given.
-            let rows: Vec<ArchiveTruth> =
-                selected.iter().map(|a| self.archive_at(a, now)).collect();
+            let rows: Vec<ArchiveTruth> = selected().map(|a| self.archive_at(a, now)).collect();
             return Reply {
                 status: 200,
                 content_type: "text/csv",
@@ -406,7 +408,7 @@ impl Code42Tenant {
             Some(_) if page > 1 => Vec::new(),
             Some(key) => {
                 let mut rows: Vec<ArchiveTruth> =
-                    selected.iter().map(|a| self.archive_at(a, now)).collect();
+                    selected().map(|a| self.archive_at(a, now)).collect();
                 sort_rows(
                     &mut rows,
                     key,
@@ -415,8 +417,7 @@ impl Code42Tenant {
                 rows.truncate(size);
                 rows
             }
-            None => selected
-                .iter()
+            None => selected()
                 .skip((page - 1) * size)
                 .take(size)
                 .map(|a| self.archive_at(a, now))
@@ -440,6 +441,40 @@ impl Code42Tenant {
         }
         body.push_str("]}");
         Reply::json(200, body)
+    }
+
+    /// Indexes of the archives the request's filters select. Only `alerted` depends on the
+    /// time, so other filters are remembered between the pages of one read.
+    fn select(&self, request: &Request, now: i64) -> Arc<Vec<usize>> {
+        let filters: Vec<String> = request
+            .query
+            .iter()
+            .filter(|(key, _)| {
+                !matches!(
+                    key.as_str(),
+                    "pgNum" | "pgSize" | "srtKey" | "srtDir" | "export"
+                )
+            })
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        let key = filters.join("&");
+        let cacheable = !filters.iter().any(|f| f.starts_with("alerted="));
+        let mut last = self.last_selection.lock().unwrap();
+        if cacheable
+            && let Some((last_key, selection)) = last.as_ref()
+            && *last_key == key
+        {
+            return selection.clone();
+        }
+        let selection: Arc<Vec<usize>> = Arc::new(
+            (0..self.archives.len())
+                .filter(|&i| self.matches(&self.archives[i], request, now))
+                .collect(),
+        );
+        if cacheable {
+            *last = Some((key, selection.clone()));
+        }
+        selection
     }
 
     /// The report's flexible filters: partial, case-insensitive matches.

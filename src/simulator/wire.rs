@@ -7,17 +7,26 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 /// Writes a JSON string literal.
 pub fn json_str(out: &mut String, value: &str) {
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let mut plain_from = 0;
+    for (i, byte) in value.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        // Bytes below 0x80 are whole characters, so `i` is a character boundary.
+        out.push_str(&value[plain_from..i]);
+        match escaped {
+            "" => out.push_str(&format!("\\u{byte:04x}")),
+            escaped => out.push_str(escaped),
         }
+        plain_from = i + 1;
     }
+    out.push_str(&value[plain_from..]);
     out.push('"');
 }
 

@@ -1,0 +1,746 @@
+//! The whole pipeline, measured: the real `backup-exporter` binary refreshing from the real
+//! simulator binary (`backup-exporter simulate`) over loopback HTTP, then scraped.
+//!
+//!     cargo bench --bench pipeline                        # 1,000, 10,000 and 100,000 devices
+//!     cargo bench --bench pipeline -- --sizes 50x2000     # 50 tenants of 2,000 devices
+//!
+//! For each size it prints, as Markdown: the refresh (wall time, rows per second), the
+//! exporter's peak and steady resident memory, `/metrics` latency and size (plain and gzip,
+//! every per-device series), the same latencies while refreshes run and 8 clients scrape at
+//! once, and two floors measured in the same run on the same bytes: parsing the report pages
+//! into `serde::de::IgnoredAny`, and copying the exposition into a pre-sized buffer.
+//!
+//! Under `cargo test` (no `--bench` argument) it runs one small size quickly, so CI proves
+//! the benchmark still works; the figures of a debug build mean nothing.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::de::IgnoredAny;
+
+const BIN: &str = env!("CARGO_BIN_EXE_backup-exporter");
+/// The simulator's built-in Code42 API client.
+const CLIENT_ID: &str = "demo-client";
+const CLIENT_SECRET: &str = "demo-secret";
+const PAGE_SIZE: usize = 1000;
+const LOAD_CLIENTS: usize = 8;
+
+/// How a run is sized.
+struct Plan {
+    sizes: Vec<Size>,
+    /// Sequential scrapes of each kind on a quiet exporter.
+    scrapes: usize,
+    /// Seconds of 8-client load, per encoding.
+    load: Duration,
+}
+
+/// `tenants` Code42 sources, each reading a tenant of `devices` devices.
+#[derive(Clone, Copy)]
+struct Size {
+    tenants: usize,
+    devices: usize,
+}
+
+impl Size {
+    fn parse(text: &str) -> Result<Size, String> {
+        let number = |t: &str| {
+            t.replace('_', "")
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(format!("bad size {text:?}: use DEVICES or TENANTSxDEVICES"))
+        };
+        match text.split_once('x') {
+            Some((tenants, devices)) => Ok(Size {
+                tenants: number(tenants)?,
+                devices: number(devices)?,
+            }),
+            None => Ok(Size {
+                tenants: 1,
+                devices: number(text)?,
+            }),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self.tenants {
+            1 => group(self.devices as u64),
+            n => format!("{n} × {}", group(self.devices as u64)),
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let benchmarking = args.iter().any(|a| a == "--bench");
+    let mut plan = if benchmarking {
+        Plan {
+            sizes: ["1000", "10000", "100000"]
+                .iter()
+                .map(|s| Size::parse(s).unwrap())
+                .collect(),
+            scrapes: 30,
+            load: Duration::from_secs(15),
+        }
+    } else {
+        Plan {
+            sizes: vec![Size::parse("300").unwrap()],
+            scrapes: 3,
+            load: Duration::from_secs(2),
+        }
+    };
+    let mut rest = args.iter().filter(|a| *a != "--bench");
+    while let Some(arg) = rest.next() {
+        let mut value = || rest.next().cloned().unwrap_or_default();
+        match arg.as_str() {
+            "--sizes" => {
+                plan.sizes = value()
+                    .split(',')
+                    .map(Size::parse)
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|e| fail(&e))
+            }
+            "--scrapes" => plan.scrapes = value().parse().unwrap_or_else(|_| fail("--scrapes N")),
+            "--load-seconds" => {
+                plan.load = Duration::from_secs(
+                    value().parse().unwrap_or_else(|_| fail("--load-seconds N")),
+                )
+            }
+            other => fail(&format!(
+                "unknown argument {other:?}; use --sizes 1000,50x2000 --scrapes N --load-seconds N"
+            )),
+        }
+    }
+    backup_exporter::upstream::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut results = Vec::new();
+    for size in &plan.sizes {
+        eprintln!("measuring {} devices…", size.label());
+        let figures = runtime.block_on(measure(*size, &plan));
+        if !benchmarking {
+            figures.check();
+        }
+        results.push((*size, figures));
+    }
+    print!("{}", report(&results, &plan));
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("pipeline bench: {message}");
+    std::process::exit(2)
+}
+
+/// A child process killed when dropped.
+struct Process(std::process::Child);
+
+impl Process {
+    fn spawn(args: &[&str], stderr: Stdio) -> Process {
+        let child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| fail(&format!("cannot start {BIN}: {e}")));
+        Process(child)
+    }
+
+    /// (VmHWM, VmRSS) in bytes.
+    fn memory(&self) -> (u64, u64) {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+                .map(|kb| kb * 1024)
+                .unwrap_or(0)
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Latencies of one kind of scrape.
+#[derive(Default)]
+struct Latencies {
+    samples: Vec<Duration>,
+    bytes: usize,
+}
+
+impl Latencies {
+    fn quantile(&self, q: f64) -> Duration {
+        let mut sorted = self.samples.clone();
+        sorted.sort();
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+        sorted.get(rank - 1).copied().unwrap_or_default()
+    }
+}
+
+/// One scrape under load: when it ran and how long it took.
+struct Timed {
+    start: SystemTime,
+    end: SystemTime,
+}
+
+impl Timed {
+    fn elapsed(&self) -> Duration {
+        self.end.duration_since(self.start).unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct LoadResult {
+    all: Latencies,
+    during_refresh: Latencies,
+}
+
+#[derive(Default)]
+struct Figures {
+    rows: u64,
+    series: u64,
+    first_refresh: Duration,
+    refresh_pages: u64,
+    peak_rss: u64,
+    steady_rss: u64,
+    plain: Latencies,
+    gzip: Latencies,
+    /// 8 clients on the exporter refreshing hourly (no refresh runs).
+    idle_gzip: Latencies,
+    idle_plain: Latencies,
+    /// 8 clients on the exporter refreshing every second.
+    loaded_gzip: LoadResult,
+    loaded_plain: LoadResult,
+    loaded_refreshes: usize,
+    loaded_peak_rss: u64,
+    fetch_floor: Duration,
+    parse_floor: Duration,
+    report_bytes: u64,
+    output_floor_plain: Duration,
+    output_floor_gzip: Duration,
+}
+
+impl Figures {
+    /// What `cargo test` checks: every stage produced what it should.
+    fn check(&self) {
+        assert!(self.rows > 0 && self.series > self.rows, "rows and series");
+        assert!(self.refresh_pages >= 2, "a report page and the empty page");
+        assert!(self.plain.bytes > self.gzip.bytes && self.gzip.bytes > 0);
+        assert!(self.steady_rss > 0 && self.peak_rss >= self.steady_rss);
+        assert!(!self.loaded_gzip.all.samples.is_empty() && self.loaded_refreshes > 0);
+        assert!(self.report_bytes > 0 && self.parse_floor > Duration::ZERO);
+    }
+}
+
+async fn measure(size: Size, plan: &Plan) -> Figures {
+    let dir = tempfile::tempdir().unwrap();
+    let sim_port = free_port();
+    let sim_url = format!("http://127.0.0.1:{sim_port}");
+    let _sim = Process::spawn(
+        &[
+            "simulate",
+            "--listen",
+            &format!("127.0.0.1:{sim_port}"),
+            "--devices",
+            &size.devices.to_string(),
+            "--log.level",
+            "warn",
+        ],
+        Stdio::null(),
+    );
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    wait_for(&client, &format!("{sim_url}/_sim/health")).await;
+    let mut figures = Figures::default();
+
+    // A quiet exporter: the first refresh, then sequential scrapes.
+    {
+        let config = write_config(dir.path(), "quiet", &sim_url, size.tenants, "1h");
+        let log = dir.path().join("quiet.log");
+        let (exporter, url) = start_exporter(&config, &log);
+        let started = Instant::now();
+        wait_for(&client, &format!("{url}/-/ready")).await;
+        let ready = started.elapsed();
+        let body = get(&client, &format!("{url}/metrics"), false).await;
+        let text = std::str::from_utf8(&body).unwrap();
+        figures.rows = sum_of(text, "backup_device_cold_storage") as u64;
+        figures.series = sum(text, "backup_source_series") as u64;
+        figures.refresh_pages = sum(text, "backup_source_last_refresh_pages") as u64;
+        figures.first_refresh = match size.tenants {
+            1 => Duration::from_secs_f64(sum(text, "backup_source_refresh_duration_seconds")),
+            // Tenants refresh concurrently: the estate is complete when the exporter is ready.
+            _ => ready,
+        };
+        let mut plain_floor = Duration::MAX;
+        for _ in 0..plan.scrapes {
+            let (elapsed, body) = timed_get(&client, &format!("{url}/metrics"), false).await;
+            figures.plain.samples.push(elapsed);
+            figures.plain.bytes = body.len();
+            plain_floor = plain_floor.min(copy_time(&body));
+            let (elapsed, body) = timed_get(&client, &format!("{url}/metrics"), true).await;
+            figures.gzip.samples.push(elapsed);
+            figures.gzip.bytes = body.len();
+        }
+        figures.output_floor_plain = plain_floor;
+        figures.output_floor_gzip = {
+            let body = get(&client, &format!("{url}/metrics"), true).await;
+            (0..5).map(|_| copy_time(&body)).min().unwrap()
+        };
+        for (gzip, latencies) in [
+            (true, &mut figures.idle_gzip),
+            (false, &mut figures.idle_plain),
+        ] {
+            let scrapes = load(&client, &format!("{url}/metrics"), gzip, plan.load).await;
+            latencies.samples = scrapes.iter().map(Timed::elapsed).collect();
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        (figures.peak_rss, figures.steady_rss) = exporter.memory();
+    }
+
+    // The floors, on the same report bytes.
+    let pages = fetch_report(&client, &sim_url).await;
+    figures.fetch_floor = pages.1;
+    figures.report_bytes = pages.0.iter().map(|p| p.len() as u64).sum();
+    figures.parse_floor = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            for page in &pages.0 {
+                serde_json::from_slice::<IgnoredAny>(page).unwrap();
+            }
+            started.elapsed()
+        })
+        .min()
+        .unwrap();
+    drop(pages);
+
+    // A busy exporter: refreshing every second while 8 clients scrape.
+    {
+        let config = write_config(dir.path(), "busy", &sim_url, size.tenants, "1s");
+        let log = dir.path().join("busy.log");
+        let (exporter, url) = start_exporter(&config, &log);
+        wait_for(&client, &format!("{url}/-/ready")).await;
+        let gzip = load(&client, &format!("{url}/metrics"), true, plan.load).await;
+        let plain = load(&client, &format!("{url}/metrics"), false, plan.load).await;
+        figures.loaded_peak_rss = exporter.memory().0;
+        drop(exporter);
+        let refreshes = refresh_windows(&log);
+        figures.loaded_refreshes = refreshes.len();
+        figures.loaded_gzip = classify(gzip, &refreshes);
+        figures.loaded_plain = classify(plain, &refreshes);
+    }
+    figures
+}
+
+/// A configuration of `tenants` Code42 sources against the simulator.
+fn write_config(dir: &Path, name: &str, sim_url: &str, tenants: usize, interval: &str) -> PathBuf {
+    let secret = dir.join("secret");
+    fs::write(&secret, CLIENT_SECRET).unwrap();
+    let mut yaml = String::from("sources:\n");
+    for tenant in 0..tenants {
+        yaml.push_str(&format!(
+            "  - name: tenant-{tenant:03}\n    vendor: code42\n    url: {sim_url}\n    client_id: {CLIENT_ID}\n    client_secret_file: {}\n    refresh_interval: {interval}\n    timeout: 10m\n    query: {{ active: \"true\" }}\n",
+            secret.display()
+        ));
+    }
+    let path = dir.join(format!("{name}.yml"));
+    fs::File::create(&path)
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    path
+}
+
+fn start_exporter(config: &Path, log: &Path) -> (Process, String) {
+    let port = free_port();
+    let process = Process::spawn(
+        &[
+            "--config.file",
+            config.to_str().unwrap(),
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--log.format",
+            "json",
+        ],
+        Stdio::from(fs::File::create(log).unwrap()),
+    );
+    (process, format!("http://127.0.0.1:{port}"))
+}
+
+async fn wait_for(client: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fail(&format!("{url} did not answer 200 within 15 minutes"));
+}
+
+async fn get(client: &reqwest::Client, url: &str, gzip: bool) -> bytes::Bytes {
+    timed_get(client, url, gzip).await.1
+}
+
+/// Time from sending the request to the last byte of the body (not decompressed: that is
+/// Prometheus's work).
+async fn timed_get(client: &reqwest::Client, url: &str, gzip: bool) -> (Duration, bytes::Bytes) {
+    let mut request = client.get(url);
+    if gzip {
+        request = request.header("Accept-Encoding", "gzip");
+    }
+    let started = Instant::now();
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    let body = response.bytes().await.unwrap();
+    (started.elapsed(), body)
+}
+
+/// 8 clients scraping back to back for `duration`.
+async fn load(client: &reqwest::Client, url: &str, gzip: bool, duration: Duration) -> Vec<Timed> {
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = (0..LOAD_CLIENTS)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_string());
+            tokio::spawn(async move {
+                let mut scrapes = Vec::new();
+                while Instant::now() < deadline {
+                    let start = SystemTime::now();
+                    timed_get(&client, &url, gzip).await;
+                    scrapes.push(Timed {
+                        start,
+                        end: SystemTime::now(),
+                    });
+                }
+                scrapes
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all
+}
+
+/// When refreshes ran, from the exporter's "refresh succeeded" log lines (end time and
+/// duration).
+fn refresh_windows(log: &Path) -> Vec<(SystemTime, SystemTime)> {
+    fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["message"] == "refresh succeeded")
+        .filter_map(|event| {
+            let end = chrono::DateTime::parse_from_rfc3339(event["timestamp"].as_str()?).ok()?;
+            let end =
+                SystemTime::UNIX_EPOCH + Duration::from_nanos(end.timestamp_nanos_opt()? as u64);
+            let duration = parse_debug_duration(event["duration"].as_str()?)?;
+            Some((end - duration, end))
+        })
+        .collect()
+}
+
+/// A `Duration` as `{:?}` writes it: "1.502127888s", "850.1ms", "15µs", "3ns".
+fn parse_debug_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => number,
+        "ms" => number / 1e3,
+        "µs" => number / 1e6,
+        "ns" => number / 1e9,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
+}
+
+fn classify(scrapes: Vec<Timed>, refreshes: &[(SystemTime, SystemTime)]) -> LoadResult {
+    let mut result = LoadResult::default();
+    for scrape in scrapes {
+        let elapsed = scrape.elapsed();
+        result.all.samples.push(elapsed);
+        if refreshes
+            .iter()
+            .any(|(start, end)| scrape.start < *end && scrape.end > *start)
+        {
+            result.during_refresh.samples.push(elapsed);
+        }
+    }
+    result
+}
+
+/// Every page of the report the exporter reads, fetched as the exporter does, and how long
+/// fetching them took.
+async fn fetch_report(client: &reqwest::Client, sim_url: &str) -> (Vec<bytes::Bytes>, Duration) {
+    #[derive(serde::Deserialize)]
+    struct Token {
+        access_token: String,
+    }
+    let token = client
+        .post(format!(
+            "{sim_url}/api/v3/oauth/token?grant_type=client_credentials"
+        ))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let token: Token = serde_json::from_slice(&token).unwrap();
+    let mut pages = Vec::new();
+    let started = Instant::now();
+    for number in 1.. {
+        let page = client
+            .get(format!(
+                "{sim_url}/api/v1/DeviceBackupReport?active=true&pgNum={number}&pgSize={PAGE_SIZE}"
+            ))
+            .bearer_auth(&token.access_token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let last = page.ends_with(br#""data":[]}"#);
+        pages.push(page);
+        if last {
+            break;
+        }
+    }
+    (pages, started.elapsed())
+}
+
+/// Time to copy `bytes` into a buffer already big enough: the least any exposition costs.
+fn copy_time(bytes: &[u8]) -> Duration {
+    let mut buffer: Vec<u8> = Vec::with_capacity(bytes.len());
+    let started = Instant::now();
+    buffer.extend_from_slice(bytes);
+    let elapsed = started.elapsed();
+    std::hint::black_box(&buffer);
+    elapsed
+}
+
+/// The sum of a family's samples in a text exposition.
+fn sum(text: &str, family: &str) -> f64 {
+    samples(text, family).sum()
+}
+
+/// How many samples a family has.
+fn sum_of(text: &str, family: &str) -> usize {
+    samples(text, family).count()
+}
+
+fn samples<'a>(text: &'a str, family: &'a str) -> impl Iterator<Item = f64> + 'a {
+    text.lines()
+        .filter(move |l| {
+            l.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+}
+
+fn report(results: &[(Size, Figures)], plan: &Plan) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<String>| {
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    };
+    let header = |out: &mut String, title: &str| {
+        let mut cells = vec![title.to_string()];
+        cells.extend(results.iter().map(|(size, _)| size.label()));
+        line(out, cells.clone());
+        line(out, cells.iter().map(|_| "---".to_string()).collect());
+    };
+    let row = |out: &mut String, name: &str, value: &dyn Fn(&Figures) -> String| {
+        let mut cells = vec![name.to_string()];
+        cells.extend(results.iter().map(|(_, f)| value(f)));
+        line(out, cells);
+    };
+    out.push_str(&format!("{}\n\n", machine()));
+    header(&mut out, "devices");
+    row(&mut out, "report rows (archives)", &|f| group(f.rows));
+    row(&mut out, "series exposed", &|f| group(f.series));
+    row(&mut out, "report pages", &|f| group(f.refresh_pages));
+    row(&mut out, "report bytes", &|f| mib(f.report_bytes));
+    row(&mut out, "**full refresh**", &|f| secs(f.first_refresh));
+    row(&mut out, "rows per second", &|f| {
+        group((f.rows as f64 / f.first_refresh.as_secs_f64()) as u64)
+    });
+    row(&mut out, "fetch floor (pages, no parsing)", &|f| {
+        secs(f.fetch_floor)
+    });
+    row(&mut out, "parse floor (IgnoredAny)", &|f| {
+        secs(f.parse_floor)
+    });
+    row(&mut out, "refresh ÷ parse floor", &|f| {
+        ratio(f.first_refresh, f.parse_floor)
+    });
+    row(&mut out, "**peak RSS**", &|f| mib(f.peak_rss));
+    row(&mut out, "**steady RSS** (after scrapes)", &|f| {
+        mib(f.steady_rss)
+    });
+    row(&mut out, "peak RSS, refreshing every 1s", &|f| {
+        mib(f.loaded_peak_rss)
+    });
+    row(&mut out, "plain body", &|f| mib(f.plain.bytes as u64));
+    row(&mut out, "plain p50 / p99", &|f| {
+        format!(
+            "{} / {}",
+            ms(f.plain.quantile(0.5)),
+            ms(f.plain.quantile(0.99))
+        )
+    });
+    row(&mut out, "output floor (copy, plain)", &|f| {
+        ms(f.output_floor_plain)
+    });
+    row(&mut out, "gzip body", &|f| mib(f.gzip.bytes as u64));
+    row(&mut out, "**gzip p50 / p99**", &|f| {
+        format!(
+            "{} / {}",
+            ms(f.gzip.quantile(0.5)),
+            ms(f.gzip.quantile(0.99))
+        )
+    });
+    row(&mut out, "output floor (copy, gzip)", &|f| {
+        ms(f.output_floor_gzip)
+    });
+    for (name, pick, idle) in [
+        (
+            "gzip",
+            (|f: &Figures| &f.loaded_gzip) as fn(&Figures) -> &LoadResult,
+            (|f: &Figures| &f.idle_gzip) as fn(&Figures) -> &Latencies,
+        ),
+        ("plain", |f| &f.loaded_plain, |f| &f.idle_plain),
+    ] {
+        row(
+            &mut out,
+            &format!("{name} p50 / p99, 8 clients, no refresh"),
+            &|f| {
+                let l = idle(f);
+                format!(
+                    "{} / {} ({} scrapes)",
+                    ms(l.quantile(0.5)),
+                    ms(l.quantile(0.99)),
+                    l.samples.len()
+                )
+            },
+        );
+        row(
+            &mut out,
+            &format!("**{name} p99, 8 clients, during a refresh**"),
+            &|f| {
+                let r = pick(f);
+                format!(
+                    "{} ({} scrapes)",
+                    ms(r.during_refresh.quantile(0.99)),
+                    r.during_refresh.samples.len()
+                )
+            },
+        );
+        row(
+            &mut out,
+            &format!("{name} p50 / p99, 8 clients, all"),
+            &|f| {
+                let r = pick(f);
+                format!(
+                    "{} / {} ({} scrapes)",
+                    ms(r.all.quantile(0.5)),
+                    ms(r.all.quantile(0.99)),
+                    r.all.samples.len()
+                )
+            },
+        );
+    }
+    row(&mut out, "refreshes during the load", &|f| {
+        f.loaded_refreshes.to_string()
+    });
+    out.push_str(&format!(
+        "\n{} sequential scrapes of each encoding on a quiet exporter; {} s of {LOAD_CLIENTS}-client load per encoding on an exporter refreshing every second.\n",
+        plan.scrapes,
+        plan.load.as_secs()
+    ));
+    out
+}
+
+fn machine() -> String {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| format!("{:.1} GiB", kb as f64 / 1048576.0))
+        .unwrap_or_else(|| "unknown memory".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "Machine: {cores} cores ({cpu}), {memory}; backup-exporter {}.",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1048576.0)
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.1}×", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+}
