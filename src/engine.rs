@@ -360,7 +360,7 @@ async fn run<S: Source>(
                     exposition,
                     refreshed_at_ms: now,
                 });
-                tokio::task::spawn_blocking(crate::memory::release_free_memory);
+                crate::background::run(crate::memory::release_free_memory).await;
                 state = Some(new);
                 let duration = started.elapsed();
                 info!(

@@ -6,6 +6,7 @@
 //! The [`simulator`] is an independent implementation of the vendor APIs for the demo and
 //! the tests.
 
+pub mod background;
 pub mod cardinality;
 pub mod cli;
 pub mod clock;

@@ -163,11 +163,11 @@ impl Source for Code42Source {
                 Some(response) => response?,
                 None => self.get_page(page).await?,
             };
-            // The page is parsed on a blocking thread. After a full page, the next one is
+            // The page is parsed on a refresh thread. After a full page, the next one is
             // requested meanwhile, so the vendor prepares it while this one is parsed;
             // after a short page (usually the last) nothing is requested ahead.
             let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
-            let parse = tokio::task::spawn_blocking(move || {
+            let parse = crate::background::run(move || {
                 let rows = parse_page(&response.body, &mut builder);
                 (builder, rows)
             });
@@ -178,7 +178,7 @@ impl Source for Code42Source {
             } else {
                 parse.await
             };
-            let (returned, rows) = parsed.expect("parsing a page does not panic");
+            let (returned, rows) = parsed;
             builder = returned;
             let rows = rows.map_err(|e| {
                 RefreshError::new(format!("device_backup_report: page {page}: {e}"))
