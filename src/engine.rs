@@ -23,9 +23,8 @@ use crate::persist::{SavedStatus, Store};
 use crate::source::{Refreshed, SkipCounts, Source, VendorState};
 use crate::upstream::{RefreshCost, RequestStats};
 
-/// What a scrape reads of one source: the state of the last successful refresh.
+/// What a scrape reads of one source: the series of the last successful refresh.
 pub struct Snapshot {
-    pub state: Arc<dyn VendorState>,
     pub exposition: Exposition,
     /// Unix milliseconds when the refresh that produced it finished.
     pub refreshed_at_ms: i64,
@@ -302,7 +301,6 @@ async fn restore<S: Source>(handle: &SourceHandle, store: &Arc<Store>) -> Option
         )
         .await;
         handle.publish(Snapshot {
-            state: state.clone(),
             exposition,
             refreshed_at_ms: saved.last_success_ms.unwrap_or_default(),
         });
@@ -335,6 +333,9 @@ async fn run<S: Source>(
         Some(store) => restore::<S>(&handle, store).await,
         None => None,
     };
+    if !S::READS_PREVIOUS {
+        state = None;
+    }
     loop {
         let started = Instant::now();
         let counts_before = handle.requests.counts();
@@ -356,11 +357,9 @@ async fn run<S: Source>(
                 let exposition = build_exposition(spec, new.clone(), now).await;
                 let series = exposition.series_count();
                 handle.publish(Snapshot {
-                    state: new.clone(),
                     exposition,
                     refreshed_at_ms: now,
                 });
-                crate::background::run(crate::memory::release_free_memory).await;
                 state = Some(new);
                 let duration = started.elapsed();
                 info!(
@@ -416,6 +415,13 @@ async fn run<S: Source>(
                 finished,
             )
             .await;
+        }
+        if succeeded {
+            if !S::READS_PREVIOUS {
+                state = None;
+            }
+            // The previous snapshot and the state just encoded are freed by now.
+            crate::background::run(crate::memory::release_free_memory).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

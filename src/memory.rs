@@ -4,6 +4,10 @@
 //! with concurrent scrapes and a refresh building the next snapshot, that retained memory
 //! added about a third to the steady-state RSS at 100,000 devices (docs/performance.md).
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 /// Caps glibc's arenas at two per process; call before any thread starts.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -19,5 +23,21 @@ pub fn release_free_memory() {
     // SAFETY: malloc_trim is thread-safe and only releases memory the allocator holds free.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// After a scrape: returns what its buffers left free, at most once a second, so that a
+/// burst of concurrent scrapes does not leave the process tens of megabytes larger.
+pub fn release_after_scrape() {
+    static START: OnceLock<Instant> = OnceLock::new();
+    static LAST_RELEASE_MS: AtomicU64 = AtomicU64::new(0);
+    let now_ms = START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000;
+    let last = LAST_RELEASE_MS.load(Ordering::Relaxed);
+    if now_ms >= last + 1000
+        && LAST_RELEASE_MS
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        release_free_memory();
     }
 }

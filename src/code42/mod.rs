@@ -148,6 +148,8 @@ impl Code42Source {
 
 impl Source for Code42Source {
     type State = Code42Estate;
+    /// Every refresh reads the whole report.
+    const READS_PREVIOUS: bool = false;
 
     /// Reads every page (until a page with an empty `data`, as Code42's own tools do: a
     /// short page does not mean the end, because the server may cap `pgSize`).

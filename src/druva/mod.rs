@@ -91,6 +91,8 @@ impl DruvaSource {
 
 impl Source for DruvaSource {
     type State = DruvaState;
+    /// Incremental reads merge into the previous resources; job and event counters continue.
+    const READS_PREVIOUS: bool = true;
 
     async fn refresh(
         &self,

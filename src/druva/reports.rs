@@ -440,11 +440,16 @@ fn deleted(record: &Record) -> Result<bool, SkipReason> {
 
 /// `backupFrequency` is in minutes; 0 means never.
 fn interval(value: &Scalar) -> Result<Option<u64>, SkipReason> {
-    Ok(value
+    value
         .as_u64()
         .map_err(bad)?
         .filter(|m| *m > 0)
-        .map(|m| m * 60))
+        .map(|m| {
+            m.checked_mul(60)
+                .filter(|s| *s <= i64::MAX as u64)
+                .ok_or(SkipReason::InvalidValue)
+        })
+        .transpose()
 }
 
 impl Report {
@@ -615,6 +620,20 @@ mod tests {
             Row::Record(r) => report.parse(&r),
             Row::NotAnObject => Err(SkipReason::NotAnObject),
         }
+    }
+
+    #[test]
+    fn backup_frequency_beyond_the_range_of_seconds_is_invalid() {
+        assert_eq!(interval(&Scalar::Int(1440)), Ok(Some(86_400)));
+        assert_eq!(interval(&Scalar::Int(0)), Ok(None));
+        assert_eq!(
+            interval(&Scalar::Int(i64::MAX / 59)),
+            Err(SkipReason::InvalidValue)
+        );
+        assert_eq!(
+            interval(&Scalar::UInt(u64::MAX / 60)),
+            Err(SkipReason::InvalidValue)
+        );
     }
 
     // Each sample is the row of the report's sample response in Druva's documentation.

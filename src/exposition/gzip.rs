@@ -8,7 +8,7 @@
 //! segment's own CRC without reading the data again. The result is one ordinary gzip member.
 
 use bytes::Bytes;
-use flate2::{Compress, Compression, FlushCompress};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 
 /// Deflated bytes of one static family, with what the gzip trailer needs.
 #[derive(Debug, Clone)]
@@ -80,6 +80,30 @@ impl SegmentCompressor {
             crc: self.crc.finalize(),
             deflate: Bytes::from(self.out),
         }
+    }
+}
+
+/// Inflates a segment back to its text, handing it to `sink` in chunks of about `chunk`
+/// bytes (a plain-text scrape of a family kept only deflated).
+pub fn inflate(segment: &GzSegment, chunk: usize, mut sink: impl FnMut(&mut Vec<u8>)) {
+    let mut decompress = Decompress::new(false);
+    let mut input = &segment.deflate[..];
+    let mut out = Vec::with_capacity(chunk);
+    while decompress.total_out() < segment.len {
+        let (before_in, before_out) = (decompress.total_in(), decompress.total_out());
+        decompress
+            .decompress_vec(input, &mut out, FlushDecompress::Sync)
+            .expect("a segment deflated by this process inflates");
+        input = &input[(decompress.total_in() - before_in) as usize..];
+        if out.len() == out.capacity() {
+            sink(&mut out);
+            out.clear();
+        } else if decompress.total_out() == before_out && decompress.total_in() == before_in {
+            unreachable!("a complete segment always makes progress");
+        }
+    }
+    if !out.is_empty() {
+        sink(&mut out);
     }
 }
 

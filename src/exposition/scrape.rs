@@ -148,7 +148,7 @@ pub fn produce(
         write_header(family, format, &mut header);
         out.write(&header);
         for (exposition, table) in tables {
-            match (out.gzip.as_mut(), exposition.segment(family)) {
+            match (out.gzip.as_mut(), table.deflated()) {
                 (Some(writer), Some(segment)) => {
                     if !send(writer.splice(segment)) || !send(segment.deflate.clone()) {
                         return;

@@ -1,14 +1,16 @@
 //! A source's series, ready to write: label sets escaped once per refresh, values as numbers.
 //!
 //! A refresh builds one [`Exposition`] per source. Families whose values do not depend on the
-//! time of the scrape are also deflated once ([`GzSegment`]), so a gzip scrape copies them
-//! instead of encoding and compressing hundreds of megabytes each time.
+//! time of the scrape are deflated once and kept only deflated ([`GzSegment`]): a gzip scrape
+//! copies them instead of encoding and compressing hundreds of megabytes each time, and the
+//! snapshot of 100,000 devices stays a few tens of megabytes. A plain scrape inflates them.
+//! Only the label sets of families written at each scrape (ages) are kept as text.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::exposition::Family;
-use crate::exposition::gzip::{GzSegment, SegmentCompressor};
+use crate::exposition::gzip::{GzSegment, SegmentCompressor, inflate};
 use crate::timestamp::write_seconds;
 
 /// A sample value.
@@ -70,8 +72,20 @@ pub struct LabelId(u32);
 #[derive(Debug)]
 pub struct Table {
     family: Family,
-    labels: Vec<LabelId>,
-    values: Vec<Value>,
+    len: usize,
+    samples: Samples,
+}
+
+#[derive(Debug)]
+enum Samples {
+    /// Label sets and values, written at each scrape: families whose values depend on the
+    /// time of the scrape, and every family while it is being built.
+    Live {
+        labels: Vec<LabelId>,
+        values: Vec<Value>,
+    },
+    /// The sample lines, deflated once per refresh.
+    Deflated(GzSegment),
 }
 
 impl Table {
@@ -80,11 +94,19 @@ impl Table {
     }
 
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.len == 0
+    }
+
+    /// The deflated sample lines of a static family.
+    pub fn deflated(&self) -> Option<&GzSegment> {
+        match &self.samples {
+            Samples::Deflated(segment) => Some(segment),
+            Samples::Live { .. } => None,
+        }
     }
 }
 
@@ -96,8 +118,6 @@ pub struct Exposition {
     label_ends: Vec<u32>,
     /// Indexed by [`Family::index`].
     tables: Vec<Option<Table>>,
-    /// Deflated samples of each static family, same index.
-    segments: Vec<Option<GzSegment>>,
     /// Series left out because of `max_series`.
     dropped: usize,
 }
@@ -105,11 +125,6 @@ pub struct Exposition {
 impl Exposition {
     pub fn table(&self, family: Family) -> Option<&Table> {
         self.tables[family.index()].as_ref()
-    }
-
-    /// The pre-compressed samples of a static family.
-    pub fn segment(&self, family: Family) -> Option<&GzSegment> {
-        self.segments[family.index()].as_ref()
     }
 
     /// Total number of series.
@@ -132,22 +147,31 @@ impl Exposition {
         &self.label_text[start..self.label_ends[i] as usize]
     }
 
-    /// Writes samples `range` of `table` in the text format shared by 0.0.4 and OpenMetrics.
-    pub fn render(&self, table: &Table, range: Range<usize>, now_ms: i64, out: &mut Vec<u8>) {
-        let name = table.family.name().as_bytes();
+    /// Writes samples `range` of a live table in the text format shared by 0.0.4 and
+    /// OpenMetrics.
+    fn render(
+        &self,
+        family: Family,
+        (labels, values): (&[LabelId], &[Value]),
+        range: Range<usize>,
+        now_ms: i64,
+        out: &mut Vec<u8>,
+    ) {
+        let name = family.name().as_bytes();
         for i in range {
             out.extend_from_slice(name);
             out.push(b'{');
-            out.extend_from_slice(self.label_text(table.labels[i]).as_bytes());
+            out.extend_from_slice(self.label_text(labels[i]).as_bytes());
             out.extend_from_slice(b"} ");
-            table.values[i].write(now_ms, out);
+            values[i].write(now_ms, out);
             out.push(b'\n');
         }
     }
 
-    /// Deflates each static table for gzip scrapes, the largest first, on as many threads
-    /// as there are cores: for a large estate this is a good part of the refresh.
-    fn compress_static_tables(&self) -> Vec<Option<GzSegment>> {
+    /// Deflates each static table, the largest first, on as many threads as there are
+    /// cores (for a large estate this is a good part of the refresh), then keeps only the
+    /// deflated lines of those tables and the label sets the live ones still use.
+    fn deflate_static_tables(&mut self) {
         let mut work: Vec<&Table> = self
             .tables
             .iter()
@@ -168,19 +192,51 @@ impl Exposition {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(work.len());
-        let mut segments: Vec<Option<GzSegment>> = self.tables.iter().map(|_| None).collect();
-        std::thread::scope(|scope| {
+        let deflated: Vec<(usize, GzSegment)> = std::thread::scope(|scope| {
             let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(compress)).collect();
             let mine = compress();
-            for (index, segment) in helpers
+            helpers
                 .into_iter()
                 .flat_map(|helper| helper.join().expect("deflate does not panic"))
                 .chain(mine)
-            {
-                segments[index] = Some(segment);
-            }
+                .collect()
         });
-        segments
+        for (index, segment) in deflated {
+            if let Some(table) = &mut self.tables[index] {
+                table.samples = Samples::Deflated(segment);
+            }
+        }
+        self.keep_live_label_sets();
+    }
+
+    /// Drops the label sets no live table refers to, renumbering the rest.
+    fn keep_live_label_sets(&mut self) {
+        let mut renumbered = vec![u32::MAX; self.label_ends.len()];
+        let mut text = String::new();
+        let mut ends = Vec::new();
+        for table in self.tables.iter_mut().flatten() {
+            let Samples::Live { labels, .. } = &mut table.samples else {
+                continue;
+            };
+            for id in labels.iter_mut() {
+                let old = id.0 as usize;
+                if renumbered[old] == u32::MAX {
+                    let start = if old == 0 {
+                        0
+                    } else {
+                        self.label_ends[old - 1] as usize
+                    };
+                    text.push_str(&self.label_text[start..self.label_ends[old] as usize]);
+                    ends.push(text.len() as u32);
+                    renumbered[old] = ends.len() as u32 - 1;
+                }
+                id.0 = renumbered[old];
+            }
+        }
+        text.shrink_to_fit();
+        ends.shrink_to_fit();
+        self.label_text = text;
+        self.label_ends = ends;
     }
 
     /// Renders a whole table in chunks of about `chunk` bytes, handing each to `sink`.
@@ -191,13 +247,17 @@ impl Exposition {
         chunk: usize,
         mut sink: impl FnMut(&mut Vec<u8>),
     ) {
+        let live = match &table.samples {
+            Samples::Live { labels, values } => (&labels[..], &values[..]),
+            Samples::Deflated(segment) => return inflate(segment, chunk, sink),
+        };
         let mut buf = Vec::with_capacity(chunk + 1024);
         let mut start = 0;
         // Series lines are roughly the same length, so estimate the step from the first ones.
         let mut step = 64;
         while start < table.len() {
             let end = (start + step).min(table.len());
-            self.render(table, start..end, now_ms, &mut buf);
+            self.render(table.family, live, start..end, now_ms, &mut buf);
             if buf.len() >= chunk {
                 sink(&mut buf);
                 buf.clear();
@@ -212,7 +272,7 @@ impl Exposition {
     }
 }
 
-/// Collects the series of one source; [`ExpositionBuilder::finish`] compresses the static
+/// Collects the series of one source; [`ExpositionBuilder::finish`] deflates the static
 /// families.
 pub struct ExpositionBuilder {
     /// `source="..."` and the source's extra labels, escaped, each followed by a comma
@@ -302,30 +362,35 @@ impl ExpositionBuilder {
     pub fn push(&mut self, family: Family, labels: LabelId, value: Value) {
         let table = self.tables[family.index()].get_or_insert_with(|| Table {
             family,
-            labels: Vec::new(),
-            values: Vec::new(),
+            len: 0,
+            samples: Samples::Live {
+                labels: Vec::new(),
+                values: Vec::new(),
+            },
         });
-        table.labels.push(labels);
-        table.values.push(value);
+        if let Samples::Live { labels: l, values } = &mut table.samples {
+            l.push(labels);
+            values.push(value);
+        }
+        table.len += 1;
         self.series += 1;
     }
 
-    /// Freezes the series and deflates every static family for gzip scrapes.
-    pub fn finish(mut self) -> Exposition {
-        self.label_text.shrink_to_fit();
-        self.label_ends.shrink_to_fit();
-        for table in self.tables.iter_mut().flatten() {
-            table.labels.shrink_to_fit();
-            table.values.shrink_to_fit();
-        }
+    /// Freezes the series and deflates every static family.
+    pub fn finish(self) -> Exposition {
         let mut exposition = Exposition {
             label_text: self.label_text,
             label_ends: self.label_ends,
             tables: self.tables,
-            segments: Vec::new(),
             dropped: self.dropped,
         };
-        exposition.segments = exposition.compress_static_tables();
+        exposition.deflate_static_tables();
+        for table in exposition.tables.iter_mut().flatten() {
+            if let Samples::Live { labels, values } = &mut table.samples {
+                labels.shrink_to_fit();
+                values.shrink_to_fit();
+            }
+        }
         exposition
     }
 }
@@ -362,7 +427,7 @@ mod tests {
             Family::DeviceLastCompleted,
         ] {
             let table = ex.table(family).unwrap();
-            ex.render(table, 0..table.len(), 61_500, &mut out);
+            ex.render_chunks(table, 61_500, 1024, |chunk| out.extend_from_slice(chunk));
         }
         let labels = r#"{source="us",org="Eng",device_uid="1",tenant="ac\"me"}"#;
         assert_eq!(
@@ -374,10 +439,11 @@ mod tests {
                  backup_device_last_completed_backup_timestamp_seconds{labels} 1602533872.084\n"
             )
         );
-        assert!(ex.segment(Family::DeviceArchiveBytes).is_some());
+        let deflated = |family| ex.table(family).unwrap().deflated().is_some();
+        assert!(deflated(Family::DeviceArchiveBytes));
         assert!(
-            ex.segment(Family::DeviceBackupAge).is_none(),
-            "ages are never cached"
+            !deflated(Family::DeviceBackupAge),
+            "ages are written at each scrape"
         );
     }
 
@@ -397,22 +463,54 @@ mod tests {
 
     #[test]
     fn chunked_rendering_covers_every_series_once() {
+        let build = || {
+            let mut builder = ExpositionBuilder::new("s", &[]);
+            for i in 0..5000 {
+                let l = builder.labels(&[("device_uid", &i.to_string())]);
+                builder.push(Family::DeviceSelectedBytes, l, Value::Int(i));
+                builder.push(Family::DeviceBackupAge, l, Value::AgeSinceMs(i * 1000));
+            }
+            builder.finish()
+        };
+        let ex = build();
+        for (family, line) in [
+            (
+                Family::DeviceSelectedBytes,
+                (|i: i64| {
+                    format!("backup_device_selected_bytes{{source=\"s\",device_uid=\"{i}\"}} {i}\n")
+                }) as fn(i64) -> String,
+            ),
+            (Family::DeviceBackupAge, |i: i64| {
+                format!(
+                    "backup_device_backup_age_seconds{{source=\"s\",device_uid=\"{i}\"}} {}\n",
+                    10_000 - i
+                )
+            }),
+        ] {
+            let expected: String = (0..5000).map(line).collect();
+            let mut chunks = Vec::new();
+            let mut count = 0;
+            ex.render_chunks(ex.table(family).unwrap(), 10_000_000, 4096, |c| {
+                chunks.extend_from_slice(c);
+                count += 1;
+            });
+            assert_eq!(String::from_utf8(chunks).unwrap(), expected);
+            assert!(count > 10, "{count} chunks");
+        }
+    }
+
+    #[test]
+    fn only_the_label_sets_of_live_tables_are_kept() {
         let mut builder = ExpositionBuilder::new("s", &[]);
-        for i in 0..5000 {
-            let l = builder.labels(&[("device_uid", &i.to_string())]);
-            builder.push(Family::DeviceSelectedBytes, l, Value::Int(i));
+        for i in 0..100 {
+            let device = builder.labels(&[("device_uid", &i.to_string()), ("name", "laptop")]);
+            builder.push(Family::DeviceInfo, device, Value::Int(1));
+            let archive = builder.labels(&[("device_uid", &i.to_string())]);
+            builder.push(Family::DeviceBackupAge, archive, Value::AgeSinceMs(0));
         }
         let ex = builder.finish();
-        let table = ex.table(Family::DeviceSelectedBytes).unwrap();
-        let mut whole = Vec::new();
-        ex.render(table, 0..table.len(), 0, &mut whole);
-        let mut chunks = Vec::new();
-        let mut count = 0;
-        ex.render_chunks(table, 0, 4096, |c| {
-            chunks.extend_from_slice(c);
-            count += 1;
-        });
-        assert_eq!(chunks, whole);
-        assert!(count > 10);
+        assert_eq!(ex.label_ends.len(), 100);
+        assert!(!ex.label_text.contains("laptop"));
+        assert_eq!(ex.series_count(), 200);
     }
 }

@@ -228,6 +228,8 @@ async fn metrics(app: &Arc<App>, request: &Request<Incoming>) -> Response<HttpBo
         exposition::produce(head.as_bytes(), &sources, now_ms, format, gzip, |chunk| {
             chunk.is_empty() || tx.blocking_send(Ok(chunk)).is_ok()
         });
+        drop(snapshots);
+        crate::memory::release_after_scrape();
     });
     let mut builder = Response::builder()
         .status(StatusCode::OK)

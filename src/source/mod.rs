@@ -37,6 +37,11 @@ pub trait Source: Send + Sync + 'static {
     /// Serializable so `--storage.path` can keep it across restarts.
     type State: VendorState + serde::Serialize + serde::de::DeserializeOwned;
 
+    /// Whether `refresh` reads the previous state. If not, the engine keeps a state only
+    /// until its series are encoded (and saved with `--storage.path`), so the memory of a
+    /// large estate is the snapshot's alone.
+    const READS_PREVIOUS: bool;
+
     /// Reads the vendor's API and builds the next state from `previous` (absent on the
     /// first refresh). Must not keep partial results anywhere if it fails or is cancelled.
     fn refresh(
