@@ -1,4 +1,5 @@
-//! Command-line interface: serving (the default), `--config.check`, `--demo`, `simulate`.
+//! Command-line interface: serving (the default), `--config.check`, `--demo`,
+//! `check-source`, `simulate`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +30,22 @@ use crate::simulator::{
 /// Each configured source is refreshed in the background every refresh_interval; a scrape
 /// of /metrics encodes the last good data and never calls a vendor API.
 #[derive(Parser, Debug)]
-#[command(name = "backup-exporter", version, about, long_about)]
+#[command(
+    name = "backup-exporter",
+    version,
+    about,
+    long_about,
+    after_long_help = "Examples:
+  backup-exporter --demo                       run against built-in simulated tenants
+  backup-exporter --config.check               validate backup-exporter.yml and exit
+  backup-exporter check-source crashplan-us    try one source's credentials and first page
+  backup-exporter --config.file /etc/backup-exporter/backup-exporter.yml
+  backup-exporter simulate --devices 10000     serve the simulated vendor APIs alone
+
+Endpoints: / (status page), /metrics, /-/healthy, /-/ready, /-/reload (POST, with
+--web.enable-lifecycle). SIGHUP re-reads the configuration.
+Documentation: README.md and docs/cli.md."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -94,8 +110,27 @@ pub struct ServeArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Check that one configured source works: authenticate and read one page.
+    ///
+    /// Authenticates with the source's credentials and reads the first page of each report
+    /// the source reads (and of the events, for Druva), then prints what it found, or the
+    /// problem and what to check, in plain words. Run it first against a new tenant.
+    ///
+    /// Exit status: 0 when it authenticated and read a page, 1 when the vendor's API
+    /// failed, 2 when the configuration is invalid or has no source of that name.
+    CheckSource(CheckSourceArgs),
     /// Serve the built-in simulator of the Code42 and Druva APIs (for tests and trials).
     Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckSourceArgs {
+    /// The source's `name` in the configuration file.
+    pub name: String,
+
+    /// Path to the configuration file (YAML); also accepted before `check-source`.
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +215,10 @@ pub fn main() -> ExitCode {
         .build()
         .expect("tokio runtime");
     let result = match cli.command {
+        Some(Command::CheckSource(args)) => {
+            let path = args.config_file.unwrap_or(cli.serve.config_file);
+            return runtime.block_on(check_source(&path, &args.name));
+        }
         Some(Command::Simulate(args)) => runtime.block_on(simulate(args)),
         None => runtime.block_on(serve(cli.serve)),
     };
@@ -211,6 +250,84 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn check_source(path: &std::path::Path, name: &str) -> ExitCode {
+    let config = match config::load(path) {
+        Ok((config, _)) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(spec) = config.sources.iter().find(|s| s.name == name) else {
+        let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+        eprintln!(
+            "{}: no source named {name:?}; the sources are: {}",
+            path.display(),
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    println!(
+        "checking source {name:?} ({}, {})",
+        spec.vendor.name(),
+        spec.url
+    );
+    match crate::engine::check_source(spec, Clock::System).await {
+        Ok(lines) => {
+            for line in lines {
+                println!("ok: {line}");
+            }
+            println!("source {name:?} works: the exporter can authenticate and read it");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            println!("problem: {message}");
+            if let Some(hint) = hint(&message) {
+                println!("what to check: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a user can do about a failed check, from the words of the error.
+fn hint(message: &str) -> Option<&'static str> {
+    let hints: [(&str, &str); 7] = [
+        (
+            "HTTP 401",
+            "the vendor refused the credentials: check client_id (or username) and the secret the configuration points at, and that the API client is enabled",
+        ),
+        (
+            "HTTP 403",
+            "the credentials work but may not read this: give the API client a role that can read reports (Code42: Customer Cloud Admin; Druva: read access to reporting)",
+        ),
+        (
+            "HTTP 404",
+            "nothing at that address: check url (the console's API address for your region) and, for Code42, report_path",
+        ),
+        (
+            "HTTP 429",
+            "the vendor is rate limiting: wait a minute and try again, and consider a longer refresh_interval",
+        ),
+        (
+            "HTTP 5",
+            "the vendor's service failed: try again later; the exporter retries with backoff",
+        ),
+        (
+            "request failed",
+            "no connection: check url, DNS, proxies (HTTPS_PROXY) and firewalls, and for a private CA, the source's tls.ca_file",
+        ),
+        (
+            "timed out",
+            "no answer in time: check the network path to the vendor, or raise the source's timeout",
+        ),
+    ];
+    hints
+        .iter()
+        .find(|(needle, _)| message.contains(needle))
+        .map(|(_, hint)| *hint)
 }
 
 /// Resolves on SIGINT or SIGTERM.

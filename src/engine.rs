@@ -137,6 +137,40 @@ enum Client {
     Druva(Box<DruvaSource>),
 }
 
+impl Client {
+    fn new(spec: &SourceSpec, requests: Arc<RequestStats>, clock: Clock) -> Result<Client, String> {
+        let client = match &spec.vendor {
+            VendorSpec::Code42(code42) => {
+                Code42Source::new(spec, code42, requests).map(|c| Client::Code42(Box::new(c)))
+            }
+            VendorSpec::Druva(druva) => {
+                DruvaSource::new(spec, druva, requests, clock).map(|d| Client::Druva(Box::new(d)))
+            }
+        };
+        client.map_err(|e| format!("source {}: {e}", spec.name))
+    }
+}
+
+/// `check-source`: authenticates against one source and reads the first page of what it
+/// reads, within the source's `timeout`. What was found, a sentence per line, or what
+/// went wrong.
+pub async fn check_source(spec: &SourceSpec, clock: Clock) -> Result<Vec<String>, String> {
+    let client = Client::new(spec, Arc::new(RequestStats::default()), clock)?;
+    let check = async {
+        match client {
+            Client::Code42(source) => source.check().await,
+            Client::Druva(source) => source.check().await,
+        }
+    };
+    match tokio::time::timeout(spec.timeout, check).await {
+        Ok(result) => result.map_err(|e| e.message),
+        Err(_) => Err(format!(
+            "timed out after {} (the source's timeout)",
+            humantime::format_duration(spec.timeout)
+        )),
+    }
+}
+
 /// All sources and their refresh tasks.
 pub struct Engine {
     clock: Clock,
@@ -173,16 +207,7 @@ impl Engine {
     }
 
     fn client(&self, handle: &SourceHandle) -> Result<Client, String> {
-        let spec = &handle.spec;
-        let client = match &spec.vendor {
-            VendorSpec::Code42(code42) => Code42Source::new(spec, code42, handle.requests.clone())
-                .map(|c| Client::Code42(Box::new(c))),
-            VendorSpec::Druva(druva) => {
-                DruvaSource::new(spec, druva, handle.requests.clone(), self.clock.clone())
-                    .map(|d| Client::Druva(Box::new(d)))
-            }
-        };
-        client.map_err(|e| format!("source {}: {e}", spec.name))
+        Client::new(&handle.spec, handle.requests.clone(), self.clock.clone())
     }
 
     fn spawn(&self, handle: Arc<SourceHandle>, client: Client) -> Running {

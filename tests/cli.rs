@@ -116,9 +116,14 @@ fn version_and_help() {
         "--log.level",
         "--log.format",
         "--demo",
+        "check-source",
+        "simulate",
     ] {
         assert!(stdout.contains(flag), "--help lacks {flag}");
     }
+    let (code, stdout, _) = run(&["check-source", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Exit status: 0 when it authenticated and read a page"));
 }
 
 fn free_port() -> u16 {

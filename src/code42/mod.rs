@@ -204,6 +204,44 @@ impl Source for Code42Source {
             "device_backup_report: more than {MAX_PAGES} pages"
         )))
     }
+
+    async fn check(&self) -> Result<Vec<String>, RefreshError> {
+        let (_, lifetime) = self.fetch_token().await?;
+        let who = match &self.spec.auth {
+            Code42Auth::ApiClient { client_id, .. } => format!("API client {client_id:?}"),
+            Code42Auth::User { username, .. } => format!("user {username:?}"),
+        };
+        let mut lines = vec![format!(
+            "authenticated as {who}; the token is valid for {}",
+            humantime::format_duration(lifetime)
+        )];
+        let response = self.get_page(1).await?;
+        let mut builder = EstateBuilder::default();
+        let rows = parse_page(&response.body, &mut builder)
+            .map_err(|e| RefreshError::new(format!("device_backup_report: page 1: {e}")))?;
+        let (estate, skipped) = builder.finish();
+        let mut orgs: Vec<&str> = estate.devices.iter().map(|d| &*d.org).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        lines.push(format!(
+            "read page 1 of {} ({} bytes): {rows} rows, {} archives of {} devices in {} org{}; rows skipped: {}",
+            self.spec.report_path,
+            response.body.len(),
+            estate.archives.len(),
+            estate.devices.len(),
+            orgs.len(),
+            if orgs.len() == 1 { "" } else { "s" },
+            skipped.describe(),
+        ));
+        lines.push(if rows == 0 {
+            "the report is empty: check the source's query (such as active: \"true\" or an org) and what the API client may see".into()
+        } else if rows >= self.spec.page_size as usize {
+            format!("the page is full (page_size {}): more pages follow, read on every refresh", self.spec.page_size)
+        } else {
+            "that is the whole report".into()
+        });
+        Ok(lines)
+    }
 }
 
 #[derive(serde::Deserialize)]

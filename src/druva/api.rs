@@ -29,6 +29,8 @@ pub struct ReportRead {
     /// read starts.
     pub last_sync_ms: Option<i64>,
     pub pages: u32,
+    /// The read stopped at its page limit while the API had more pages.
+    pub more: bool,
 }
 
 /// A final answer and the token it was sent with, to keep it out of error messages.
@@ -119,7 +121,7 @@ impl DruvaApi {
         }
     }
 
-    async fn fetch_token(&self) -> Result<(Secret, Duration), RefreshError> {
+    pub async fn fetch_token(&self) -> Result<(Secret, Duration), RefreshError> {
         let secret = self.secret.load().map_err(RefreshError::new)?;
         let request = self
             .upstream
@@ -179,11 +181,13 @@ impl DruvaApi {
 
     /// Reads a report completely: the first page with `filters`, then only the
     /// `nextPageToken` until it is empty. A 400 on a follow-up page means the token (valid
-    /// five minutes) was refused: the report is read again from the start, once.
+    /// five minutes) was refused: the report is read again from the start, once. With
+    /// `first_page_only`, the read stops after the first page (`check-source`).
     pub async fn read_report(
         &self,
         report: &'static Report,
         since_ms: Option<i64>,
+        first_page_only: bool,
     ) -> Result<ReportRead, RefreshError> {
         let filter_by: Vec<serde_json::Value> = since_ms
             .map(|ms| {
@@ -244,6 +248,10 @@ impl DruvaApi {
                 }
                 let next = info.kept[1].as_ref().and_then(|v| v.as_str()).unwrap_or("");
                 if next.is_empty() {
+                    return Ok(read);
+                }
+                if first_page_only {
+                    read.more = true;
                     return Ok(read);
                 }
                 if read.pages >= MAX_PAGES {

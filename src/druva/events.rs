@@ -19,7 +19,7 @@ use crate::upstream::{Upstream, excerpt};
 
 /// A page holds at most 500 events; a refresh reads at most this many pages and continues
 /// from its cursor next time.
-const MAX_PAGES: u32 = 2_000;
+pub const MAX_PAGES: u32 = 2_000;
 
 const V2_FIELDS: &[&str] = &[
     "eventDetails",
@@ -100,10 +100,11 @@ pub async fn read_v2(
     api: &DruvaApi,
     log: &mut EventLog,
     skipped: &mut SkipCounts,
+    max_pages: u32,
 ) -> Result<(), RefreshError> {
     let mut tracker = log.cursor.clone();
     let mut replaying = false;
-    for _ in 0..MAX_PAGES {
+    for _ in 0..max_pages {
         let mut url = api.upstream.url("/insync/eventmanagement/v2/events");
         if let Some(t) = &tracker {
             url.query_pairs_mut().append_pair("tracker", t);
@@ -179,13 +180,14 @@ pub async fn read_legacy(
     token: &SecretRef,
     log: &mut EventLog,
     skipped: &mut SkipCounts,
+    max_pages: u32,
 ) -> Result<(), RefreshError> {
     let token = token.load().map_err(RefreshError::new)?;
     let start = upstream.url("/api/events/v1");
     let mut url = start.clone();
     let mut cookie = log.cursor.clone();
     let mut replaying = false;
-    for _ in 0..MAX_PAGES {
+    for _ in 0..max_pages {
         let mut request = upstream
             .http()
             .get(url.clone())

@@ -87,6 +87,31 @@ impl DruvaSource {
             clock,
         })
     }
+
+    /// Reads events into `log` from its cursor, through the configured Events API.
+    async fn read_events(
+        &self,
+        log: &mut EventLog,
+        skipped: &mut SkipCounts,
+        max_pages: u32,
+    ) -> Result<(), RefreshError> {
+        match &self.spec.events {
+            DruvaEvents::None => Ok(()),
+            DruvaEvents::V2 => events::read_v2(&self.api, log, skipped, max_pages).await,
+            DruvaEvents::Legacy { .. } => {
+                let legacy = self.legacy.as_ref().expect("legacy events configured");
+                events::read_legacy(
+                    &legacy.upstream,
+                    &legacy.admin_email,
+                    &legacy.token,
+                    log,
+                    skipped,
+                    max_pages,
+                )
+                .await
+            }
+        }
+    }
 }
 
 impl Source for DruvaSource {
@@ -117,7 +142,7 @@ impl Source for DruvaSource {
                 // The first read takes the API's default window (the last 24 hours).
                 Kind::Activity => (cursor.map(|c| c.last_sync_ms - OVERLAP_MS), false),
             };
-            let read = self.api.read_report(report, since).await?;
+            let read = self.api.read_report(report, since, false).await?;
             skipped.merge(&read.skipped);
             state.apply(report, read.rows, full);
             if report.kind != Kind::Totals {
@@ -136,23 +161,49 @@ impl Source for DruvaSource {
         }
         match &self.spec.events {
             DruvaEvents::None => state.events = None,
-            DruvaEvents::V2 => {
+            _ => {
                 let log = state.events.get_or_insert_with(EventLog::default);
-                events::read_v2(&self.api, log, &mut skipped).await?;
-            }
-            DruvaEvents::Legacy { .. } => {
-                let legacy = self.legacy.as_ref().expect("legacy events configured");
-                let log = state.events.get_or_insert_with(EventLog::default);
-                events::read_legacy(
-                    &legacy.upstream,
-                    &legacy.admin_email,
-                    &legacy.token,
-                    log,
-                    &mut skipped,
-                )
-                .await?;
+                self.read_events(log, &mut skipped, events::MAX_PAGES)
+                    .await?;
             }
         }
         Ok(Refreshed { state, skipped })
+    }
+
+    async fn check(&self) -> Result<Vec<String>, RefreshError> {
+        let (_, lifetime) = self.api.fetch_token().await?;
+        let mut lines = vec![format!(
+            "authenticated as API client {:?}; the token is valid for {}",
+            self.spec.client_id,
+            humantime::format_duration(lifetime)
+        )];
+        for id in &self.spec.reports {
+            let report = reports::find(id).expect("configured reports are in the catalogue");
+            // Without a date filter the API answers with the last 24 hours only.
+            let since = (report.kind == Kind::CurrentState).then_some(FAR_PAST_MS);
+            let read = self.api.read_report(report, since, true).await?;
+            lines.push(format!(
+                "report {}: {} rows on the first page, rows skipped: {}; {}",
+                report.id,
+                read.rows.len(),
+                read.skipped.describe(),
+                if read.more {
+                    "more pages follow"
+                } else {
+                    "that is the whole report"
+                }
+            ));
+        }
+        if !matches!(self.spec.events, DruvaEvents::None) {
+            let mut log = EventLog::default();
+            let mut skipped = SkipCounts::default();
+            self.read_events(&mut log, &mut skipped, 1).await?;
+            lines.push(format!(
+                "events: {} on the first page, rows skipped: {}",
+                log.counts.values().sum::<u64>(),
+                skipped.describe()
+            ));
+        }
+        Ok(lines)
     }
 }

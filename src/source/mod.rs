@@ -48,6 +48,10 @@ pub trait Source: Send + Sync + 'static {
         &self,
         previous: Option<Arc<Self::State>>,
     ) -> impl Future<Output = Result<Refreshed<Self::State>, RefreshError>> + Send;
+
+    /// For `check-source`: authenticates and reads the first page of each report this
+    /// source reads, and says what it found, a sentence per line.
+    fn check(&self) -> impl Future<Output = Result<Vec<String>, RefreshError>> + Send;
 }
 
 /// Why a refresh failed, in words fit for a log line (never containing a secret).

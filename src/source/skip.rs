@@ -58,4 +58,18 @@ impl SkipCounts {
     pub fn total(&self) -> u64 {
         self.0.values().sum()
     }
+
+    /// "none", or the counts by reason: "2 invalid_value, 1 duplicate".
+    pub fn describe(&self) -> String {
+        if self.total() == 0 {
+            return "none".into();
+        }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(reason, n)| format!("{n} {}", reason.as_str()))
+            .collect();
+        parts.join(", ")
+    }
 }
