@@ -21,11 +21,14 @@ use crate::druva::DruvaSource;
 use crate::exposition::{Exposition, ExpositionBuilder};
 use crate::persist::{SavedStatus, Store};
 use crate::source::{Refreshed, SkipCounts, Source, VendorState};
+use crate::status::StatusSummary;
 use crate::upstream::{RefreshCost, RequestStats};
 
 /// What a scrape reads of one source: the series of the last successful refresh.
 pub struct Snapshot {
     pub exposition: Exposition,
+    /// For the status page.
+    pub status: StatusSummary,
     /// Unix milliseconds when the refresh that produced it finished.
     pub refreshed_at_ms: i64,
 }
@@ -107,7 +110,7 @@ impl SourceHandle {
         change(&mut self.status.lock().expect("status lock"));
     }
 
-    fn publish(&self, snapshot: Snapshot) {
+    pub(crate) fn publish(&self, snapshot: Snapshot) {
         self.snapshot.store(Some(Arc::new(snapshot)));
     }
 }
@@ -319,7 +322,7 @@ async fn restore<S: Source>(handle: &SourceHandle, store: &Arc<Store>) -> Option
     let saved = loaded.status;
     let state = loaded.state.map(Arc::new);
     if let Some(state) = &state {
-        let exposition = build_exposition(
+        let (exposition, status) = build_exposition(
             &handle.spec,
             state.clone(),
             saved.last_success_ms.unwrap_or_default(),
@@ -327,6 +330,7 @@ async fn restore<S: Source>(handle: &SourceHandle, store: &Arc<Store>) -> Option
         .await;
         handle.publish(Snapshot {
             exposition,
+            status,
             refreshed_at_ms: saved.last_success_ms.unwrap_or_default(),
         });
     }
@@ -379,10 +383,11 @@ async fn run<S: Source>(
             }) => {
                 let new = Arc::new(new);
                 let now = clock.now_ms();
-                let exposition = build_exposition(spec, new.clone(), now).await;
+                let (exposition, status) = build_exposition(spec, new.clone(), now).await;
                 let series = exposition.series_count();
                 handle.publish(Snapshot {
                     exposition,
+                    status,
                     refreshed_at_ms: now,
                 });
                 state = Some(new);
@@ -476,19 +481,20 @@ async fn save<S: serde::Serialize + Send + Sync + 'static>(
     }
 }
 
-/// Encodes a state's series off the async threads: for large estates this is real work.
+/// Encodes a state's series and status summary off the async threads: for large estates
+/// this is real work.
 async fn build_exposition(
     spec: &SourceSpec,
     state: Arc<dyn VendorState>,
     now_ms: i64,
-) -> Exposition {
+) -> (Exposition, StatusSummary) {
     let spec = spec.clone();
     tokio::task::spawn_blocking(move || encode(&spec, &*state, now_ms))
         .await
         .expect("encoding a snapshot does not panic")
 }
 
-fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> Exposition {
+fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> (Exposition, StatusSummary) {
     let started = Instant::now();
     let series = &spec.series;
     let mut detail = series.detail;
@@ -524,8 +530,15 @@ fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> Exposition
             "max_series reached: the series of the least stale devices and resources are left out"
         );
     }
+    let mut status = state.summarize(&ctx);
+    if series.hash_key.is_some() && ctx.hasher.is_none() {
+        // The key could not be read: show no names rather than unhashed ones.
+        for item in &mut status.stalest {
+            item.name = "(hidden: hash_key unreadable)".into();
+        }
+    }
     debug!(source = %spec.name, series = exposition.series_count(), duration = ?started.elapsed(), "snapshot encoded");
-    exposition
+    (exposition, status)
 }
 
 #[cfg(test)]

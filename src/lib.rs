@@ -26,6 +26,7 @@ pub mod self_metrics;
 pub mod server;
 pub mod simulator;
 pub mod source;
+pub mod status;
 pub mod timestamp;
 pub mod token;
 pub mod upstream;

@@ -279,6 +279,30 @@ async fn hash_identities_replaces_device_and_user_names_by_the_documented_hash()
             );
         }
     }
+    // The status page names the stalest devices as the labels do.
+    let page = reqwest::get(harness.url("/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hashed = truth
+        .iter()
+        .filter(|r| page.contains(&format!("<td>{}</td>", documented_hash(&r.device_name))))
+        .count();
+    assert!(hashed >= 20, "{page}");
+    for row in &truth {
+        let escaped = row
+            .device_name
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;");
+        assert!(
+            !page.contains(&escaped),
+            "{} is on the status page",
+            row.device_name
+        );
+    }
     harness.stop().await;
 }
 

@@ -12,6 +12,10 @@ use crate::config::Detail;
 use crate::exposition::{ExpositionBuilder, Family, Value};
 use crate::intern::Interner;
 use crate::source::{SkipCounts, SkipReason};
+use crate::status::{
+    BACKUP_AGE_MS, CONNECTION_MS, Crossing, NO_NEW_DATA_MS, StaleItem, StatusSummary,
+    SummaryBuilder,
+};
 
 /// A device (computer) with the attributes of `backup_device_info`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +161,43 @@ impl Archive {
 }
 
 impl Code42Estate {
+    /// Every device's health and the stalest devices. A device is as unhealthy as its
+    /// worst archive or its connection, and as stale as its oldest archive.
+    pub fn summarize(&self, ctx: &ExposeContext) -> StatusSummary {
+        // Per device: health crossing, and the oldest archive's (since, never completed).
+        let mut devices = vec![(Crossing::default(), None::<(i64, bool)>); self.devices.len()];
+        for archive in &self.archives {
+            let (crossing, oldest) = &mut devices[archive.device as usize];
+            if let Some(since) = archive.age_from_ms() {
+                let never = archive.last_completed_ms.is_none();
+                *crossing = crossing.age(since, BACKUP_AGE_MS, never);
+                if oldest.is_none_or(|(s, _)| since < s) {
+                    *oldest = Some((since, never));
+                }
+            }
+            if let Some(activity) = archive.last_activity_ms {
+                *crossing = crossing.age(activity, NO_NEW_DATA_MS, false);
+            }
+        }
+        let mut summary = SummaryBuilder::new("device", self.devices.len());
+        for (device, (crossing, oldest)) in self.devices.iter().zip(devices) {
+            let crossing = match device.last_connected_ms {
+                Some(connected) => crossing.age(connected, CONNECTION_MS, false),
+                None => crossing,
+            };
+            summary.count(crossing);
+            if let Some((since_ms, never_completed)) = oldest {
+                summary.offer(since_ms, || StaleItem {
+                    name: ctx.identity(&device.name).into_owned(),
+                    group: device.org.to_string(),
+                    since_ms,
+                    never_completed,
+                });
+            }
+        }
+        summary.finish()
+    }
+
     /// Adds the estate's series: org and alert totals over every device, then per-device
     /// series as `ctx` keeps them and `out` admits them (the stalest devices first when
     /// the source's series are capped).

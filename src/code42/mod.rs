@@ -20,6 +20,7 @@ use crate::exposition::ExpositionBuilder;
 use crate::record::{Row, decode_page};
 use crate::secret::Secret;
 use crate::source::{RefreshError, Refreshed, SkipReason, Source, VendorState};
+use crate::status::StatusSummary;
 use crate::token::TokenCache;
 use crate::upstream::{RequestStats, Response, Upstream, excerpt};
 
@@ -31,6 +32,10 @@ const MAX_PAGES: u32 = 100_000;
 impl VendorState for Code42Estate {
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
         Code42Estate::expose(self, out, ctx);
+    }
+
+    fn summarize(&self, ctx: &ExposeContext) -> StatusSummary {
+        Code42Estate::summarize(self, ctx)
     }
 }
 

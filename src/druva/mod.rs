@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::{DruvaEvents, DruvaSpec, SourceSpec};
 use crate::exposition::ExpositionBuilder;
 use crate::source::{RefreshError, Refreshed, SkipCounts, Source, VendorState};
+use crate::status::StatusSummary;
 use crate::upstream::{RequestStats, Upstream};
 use api::{DruvaApi, FAR_PAST_MS};
 use reports::Kind;
@@ -38,6 +39,10 @@ pub fn report_id(name: &str) -> Option<&'static str> {
 impl VendorState for DruvaState {
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
         DruvaState::expose(self, out, ctx);
+    }
+
+    fn summarize(&self, ctx: &ExposeContext) -> StatusSummary {
+        DruvaState::summarize(self, ctx)
     }
 }
 

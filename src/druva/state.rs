@@ -12,6 +12,9 @@ use super::reports::{
 use crate::cardinality::ExposeContext;
 use crate::config::Detail;
 use crate::exposition::{ExpositionBuilder, Family, Value};
+use crate::status::{
+    Crossing, RESOURCE_AGE_MS, RESOURCE_INTERVAL_FACTOR, StaleItem, StatusSummary, SummaryBuilder,
+};
 
 /// How long a counted job is remembered, so an overlapping or repeated read does not count
 /// it twice: jobs updated this long before the newest job seen (vendor time, so a skewed
@@ -264,6 +267,44 @@ impl DruvaState {
         if let Some(newest) = counted.values().max().copied() {
             counted.retain(|_, updated| newest - *updated < REMEMBER_JOBS_MS);
         }
+    }
+
+    /// Every resource's health and the stalest resources.
+    pub fn summarize(&self, ctx: &ExposeContext) -> StatusSummary {
+        let items = self.resources.values().map(|rows| rows.len()).sum();
+        let mut summary = SummaryBuilder::new("resource", items);
+        for (report, rows) in &self.resources {
+            let personal = report == "m365UserWorkload";
+            for r in rows.values() {
+                let interval_ms = (r.interval_seconds.unwrap_or(0) as i64)
+                    .saturating_mul(1000 * RESOURCE_INTERVAL_FACTOR);
+                let thresholds = (
+                    RESOURCE_AGE_MS.0.max(interval_ms),
+                    RESOURCE_AGE_MS.1.max(interval_ms),
+                );
+                let never = r.last_success_ms.is_none();
+                let mut crossing = Crossing::default();
+                if r.last_failed {
+                    crossing = crossing.warning_now();
+                }
+                let Some(since_ms) = r.last_success_ms.or(r.added_ms) else {
+                    summary.count(crossing);
+                    continue;
+                };
+                summary.count(crossing.age(since_ms, thresholds, never));
+                summary.offer(since_ms, || StaleItem {
+                    name: if personal {
+                        ctx.identity(&r.name).into_owned()
+                    } else {
+                        r.name.clone()
+                    },
+                    group: r.workload.clone(),
+                    since_ms,
+                    never_completed: never,
+                });
+            }
+        }
+        summary.finish()
     }
 
     /// Adds the tenant's series: totals, alert, job and event counts always, then each

@@ -15,6 +15,7 @@ pub use skip::{SkipCounts, SkipReason};
 
 use crate::cardinality::ExposeContext;
 use crate::exposition::ExpositionBuilder;
+use crate::status::StatusSummary;
 use crate::upstream::UpstreamError;
 
 /// A vendor's state after a successful refresh.
@@ -22,6 +23,10 @@ pub trait VendorState: Send + Sync + 'static {
     /// Adds this state's series to the source's exposition: aggregates first, then each
     /// device's or resource's series if `ctx` keeps it and `out` admits it.
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext);
+
+    /// The status page's summary: every device or resource by health, and the stalest,
+    /// named as in the labels (hashed when `ctx` hashes identities).
+    fn summarize(&self, ctx: &ExposeContext) -> StatusSummary;
 }
 
 /// The outcome of a successful refresh.

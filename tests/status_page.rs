@@ -1,0 +1,357 @@
+//! The status page (`/`) against the demo's simulated tenants at a fixed clock: the 20
+//! stalest devices and resources across both sources, with their ages, and the devices
+//! by health, compared with the simulator's own truth; then the same page opened in
+//! headless Chromium (Debian's `chromium`), whose DOM must hold the same rows and whose
+//! phone-sized screenshot must show the health colours.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use backup_exporter::cli::start_demo;
+use backup_exporter::clock::Clock;
+use backup_exporter::engine::Engine;
+use backup_exporter::self_metrics::ReloadMetrics;
+use backup_exporter::server::{self, App};
+use backup_exporter::simulator::RunningSimulator;
+use tokio::net::TcpListener;
+
+/// 2026-11-01T12:00:00Z.
+const NOW_MS: i64 = 1_793_534_400_000;
+const DAY_MS: i64 = 86_400_000;
+
+struct Demo {
+    sim: RunningSimulator,
+    url: String,
+    _engine: Engine,
+}
+
+async fn start() -> Demo {
+    backup_exporter::upstream::install_crypto_provider();
+    let clock = Clock::manual(NOW_MS);
+    let (config, sim) = start_demo(clock.clone()).await.unwrap();
+    let engine = Engine::start(&config, clock.clone(), None).unwrap();
+    let app = Arc::new(App::new(
+        engine.source_list(),
+        "/metrics".into(),
+        clock.clone(),
+        40,
+        &ReloadMetrics::loaded_at(&clock),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(server::serve(listener, app, std::future::pending::<()>()));
+    for _ in 0..400 {
+        if engine.sources().iter().all(|s| s.status().up) {
+            return Demo {
+                sim,
+                url,
+                _engine: engine,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the demo's sources did not refresh");
+}
+
+/// A row of the stalest table, as the page should show it.
+#[derive(Debug, PartialEq)]
+struct Row {
+    source: String,
+    name: String,
+    group: String,
+    age: String,
+}
+
+/// "4d 3h", "2h 5m": how the page words an age (independent of the exporter's code).
+fn words(ms: i64) -> String {
+    let (d, h, m) = (ms / DAY_MS, ms / 3_600_000 % 24, ms / 60_000 % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else {
+        format!("{m}m")
+    }
+}
+
+/// The 20 stalest from the simulator's truth: a device by its oldest active archive
+/// (last completed backup, or creation when it never completed one), a resource by its
+/// last success or, if none, when it was added.
+fn expected(sim: &RunningSimulator) -> Vec<Row> {
+    let mut items: Vec<(i64, Row)> = Vec::new();
+    let mut devices: std::collections::BTreeMap<String, (i64, bool, String, String)> =
+        Default::default();
+    for a in sim.simulator.code42.truth(NOW_MS) {
+        if !a.active {
+            continue;
+        }
+        let since = a.last_completed_ms.unwrap_or(a.creation_ms);
+        let never = a.last_completed_ms.is_none();
+        let entry = devices.entry(a.device_uid.clone()).or_insert((
+            i64::MAX,
+            false,
+            a.device_name.clone(),
+            a.org.clone(),
+        ));
+        if since < entry.0 {
+            entry.0 = since;
+            entry.1 = never;
+        }
+    }
+    let age = |since: i64, never: bool| {
+        if never {
+            format!("never completed (created {} ago)", words(NOW_MS - since))
+        } else {
+            format!("{} ago", words(NOW_MS - since))
+        }
+    };
+    for (since, never, name, org) in devices.into_values() {
+        items.push((
+            since,
+            Row {
+                source: "demo-crashplan".into(),
+                name,
+                group: org,
+                age: age(since, never),
+            },
+        ));
+    }
+    for r in sim.simulator.druva.resources(NOW_MS) {
+        if r.deleted || r.purged {
+            continue;
+        }
+        let since = r.last_success_ms.unwrap_or(r.added_ms);
+        items.push((
+            since,
+            Row {
+                source: "demo-druva".into(),
+                name: r.name,
+                group: r.workload,
+                age: age(since, r.last_success_ms.is_none()),
+            },
+        ));
+    }
+    items.sort_by_key(|(since, _)| *since);
+    items.into_iter().take(20).map(|(_, row)| row).collect()
+}
+
+/// Text of an HTML fragment: tags removed, entities decoded.
+fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The rows of the table with this id, each as its cells' text.
+fn table(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html
+        .find(&format!("<table id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no table {id}"));
+    let body = &html[start..start + html[start..].find("</table>").unwrap()];
+    body.split("<tr>")
+        .skip(1)
+        .filter(|row| row.contains("<td"))
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| text(&format!("<td{cell}")).trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn stalest_rows(html: &str) -> Vec<Row> {
+    table(html, "stalest")
+        .into_iter()
+        .enumerate()
+        .map(|(i, cells)| {
+            assert_eq!(cells[0], (i + 1).to_string());
+            Row {
+                name: cells[1].clone(),
+                age: cells[2].clone(),
+                source: cells[3].clone(),
+                group: cells[4].clone(),
+            }
+        })
+        .collect()
+}
+
+/// Devices by health from the truth, with the alerting rules' default thresholds.
+fn device_health(sim: &RunningSimulator) -> [usize; 3] {
+    let mut level: std::collections::BTreeMap<String, usize> = Default::default();
+    let over = |since: i64, days: i64| NOW_MS - since > days * DAY_MS;
+    for a in sim.simulator.code42.truth(NOW_MS) {
+        if !a.active {
+            continue;
+        }
+        let backup = match a.last_completed_ms {
+            Some(t) => over(t, 3) as usize + over(t, 5) as usize,
+            None => over(a.creation_ms, 3) as usize,
+        };
+        let activity = a
+            .last_activity_ms
+            .map_or(0, |t| over(t, 3) as usize + over(t, 7) as usize);
+        let connection =
+            over(a.last_connected_ms, 3) as usize + over(a.last_connected_ms, 5) as usize;
+        let device = level.entry(a.device_uid).or_default();
+        *device = (*device).max(backup).max(activity).max(connection);
+    }
+    let mut counts = [0; 3];
+    for l in level.values() {
+        counts[*l] += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shows_the_stalest_devices_and_resources_with_their_ages() {
+    let demo = start().await;
+    let html = reqwest::get(&demo.url).await.unwrap().text().await.unwrap();
+    let expected = expected(&demo.sim);
+    assert_eq!(expected.len(), 20);
+    assert!(expected.iter().any(|r| r.source == "demo-crashplan"));
+    assert!(expected.iter().any(|r| r.source == "demo-druva"));
+    assert_eq!(stalest_rows(&html), expected);
+
+    let health = table(&html, "health");
+    let [healthy, warning, critical] = device_health(&demo.sim);
+    assert_eq!(
+        health[0],
+        [
+            "demo-crashplan",
+            "devices",
+            &(healthy + warning + critical).to_string(),
+            &healthy.to_string(),
+            &warning.to_string(),
+            &critical.to_string()
+        ]
+    );
+    assert!(
+        warning > 0 && critical > 0,
+        "the demo has devices in trouble"
+    );
+    let live = demo
+        .sim
+        .simulator
+        .druva
+        .resources(NOW_MS)
+        .iter()
+        .filter(|r| !r.deleted && !r.purged)
+        .count();
+    assert_eq!(
+        health[1][..3],
+        ["demo-druva", "resources", &live.to_string()]
+    );
+
+    let sources = table(&html, "sources");
+    assert_eq!(sources.len(), 2);
+    for row in &sources {
+        // Source, state, last success, next refresh (the demo refreshes every minute).
+        assert_eq!(row[1], "up");
+        assert_eq!(row[2], "0s ago");
+        assert!(row[3].starts_with("in "), "{row:?}");
+    }
+}
+
+/// Debian's Chromium, or what CI must provide.
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
+        .find(|path| path.is_file())
+}
+
+fn run_chromium(browser: &Path, profile: &Path, args: &[String]) -> Vec<u8> {
+    let output = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renders_in_headless_chromium_on_a_phone_sized_screen() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs Debian's chromium (.ci/run); it is missing"
+        );
+        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let demo = start().await;
+    let expected = expected(&demo.sim);
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("status.png");
+    let (url, profile, shot_arg) = (
+        demo.url.clone(),
+        dir.path().join("profile"),
+        format!("--screenshot={}", shot.display()),
+    );
+    let dom = tokio::task::spawn_blocking(move || {
+        let dom = run_chromium(&browser, &profile, &["--dump-dom".into(), url.clone()]);
+        run_chromium(
+            &browser,
+            &profile,
+            &["--window-size=390,1400".into(), shot_arg, url],
+        );
+        String::from_utf8(dom).unwrap()
+    })
+    .await
+    .unwrap();
+
+    // The browser's DOM: the page parsed as a browser parses it, escaping included.
+    assert_eq!(stalest_rows(&dom), expected);
+
+    // The screenshot: phone-sized, with the tiles' green, amber and red text drawn.
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height), (390, 1400));
+    let channels = frame.buffer_size() / (frame.width * frame.height) as usize;
+    let near = |colour: [u8; 3]| {
+        pixels[..frame.buffer_size()]
+            .chunks(channels)
+            .any(|p| (0..3).all(|i| (p[i] as i32 - colour[i] as i32).abs() <= 12))
+    };
+    assert!(
+        near([0x1a, 0x7f, 0x37]),
+        "no healthy (green) text in the screenshot"
+    );
+    assert!(
+        near([0x9a, 0x67, 0x00]),
+        "no warning (amber) text in the screenshot"
+    );
+    assert!(
+        near([0xcf, 0x22, 0x2e]),
+        "no critical (red) text in the screenshot"
+    );
+}
