@@ -174,7 +174,7 @@ impl fmt::Display for UpstreamError {
 
 /// The innermost cause of a reqwest error, which carries the useful part
 /// ("connection refused", "unexpected EOF").
-fn root_cause(error: &reqwest::Error) -> String {
+pub fn root_cause(error: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = error;
     while let Some(next) = cause.source() {
         cause = next;

@@ -117,6 +117,7 @@ fn version_and_help() {
         "--log.format",
         "--demo",
         "check-source",
+        "healthcheck",
         "simulate",
     ] {
         assert!(stdout.contains(flag), "--help lacks {flag}");
@@ -227,6 +228,10 @@ fn demo_serves_every_documented_metric_and_stops_on_sigterm() {
         "the demo has devices more than 3 days stale ({stale})"
     );
 
+    // The container image's HEALTHCHECK.
+    let health_url = format!("http://127.0.0.1:{port}/-/healthy");
+    assert_eq!(run(&["healthcheck", "--url", &health_url]).0, 0);
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -241,6 +246,9 @@ fn demo_serves_every_documented_metric_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "{exit:?}");
+    let (code, _, stderr) = run(&["healthcheck", "--url", &health_url]);
+    assert_eq!(code, 1, "a stopped exporter is unhealthy");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
     let mut logs = String::new();
     child
         .stderr

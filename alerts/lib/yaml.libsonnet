@@ -1,7 +1,7 @@
 // Writes rule groups as readable YAML: keys in the order people expect (alert or record,
 // expr, for, labels, annotations), multi-line expressions as block scalars, every string
 // quoted the JSON way (which YAML accepts).
-local order = ['name', 'alert', 'record', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations', 'rules'];
+local order = ['apiVersion', 'kind', 'metadata', 'name', 'alert', 'record', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations', 'rules'];
 
 local scalar(value, indent) =
   if std.type(value) == 'string' && std.length(std.findSubstr('\n', std.rstripChars(value, '\n'))) > 0 then
