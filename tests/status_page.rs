@@ -4,55 +4,15 @@
 //! headless Chromium (Debian's `chromium`), whose DOM must hold the same rows and whose
 //! phone-sized screenshot must show the health colours.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
-use backup_exporter::cli::start_demo;
 use backup_exporter::clock::Clock;
-use backup_exporter::engine::Engine;
-use backup_exporter::self_metrics::ReloadMetrics;
-use backup_exporter::server::{self, App};
 use backup_exporter::simulator::RunningSimulator;
-use tokio::net::TcpListener;
+use common::{Harness, NOW_MS};
 
-/// 2026-11-01T12:00:00Z.
-const NOW_MS: i64 = 1_793_534_400_000;
 const DAY_MS: i64 = 86_400_000;
-
-struct Demo {
-    sim: RunningSimulator,
-    url: String,
-    _engine: Engine,
-}
-
-async fn start() -> Demo {
-    backup_exporter::upstream::install_crypto_provider();
-    let clock = Clock::manual(NOW_MS);
-    let (config, sim) = start_demo(clock.clone()).await.unwrap();
-    let engine = Engine::start(&config, clock.clone(), None).unwrap();
-    let app = Arc::new(App::new(
-        engine.source_list(),
-        "/metrics".into(),
-        clock.clone(),
-        40,
-        &ReloadMetrics::loaded_at(&clock),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(server::serve(listener, app, std::future::pending::<()>()));
-    for _ in 0..400 {
-        if engine.sources().iter().all(|s| s.status().up) {
-            return Demo {
-                sim,
-                url,
-                _engine: engine,
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the demo's sources did not refresh");
-}
 
 /// A row of the stalest table, as the page should show it.
 #[derive(Debug, PartialEq)]
@@ -218,8 +178,13 @@ fn device_health(sim: &RunningSimulator) -> [usize; 3] {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shows_the_stalest_devices_and_resources_with_their_ages() {
-    let demo = start().await;
-    let html = reqwest::get(&demo.url).await.unwrap().text().await.unwrap();
+    let demo = Harness::demo(Clock::manual(NOW_MS)).await;
+    let html = reqwest::get(demo.url("/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let expected = expected(&demo.sim);
     assert_eq!(expected.len(), 20);
     assert!(expected.iter().any(|r| r.source == "demo-crashplan"));
@@ -264,6 +229,7 @@ async fn shows_the_stalest_devices_and_resources_with_their_ages() {
         assert_eq!(row[2], "0s ago");
         assert!(row[3].starts_with("in "), "{row:?}");
     }
+    demo.stop().await;
 }
 
 /// Debian's Chromium, or what CI must provide.
@@ -306,12 +272,12 @@ async fn renders_in_headless_chromium_on_a_phone_sized_screen() {
         eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium)");
         return;
     };
-    let demo = start().await;
+    let demo = Harness::demo(Clock::manual(NOW_MS)).await;
     let expected = expected(&demo.sim);
     let dir = tempfile::tempdir().unwrap();
     let shot = dir.path().join("status.png");
     let (url, profile, shot_arg) = (
-        demo.url.clone(),
+        demo.url("/"),
         dir.path().join("profile"),
         format!("--screenshot={}", shot.display()),
     );
@@ -354,4 +320,5 @@ async fn renders_in_headless_chromium_on_a_phone_sized_screen() {
         near([0xcf, 0x22, 0x2e]),
         "no critical (red) text in the screenshot"
     );
+    demo.stop().await;
 }

@@ -91,7 +91,29 @@ impl Harness {
             simulator::start(simulator, TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
         let (config, _) =
             config::parse("test.yml", &yaml(&sim.url(), &secret_file)).expect("valid test config");
-        let engine = Engine::start(&config, clock.clone(), None).unwrap();
+        Self::serve(sim, &config, clock, secret_dir).await
+    }
+
+    /// The built-in demo (`--demo`: its simulated tenants and configuration) at `clock`,
+    /// after every source's first refresh.
+    pub async fn demo(clock: Clock) -> Harness {
+        backup_exporter::upstream::install_crypto_provider();
+        let (config, sim) = backup_exporter::cli::start_demo(clock.clone())
+            .await
+            .unwrap();
+        let harness = Self::serve(sim, &config, clock, tempfile::tempdir().unwrap()).await;
+        harness.wait_until(|h| h.engine.is_ready()).await;
+        harness
+    }
+
+    /// Starts the engine for `config` and the HTTP server in front of it.
+    async fn serve(
+        sim: RunningSimulator,
+        config: &config::Config,
+        clock: Clock,
+        secret_dir: tempfile::TempDir,
+    ) -> Harness {
+        let engine = Engine::start(config, clock.clone(), None).unwrap();
         let app = Arc::new(App::new(
             engine.source_list(),
             "/metrics".into(),
