@@ -203,3 +203,24 @@ async fn an_unreachable_address_and_an_unknown_name() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_echoing_the_credentials_does_not_make_check_source_print_them() {
+    let sim = start_simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sim.url(), &sim, "");
+    sim.simulator.faults.add(FaultRule {
+        fault: Fault::EchoCredentials,
+        path: Some("/oauth/token".into()),
+        skip: 0,
+        count: None,
+    });
+    let secret = sim.simulator.code42.options().client_secret.clone();
+    let (code, stdout, stderr) = check(&config, "good").await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("problem: token: HTTP 401"), "{stdout}");
+    assert!(
+        !stdout.contains(&secret) && !stderr.contains(&secret),
+        "{stdout}{stderr}"
+    );
+}
