@@ -87,8 +87,9 @@ pub fn render(app: &App) -> String {
                 .unwrap_or_else(|| "never".into()),
             status
                 .next_refresh_ms
+                .filter(|t| *t > now)
                 .map(|t| moment(t, now))
-                .unwrap_or_else(|| "now".into()),
+                .unwrap_or_else(|| "running now".into()),
             snapshot.as_ref().map_or(0, |s| s.exposition.series_count()),
             source.spec.vendor.name(),
             escape_html(status.last_error.as_deref().unwrap_or("")),
