@@ -26,6 +26,11 @@ const objects = parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
   return doc.toJS();
 }).filter(Boolean);
 
+if (!objects.some((o) => o.kind === 'Deployment')) {
+  console.error(`${file}: no Deployment among ${objects.length} objects; is it the output of kubectl kustomize deploy/kubernetes?`);
+  process.exit(1);
+}
+
 let failed = false;
 const used = new Map();
 for (const object of objects) {
