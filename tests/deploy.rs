@@ -5,7 +5,9 @@
 //! runtime stage is non-root with a health check the binary implements. (Schema validation
 //! of the Kubernetes objects is in .ci/kubernetes-schema, run by .ci/test.)
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
 use yaml_serde::Value;
@@ -15,23 +17,6 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap()
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// The tool, or a skip message outside CI (CI installs it in .ci/run).
-fn required(name: &str) -> Option<PathBuf> {
-    let found = tool(name);
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install {name}");
-        eprintln!("SKIPPED: {name} is not installed");
-    }
-    found
 }
 
 /// Runs `--config.check` on `config` with every `secret_dir/NAME` path replaced by a
@@ -76,7 +61,7 @@ fn systemd_unit_verifies_and_is_sandboxed() {
     let (ok, output) = config_check(&config, "/run/credentials/backup-exporter.service");
     assert!(ok, "{output}");
 
-    let Some(analyze) = required("systemd-analyze") else {
+    let Some(analyze) = common::required_tool(&["systemd-analyze"], "systemd") else {
         return;
     };
     // systemd-analyze checks that ExecStart exists: point it at the binary under test.

@@ -8,27 +8,13 @@ use std::process::{Command, Stdio};
 
 use backup_exporter::clock::Clock;
 use backup_exporter::simulator::{Code42Options, SimulatorOptions};
-use common::{Harness, code42_yaml, druva_yaml};
-
-fn promtool() -> Option<&'static str> {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found && std::env::var_os("CI").is_some() {
-        panic!("promtool is required in CI; .ci/run installs Debian's prometheus package");
-    }
-    if !found {
-        eprintln!(
-            "SKIPPED: promtool not found; install Debian's prometheus package to run this test"
-        );
-    }
-    found.then_some("promtool")
-}
+use common::{Harness, code42_yaml, druva_yaml, required_tool};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_output_passes_promtool_check_metrics() {
-    let Some(promtool) = promtool() else { return };
+    let Some(promtool) = required_tool(&["promtool"], "prometheus") else {
+        return;
+    };
     let options = SimulatorOptions {
         code42: Code42Options {
             devices: 300,

@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use backup_exporter::clock::Clock;
 use backup_exporter::simulator::RunningSimulator;
-use common::{Harness, NOW_MS};
+use common::{Harness, NOW_MS, required_tool};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -232,16 +232,6 @@ async fn shows_the_stalest_devices_and_resources_with_their_ages() {
     demo.stop().await;
 }
 
-/// Debian's Chromium, or what CI must provide.
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
-        .find(|path| path.is_file())
-}
-
 fn run_chromium(browser: &Path, profile: &Path, args: &[String]) -> Vec<u8> {
     let output = std::process::Command::new(browser)
         .args([
@@ -264,12 +254,7 @@ fn run_chromium(browser: &Path, profile: &Path, args: &[String]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn renders_in_headless_chromium_on_a_phone_sized_screen() {
-    let Some(browser) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI installs Debian's chromium (.ci/run); it is missing"
-        );
-        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium)");
+    let Some(browser) = required_tool(&["chromium", "chromium-browser"], "chromium") else {
         return;
     };
     let demo = Harness::demo(Clock::manual(NOW_MS)).await;

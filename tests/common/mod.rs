@@ -18,6 +18,26 @@ use tokio::sync::watch;
 
 pub mod pki;
 
+/// The first of `names` found on PATH. Outside CI a missing tool skips the test (`None`,
+/// with a message); in CI it fails it, because .ci/run installs every tool the tests use.
+pub fn required_tool(names: &[&str], package: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<_> = std::env::split_paths(&path).collect();
+    let found = names
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        let names = names.join(" or ");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs {names} (Debian's {package}, which .ci/run installs)"
+        );
+        eprintln!("SKIPPED: {names} not installed (apt-get install {package})");
+    }
+    found
+}
+
 /// 2026-11-01T12:00:00Z, the fixed "now" of deterministic tests.
 pub const NOW_MS: i64 = 1_793_534_400_000;
 
