@@ -33,6 +33,19 @@ impl IdentityHasher {
     }
 }
 
+/// How personal names (users, e-mails, device names) appear in labels and on the status
+/// page.
+#[derive(Clone)]
+pub enum Identities {
+    /// As the vendor reports them.
+    Plain,
+    /// Replaced by the keyed hash.
+    Hashed(IdentityHasher),
+    /// Hashing is configured but its key cannot be read: never show what should have been
+    /// hashed.
+    Withheld,
+}
+
 /// What a vendor state needs to know to expose its series.
 #[derive(Clone)]
 pub struct ExposeContext {
@@ -43,7 +56,7 @@ pub struct ExposeContext {
     pub alerting_age_ms: i64,
     /// ...or about to be: ages grow by up to one refresh interval before the next refresh.
     pub margin_ms: i64,
-    pub hasher: Option<IdentityHasher>,
+    pub identities: Identities,
 }
 
 impl ExposeContext {
@@ -52,14 +65,14 @@ impl ExposeContext {
         detail: Detail,
         alerting_age: Duration,
         refresh_interval: Duration,
-        hasher: Option<IdentityHasher>,
+        identities: Identities,
     ) -> Self {
         ExposeContext {
             now_ms,
             detail,
             alerting_age_ms: alerting_age.as_millis() as i64,
             margin_ms: refresh_interval.as_millis() as i64,
-            hasher,
+            identities,
         }
     }
 
@@ -70,15 +83,16 @@ impl ExposeContext {
             detail: Detail::All,
             alerting_age_ms: 0,
             margin_ms: 0,
-            hasher: None,
+            identities: Identities::Plain,
         }
     }
 
-    /// `value`, hashed when identities are hashed.
+    /// `value` as `identities` says to show it.
     pub fn identity<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
-        match &self.hasher {
-            Some(hasher) => std::borrow::Cow::Owned(hasher.hash(value)),
-            None => std::borrow::Cow::Borrowed(value),
+        match &self.identities {
+            Identities::Plain => std::borrow::Cow::Borrowed(value),
+            Identities::Hashed(hasher) => std::borrow::Cow::Owned(hasher.hash(value)),
+            Identities::Withheld => std::borrow::Cow::Borrowed("(withheld: hash_key unreadable)"),
         }
     }
 
@@ -122,7 +136,7 @@ mod tests {
             Detail::Alerting,
             Duration::from_secs(3 * 86_400),
             Duration::from_secs(900),
-            None,
+            Identities::Plain,
         );
         assert!(!ctx.keeps(Some(day), false, 0));
         assert!(ctx.keeps(Some(day), true, 0));

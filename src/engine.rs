@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use crate::cardinality::{ExposeContext, IdentityHasher};
+use crate::cardinality::{ExposeContext, Identities, IdentityHasher};
 use crate::clock::Clock;
 use crate::code42::Code42Source;
 use crate::config::{Config, Detail, SourceSpec, VendorSpec};
@@ -499,24 +499,24 @@ fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> (Expositio
     let series = &spec.series;
     let mut detail = series.detail;
     // The key is read for each refresh, so a rotated key file applies without a restart.
-    let hasher = match &series.hash_key {
+    let identities = match &series.hash_key {
         Some(key) => match key.load() {
-            Ok(key) => Some(IdentityHasher::new(&key)),
+            Ok(key) => Identities::Hashed(IdentityHasher::new(&key)),
             Err(error) => {
                 // Never expose what should have been hashed: leave the detail out.
                 warn!(source = %spec.name, %error, "cannot read hash_key; per-device series are left out");
                 detail = Detail::None;
-                None
+                Identities::Withheld
             }
         },
-        None => None,
+        None => Identities::Plain,
     };
     let ctx = ExposeContext::new(
         now_ms,
         detail,
         series.alerting_age,
         spec.refresh_interval,
-        hasher,
+        identities,
     );
     let mut builder = ExpositionBuilder::new(&spec.name, &spec.labels);
     builder.limit(series.max_series);
@@ -530,13 +530,7 @@ fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> (Expositio
             "max_series reached: the series of the least stale devices and resources are left out"
         );
     }
-    let mut status = state.summarize(&ctx);
-    if series.hash_key.is_some() && ctx.hasher.is_none() {
-        // The key could not be read: show no names rather than unhashed ones.
-        for item in &mut status.stalest {
-            item.name = "(hidden: hash_key unreadable)".into();
-        }
-    }
+    let status = state.summarize(&ctx);
     debug!(source = %spec.name, series = exposition.series_count(), duration = ?started.elapsed(), "snapshot encoded");
     (exposition, status)
 }

@@ -307,6 +307,35 @@ async fn hash_identities_replaces_device_and_user_names_by_the_documented_hash()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_hash_key_withholds_names_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let harness = code42(&hash_config(dir.path())).await;
+    std::fs::remove_file(dir.path().join("hash-key")).unwrap();
+    assert!(harness.refresh("crashplan-us").await.up);
+    let metrics = harness.metrics().await;
+    assert_eq!(metrics.count("backup_device_info"), 0);
+    assert!(metrics.count("backup_org_devices") > 0, "totals stay");
+    let page = reqwest::get(harness.url("/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.matches("<td>(withheld: hash_key unreadable)</td>")
+            .count(),
+        20,
+        "{page}"
+    );
+    for row in harness.sim.simulator.code42.truth(harness.clock.now_ms()) {
+        let hashed = documented_hash(&row.device_name);
+        assert!(!page.contains(&format!("<td>{}</td>", row.device_name)));
+        assert!(!page.contains(&format!("<td>{hashed}</td>")));
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn druva_alerting_and_hashing_apply_to_resources() {
     let full = druva("").await;
     let dir = tempfile::tempdir().unwrap();
