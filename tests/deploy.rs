@@ -3,7 +3,7 @@
 //! exporter's real endpoints and its configuration and secrets where the configuration
 //! expects them, the shipped configurations pass `--config.check`, and the Dockerfile's
 //! runtime stage is non-root with a health check the binary implements. (Schema validation
-//! of the Kubernetes objects is in .ci/kubernetes-schema, run by .ci/test.)
+//! of the Kubernetes objects is in .ci/kubernetes-schema, run by .ci/run.)
 
 mod common;
 
