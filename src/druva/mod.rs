@@ -93,6 +93,30 @@ impl DruvaSource {
         })
     }
 
+    /// Where a read of `report` starts (the `lastUpdatedTime` filter) and whether it is a
+    /// full read, given the report's cursor (absent on the first read).
+    fn read_window(
+        &self,
+        report: &reports::Report,
+        cursor: Option<Cursor>,
+        now: i64,
+    ) -> (Option<i64>, bool) {
+        let full_read_due = |c: &Cursor| {
+            c.last_full_ms
+                .is_none_or(|t| now - t >= self.spec.full_read_interval.as_millis() as i64)
+        };
+        match report.kind {
+            Kind::Totals => (None, true),
+            // Without a date filter the API answers with the last 24 hours only.
+            Kind::CurrentState => match cursor {
+                Some(c) if !full_read_due(&c) => (Some(c.last_sync_ms - OVERLAP_MS), false),
+                _ => (Some(FAR_PAST_MS), true),
+            },
+            // The first read takes the API's default window (the last 24 hours).
+            Kind::Activity => (cursor.map(|c| c.last_sync_ms - OVERLAP_MS), false),
+        }
+    }
+
     /// Reads events into `log` from its cursor, through the configured Events API.
     async fn read_events(
         &self,
@@ -134,19 +158,7 @@ impl Source for DruvaSource {
         for id in &self.spec.reports {
             let report = reports::find(id).expect("configured reports are in the catalogue");
             let cursor = state.cursors.get(report.id).copied();
-            let full_read_due = |c: &Cursor| {
-                c.last_full_ms
-                    .is_none_or(|t| now - t >= self.spec.full_read_interval.as_millis() as i64)
-            };
-            let (since, full) = match report.kind {
-                Kind::Totals => (None, true),
-                Kind::CurrentState => match cursor {
-                    Some(c) if !full_read_due(&c) => (Some(c.last_sync_ms - OVERLAP_MS), false),
-                    _ => (Some(FAR_PAST_MS), true),
-                },
-                // The first read takes the API's default window (the last 24 hours).
-                Kind::Activity => (cursor.map(|c| c.last_sync_ms - OVERLAP_MS), false),
-            };
+            let (since, full) = self.read_window(report, cursor, now);
             let read = self.api.read_report(report, since, false).await?;
             skipped.merge(&read.skipped);
             state.apply(report, read.rows, full);
@@ -184,8 +196,7 @@ impl Source for DruvaSource {
         )];
         for id in &self.spec.reports {
             let report = reports::find(id).expect("configured reports are in the catalogue");
-            // Without a date filter the API answers with the last 24 hours only.
-            let since = (report.kind == Kind::CurrentState).then_some(FAR_PAST_MS);
+            let (since, _) = self.read_window(report, None, self.clock.now_ms());
             let read = self.api.read_report(report, since, true).await?;
             lines.push(format!(
                 "report {}: {} rows on the first page, rows skipped: {}; {}",
