@@ -1,32 +1,20 @@
 //! backup-exporter: a Prometheus exporter for SaaS backup products.
 //!
-//! Data flows one way: a background [`engine`] refreshes each configured source, the
-//! vendor module (e.g. [`code42`]) turns report rows into an immutable snapshot, and a
-//! scrape ([`exposition`]) encodes the current snapshots. Scrapes never call a vendor API.
-//! The [`simulator`] is an independent implementation of the vendor APIs for the demo and
-//! the tests.
+//! Data flows one way: the [`engine`] refreshes each configured source in the background,
+//! the vendor's module under [`sources`] turns report rows into an immutable state whose
+//! series [`exposition`] encodes into a snapshot, and a scrape served by [`web`] writes the
+//! current snapshots. Scrapes never call a vendor API. [`config`] reads the file, [`health`]
+//! is the model of the status page, and the [`simulator`] is an independent implementation
+//! of the vendor APIs for the demo and the tests. `docs/design.md` draws the whole picture.
 
-pub mod background;
-pub mod cardinality;
 pub mod cli;
-pub mod clock;
-pub mod code42;
 pub mod config;
-pub mod druva;
 pub mod engine;
 pub mod exposition;
-pub mod intern;
-pub mod logging;
-pub mod memory;
-pub mod persist;
-pub mod record;
-pub mod reload;
+pub mod health;
+pub mod runtime;
 pub mod secret;
-pub mod self_metrics;
-pub mod server;
+#[cfg(feature = "simulator")]
 pub mod simulator;
-pub mod source;
-pub mod status;
-pub mod timestamp;
-pub mod token;
-pub mod upstream;
+pub mod sources;
+pub mod web;

@@ -46,35 +46,36 @@ impl fmt::Debug for SecretRef {
     }
 }
 
+/// Why a secret cannot be read: it names the file or variable, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SecretError(String);
+
 impl SecretRef {
-    /// Reads the current value. The error names the file or variable, never the value.
-    pub fn load(&self) -> Result<Secret, String> {
+    /// Reads the current value.
+    pub fn load(&self) -> Result<Secret, SecretError> {
+        let fail = |message: String| Err(SecretError(message));
         match self {
             SecretRef::File(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
+                let text = match std::fs::read_to_string(path) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        return fail(format!("cannot read secret file {}: {e}", path.display()));
+                    }
+                };
                 // Files written by editors and `echo` end in a newline that is not part of the secret.
                 let value = text.trim_end_matches(['\n', '\r']);
                 if value.is_empty() {
-                    return Err(format!("secret file {} is empty", path.display()));
+                    return fail(format!("secret file {} is empty", path.display()));
                 }
                 Ok(Secret::new(value))
             }
             SecretRef::Env(name) => match std::env::var(name) {
                 Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-                Ok(_) => Err(format!("environment variable {name} is empty")),
-                Err(_) => Err(format!("environment variable {name} is not set")),
+                Ok(_) => fail(format!("environment variable {name} is empty")),
+                Err(_) => fail(format!("environment variable {name} is not set")),
             },
             SecretRef::Inline(secret) => Ok(secret.clone()),
-        }
-    }
-
-    /// A description of the origin that is safe to log.
-    pub fn origin(&self) -> String {
-        match self {
-            SecretRef::File(path) => format!("file {}", path.display()),
-            SecretRef::Env(name) => format!("environment variable {name}"),
-            SecretRef::Inline(_) => "inline value in the config file".to_string(),
         }
     }
 }
@@ -101,9 +102,15 @@ mod tests {
             "abc"
         );
         std::fs::write(&path, "\n").unwrap();
-        let err = SecretRef::File(path.clone()).load().unwrap_err();
+        let err = SecretRef::File(path.clone())
+            .load()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is empty"), "{err}");
-        let missing = SecretRef::File(dir.path().join("nope")).load().unwrap_err();
+        let missing = SecretRef::File(dir.path().join("nope"))
+            .load()
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("nope"), "{missing}");
     }
 }

@@ -7,10 +7,10 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use backup_exporter::code42::{EstateBuilder, parse_page};
-use backup_exporter::druva::reports::{self, Parsed};
-use backup_exporter::exposition::{self, ExpositionBuilder, Family, Format, Value};
-use backup_exporter::record::{Row, decode_page};
+use backup_exporter::exposition::{self, ExpositionBuilder, Format, Value};
+use backup_exporter::sources::code42::{EstateBuilder, families, parse_page};
+use backup_exporter::sources::druva::reports::{self, Parsed};
+use backup_exporter::sources::record::{Row, decode_page};
 use common::Metrics;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -161,7 +161,7 @@ proptest! {
         let mut outcomes: Vec<Result<Parsed, _>> = Vec::new();
         let info = decode_page(page.as_bytes(), "data", report.seed(), &[], |row| match row {
             Row::Record(record) => outcomes.push(report.parse(&record)),
-            Row::NotAnObject => outcomes.push(Err(backup_exporter::source::SkipReason::NotAnObject)),
+            Row::NotAnObject => outcomes.push(Err(backup_exporter::sources::SkipReason::NotAnObject)),
         }).unwrap();
         prop_assert_eq!(info.rows, 4);
         prop_assert_eq!(outcomes.len(), 4);
@@ -187,14 +187,22 @@ fn label_values_of_any_text_round_trip_and_pass_promtool() {
             ("device_uid", &i.to_string()),
             ("destination", value),
         ]);
-        builder.push(Family::DeviceArchiveBytes, labels, Value::Int(i as i64));
+        builder.push(&families::ARCHIVE_BYTES, labels, Value::Int(i as i64));
     }
     let exposition = builder.finish();
     let mut body = Vec::new();
-    exposition::produce(b"", &[&exposition], 0, Format::Text, false, |chunk| {
-        body.extend_from_slice(&chunk);
-        true
-    });
+    exposition::produce(
+        b"",
+        &[&exposition],
+        families::FAMILIES,
+        0,
+        Format::Text,
+        false,
+        |chunk| {
+            body.extend_from_slice(&chunk);
+            true
+        },
+    );
     let text = String::from_utf8(body).unwrap();
     let parsed = Metrics::parse(&text);
     assert_eq!(parsed.0.len(), values.len());

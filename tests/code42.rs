@@ -6,10 +6,11 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use backup_exporter::clock::Clock;
+use backup_exporter::runtime::clock::Clock;
 use backup_exporter::simulator::{
     Code42Options, DateStyle, Fault, FaultRule, SimulatorOptions, ValueStyle,
 };
+use backup_exporter::sources::RefreshError;
 use common::{Harness, Metrics, NOW_MS, code42_yaml, ms};
 
 const SOURCE: &str = "crashplan-us";
@@ -300,11 +301,13 @@ async fn expired_and_revoked_tokens_are_renewed_once() {
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up);
     assert!(
-        status
-            .last_error
-            .as_deref()
-            .unwrap()
-            .contains("HTTP 401 again"),
+        matches!(
+            status.last_error,
+            Some(RefreshError::TokenRejected {
+                endpoint: "device_backup_report",
+                ..
+            })
+        ),
         "{:?}",
         status.last_error
     );
@@ -312,10 +315,10 @@ async fn expired_and_revoked_tokens_are_renewed_once() {
     harness.stop().await;
 }
 
-/// Drives one fault through a refresh: the refresh fails with `expected` in its error,
+/// Drives one fault through a refresh: the refresh fails with an error `expected` accepts,
 /// `/metrics` still serves the same device data with `up` 0 and one more failure, and the
 /// next refresh without the fault recovers.
-async fn fault_keeps_last_snapshot(rule: FaultRule, expected: &str) {
+async fn fault_keeps_last_snapshot(rule: FaultRule, expected: fn(&RefreshError) -> bool) {
     let harness = start(
         options(60, ValueStyle::Strings, DateStyle::Utc),
         "    page_size: 20\n",
@@ -337,10 +340,7 @@ async fn fault_keeps_last_snapshot(rule: FaultRule, expected: &str) {
     assert!(!status.up, "the refresh should fail");
     assert_eq!(status.failures_total, 1);
     let error = status.last_error.unwrap();
-    assert!(
-        error.contains(expected),
-        "expected {expected:?} in {error:?}"
-    );
+    assert!(expected(&error), "unexpected error {error:?}");
     let during = harness.metrics().await;
     assert_eq!(
         devices(&during),
@@ -380,7 +380,17 @@ async fn server_error_on_a_later_page() {
     })
     .on("DeviceBackupReport")
     .after(1);
-    fault_keeps_last_snapshot(rule, "device_backup_report: HTTP 503").await;
+    fault_keeps_last_snapshot(rule, |e| {
+        matches!(
+            e,
+            RefreshError::Status {
+                endpoint: "device_backup_report",
+                status: 503,
+                ..
+            }
+        )
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -390,7 +400,17 @@ async fn rate_limited_with_retry_after() {
         retry_after: Some(120),
     })
     .on("DeviceBackupReport");
-    fault_keeps_last_snapshot(rule, "HTTP 429").await;
+    fault_keeps_last_snapshot(rule, |e| {
+        matches!(
+            e,
+            RefreshError::Status {
+                status: 429,
+                retry_after: Some(_),
+                ..
+            }
+        )
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -418,7 +438,7 @@ async fn truncated_body() {
         FaultRule::new(Fault::Truncate)
             .on("DeviceBackupReport")
             .after(1),
-        "response body incomplete",
+        |e| matches!(e, RefreshError::Body { .. }),
     )
     .await;
 }
@@ -429,7 +449,7 @@ async fn malformed_json() {
         FaultRule::new(Fault::Malformed)
             .on("DeviceBackupReport")
             .after(2),
-        "malformed JSON",
+        |e| matches!(e, RefreshError::Decode { detail, .. } if detail.contains("malformed JSON")),
     )
     .await;
 }
@@ -440,17 +460,16 @@ async fn html_error_page_in_the_middle_is_not_the_end_of_the_data() {
         FaultRule::new(Fault::ErrorPage)
             .on("DeviceBackupReport")
             .after(1),
-        "malformed JSON",
+        |e| matches!(e, RefreshError::Decode { detail, .. } if detail.contains("malformed JSON")),
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dropped_connection() {
-    fault_keeps_last_snapshot(
-        FaultRule::new(Fault::Drop).on("DeviceBackupReport"),
-        "request failed",
-    )
+    fault_keeps_last_snapshot(FaultRule::new(Fault::Drop).on("DeviceBackupReport"), |e| {
+        matches!(e, RefreshError::Transport { .. })
+    })
     .await;
 }
 
@@ -468,7 +487,14 @@ async fn token_endpoint_down() {
     );
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up);
-    assert!(status.last_error.unwrap().starts_with("token: HTTP 500"));
+    assert!(matches!(
+        status.last_error,
+        Some(RefreshError::Status {
+            endpoint: "token",
+            status: 500,
+            ..
+        })
+    ));
     harness.stop().await;
 }
 
@@ -487,11 +513,9 @@ async fn slow_upstream_hits_the_refresh_timeout() {
         .add(FaultRule::new(Fault::Delay { millis: 30_000 }).on("DeviceBackupReport"));
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up);
-    assert!(
-        status
-            .last_error
-            .unwrap()
-            .contains("did not finish within the timeout of 1s")
+    assert_eq!(
+        status.last_error,
+        Some(RefreshError::Timeout(std::time::Duration::from_secs(1)))
     );
     harness.stop().await;
 }
@@ -507,8 +531,18 @@ async fn wrong_credentials_fail_without_leaking_the_secret() {
     let status = harness.source(SOURCE).status();
     assert!(!status.up);
     let error = status.last_error.unwrap();
-    assert!(error.contains("token: HTTP 401"), "{error}");
-    assert!(!error.contains("wrong-canary-secret"));
+    assert!(
+        matches!(
+            error,
+            RefreshError::Status {
+                endpoint: "token",
+                status: 401,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("wrong-canary-secret"));
     let body = harness.scrape().await;
     assert!(!body.contains("wrong-canary-secret"));
     assert!(body.contains("backup_source_up{source=\"crashplan-us\",vendor=\"code42\"} 0"));
@@ -548,11 +582,7 @@ async fn a_stopped_upstream_leaves_the_last_values_served() {
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up);
     assert!(
-        status
-            .last_error
-            .as_deref()
-            .unwrap()
-            .contains("request failed"),
+        matches!(status.last_error, Some(RefreshError::Transport { .. })),
         "{:?}",
         status.last_error
     );

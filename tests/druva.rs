@@ -7,8 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use backup_exporter::clock::Clock;
+use backup_exporter::runtime::clock::Clock;
 use backup_exporter::simulator::{DruvaOptions, Fault, FaultRule, SimulatorOptions};
+use backup_exporter::sources::RefreshError;
 use common::{Harness, Metrics, NOW_MS, druva_yaml, ms};
 
 const SOURCE: &str = "druva-m365";
@@ -412,12 +413,14 @@ async fn an_expired_page_token_restarts_the_report_once() {
     );
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up);
-    assert!(
-        status
-            .last_error
-            .unwrap()
-            .contains("m365UserWorkload: HTTP 400")
-    );
+    assert!(matches!(
+        status.last_error,
+        Some(RefreshError::Status {
+            endpoint: "m365UserWorkload",
+            status: 400,
+            ..
+        })
+    ));
     assert_matches_truth(&harness.metrics().await, &harness, NOW_MS - DAY);
     harness.stop().await;
 }
@@ -462,11 +465,14 @@ async fn retryable_errors_are_retried_and_persistent_ones_fail_the_refresh() {
     );
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up);
-    assert!(
-        status
-            .last_error
-            .unwrap()
-            .contains("m365Alerts: HTTP 503: Simulated-503 simulated failure")
+    assert_eq!(
+        status.last_error,
+        Some(RefreshError::Status {
+            endpoint: "m365Alerts",
+            status: 503,
+            message: "Simulated-503 simulated failure".into(),
+            retry_after: None,
+        })
     );
     sim.faults.clear();
     // A non-retryable error is not retried.
@@ -698,7 +704,7 @@ async fn simulator_serves_every_m365_report_of_the_reference() {
 /// Drives one fault through a Druva refresh: it fails with `expected` in its error, the
 /// last good data, jobs and events stay exactly as they were with `up` 0, and the next
 /// refresh without the fault recovers and matches the tenant.
-async fn druva_fault_keeps_last_snapshot(rule: FaultRule, expected: &str) {
+async fn druva_fault_keeps_last_snapshot(rule: FaultRule, expected: fn(&RefreshError) -> bool) {
     let harness = Harness::start(options(), Clock::manual(NOW_MS), |url, secret| {
         druva_yaml(url, secret, "").replace("timeout: 20s", "timeout: 3s")
     })
@@ -722,10 +728,7 @@ async fn druva_fault_keeps_last_snapshot(rule: FaultRule, expected: &str) {
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up, "the refresh should fail");
     let error = status.last_error.unwrap();
-    assert!(
-        error.contains(expected),
-        "expected {expected:?} in {error:?}"
-    );
+    assert!(expected(&error), "unexpected error {error:?}");
     let during = harness.metrics().await;
     assert_eq!(
         data(&during),
@@ -757,7 +760,17 @@ async fn fault_server_errors_after_the_retries() {
         retry_after: None,
     })
     .on("m365UserWorkload");
-    druva_fault_keeps_last_snapshot(rule, "m365UserWorkload: HTTP 502").await;
+    druva_fault_keeps_last_snapshot(rule, |e| {
+        matches!(
+            e,
+            RefreshError::Status {
+                endpoint: "m365UserWorkload",
+                status: 502,
+                ..
+            }
+        )
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -767,15 +780,30 @@ async fn fault_rate_limited() {
         retry_after: Some(60),
     })
     .on("eventmanagement");
-    druva_fault_keeps_last_snapshot(rule, "events: HTTP 429").await;
+    druva_fault_keeps_last_snapshot(rule, |e| {
+        matches!(
+            e,
+            RefreshError::Status {
+                endpoint: "events",
+                status: 429,
+                ..
+            }
+        )
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fault_truncated_body() {
-    druva_fault_keeps_last_snapshot(
-        FaultRule::new(Fault::Truncate).on("m365Alerts"),
-        "response body incomplete",
-    )
+    druva_fault_keeps_last_snapshot(FaultRule::new(Fault::Truncate).on("m365Alerts"), |e| {
+        matches!(
+            e,
+            RefreshError::Body {
+                endpoint: "m365Alerts",
+                ..
+            }
+        )
+    })
     .await;
 }
 
@@ -783,7 +811,15 @@ async fn fault_truncated_body() {
 async fn fault_malformed_json() {
     druva_fault_keeps_last_snapshot(
         FaultRule::new(Fault::Malformed).on("m365TeamsBackupActivity"),
-        "malformed JSON",
+        |e| {
+            matches!(
+                e,
+                RefreshError::Decode {
+                    endpoint: "m365TeamsBackupActivity",
+                    ..
+                }
+            )
+        },
     )
     .await;
 }
@@ -793,7 +829,10 @@ async fn fault_error_page_instead_of_a_report() {
     // A proxy's HTML page with status 200: not an empty report.
     druva_fault_keeps_last_snapshot(
         FaultRule::new(Fault::ErrorPage).on("m365TeamsDiscovery"),
-        "m365TeamsDiscovery: page 1: malformed JSON",
+        |e| {
+            matches!(e, RefreshError::Decode { endpoint: "m365TeamsDiscovery", detail }
+                if detail.starts_with("page 1: malformed JSON"))
+        },
     )
     .await;
 }
@@ -802,7 +841,7 @@ async fn fault_error_page_instead_of_a_report() {
 async fn fault_dropped_connection() {
     druva_fault_keeps_last_snapshot(
         FaultRule::new(Fault::Drop).on("m365StorageConsumption"),
-        "request failed",
+        |e| matches!(e, RefreshError::Transport { .. }),
     )
     .await;
 }
@@ -811,7 +850,7 @@ async fn fault_dropped_connection() {
 async fn fault_slow_upstream() {
     druva_fault_keeps_last_snapshot(
         FaultRule::new(Fault::Delay { millis: 5000 }).on("m365GroupsDiscovery"),
-        "did not finish within the timeout of 3s",
+        |e| *e == RefreshError::Timeout(std::time::Duration::from_secs(3)),
     )
     .await;
 }
@@ -824,5 +863,15 @@ async fn fault_token_rejected_twice_in_the_middle_of_a_refresh() {
     })
     .on("m365LicenseUsage")
     .times(2);
-    druva_fault_keeps_last_snapshot(rule, "m365LicenseUsage: HTTP 401").await;
+    druva_fault_keeps_last_snapshot(rule, |e| {
+        matches!(
+            e,
+            RefreshError::Status {
+                endpoint: "m365LicenseUsage",
+                status: 401,
+                ..
+            }
+        )
+    })
+    .await;
 }

@@ -50,7 +50,7 @@ fn web_config(dir: &Path, password_hash: &str) -> String {
 }
 
 fn client(pki: &pki::Pki, identity: Option<(&str, &str)>) -> reqwest::Client {
-    backup_exporter::upstream::install_crypto_provider();
+    backup_exporter::sources::http::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(pki.ca.as_bytes()).unwrap()])
         .no_gzip();
@@ -315,10 +315,11 @@ mod upstream {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use backup_exporter::clock::Clock;
     use backup_exporter::config;
-    use backup_exporter::engine::{Engine, Status};
+    use backup_exporter::engine::{self, Engine, RefreshStatus as Status};
+    use backup_exporter::runtime::clock::Clock;
     use backup_exporter::simulator::{self, Simulator, SimulatorOptions};
+    use backup_exporter::sources::RefreshError;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -343,7 +344,7 @@ mod upstream {
 
     /// One refresh of a Code42 source with `extra` settings against the HTTPS simulator.
     async fn refresh(extra: &str) -> (Status, Vec<config::ConfigWarning>) {
-        backup_exporter::upstream::install_crypto_provider();
+        backup_exporter::sources::http::install_crypto_provider();
         let pki = pki::generate();
         let dir = tempfile::tempdir().unwrap();
         let ca = write(dir.path(), "ca.crt", &pki.ca);
@@ -360,7 +361,7 @@ mod upstream {
             sim.url(),
             extra.replace("CA", &ca)
         );
-        let (config, warnings) = config::parse("t.yml", &yaml).unwrap();
+        let (config, warnings) = engine::parse_config("t.yml", &yaml).unwrap();
         let engine = Engine::start(&config, Clock::System, None).unwrap();
         for _ in 0..200 {
             if engine.is_ready() {
@@ -379,7 +380,10 @@ mod upstream {
         let (status, _) = refresh("").await;
         assert!(!status.up);
         let error = status.last_error.unwrap();
-        assert!(error.contains("certificate"), "{error}");
+        assert!(
+            matches!(&error, RefreshError::Transport { detail, .. } if detail.contains("certificate")),
+            "{error}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -403,7 +407,7 @@ mod upstream {
         assert!(!status.up);
         let error = status.last_error.unwrap();
         assert!(
-            error.contains("response larger than the limit of 2048 bytes"),
+            matches!(error, RefreshError::TooLarge { limit: 2048, .. }),
             "{error}"
         );
     }

@@ -91,8 +91,8 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 /// `# HELP` and `# TYPE` lines of a family. OpenMetrics names counter and info families
 /// without their `_total` / `_info` suffix; the sample lines are the same in both formats.
 fn write_header(family: Family, format: Format, out: &mut Vec<u8>) {
-    let name = family.name();
-    let (metadata_name, type_name) = match (format.is_open_metrics(), family.kind()) {
+    let name = family.name;
+    let (metadata_name, type_name) = match (format.is_open_metrics(), family.kind) {
         (_, Kind::Gauge) => (name, "gauge"),
         (false, Kind::Counter) => (name, "counter"),
         (false, Kind::Info) => (name, "gauge"),
@@ -103,7 +103,7 @@ fn write_header(family: Family, format: Format, out: &mut Vec<u8>) {
         "# HELP ",
         metadata_name,
         " ",
-        family.help(),
+        family.help,
         HELP_SUFFIX,
         "\n# TYPE ",
         metadata_name,
@@ -119,11 +119,12 @@ fn write_header(family: Family, format: Format, out: &mut Vec<u8>) {
 const CHUNK: usize = 256 * 1024;
 
 /// Writes a whole response body: `head` (already encoded, e.g. the exporter's own metrics),
-/// then every family across all sources, handing chunks to `send`. Stops early when `send`
-/// returns false (the client went away).
+/// then each of `families` in that order across all sources, handing chunks to `send`.
+/// Stops early when `send` returns false (the client went away).
 pub fn produce(
     head: &[u8],
     sources: &[&Exposition],
+    families: &[Family],
     now_ms: i64,
     format: Format,
     gzip: bool,
@@ -135,7 +136,7 @@ pub fn produce(
     };
     out.write(head);
     let mut header = Vec::new();
-    for &family in Family::ALL {
+    for &family in families {
         let tables: Vec<_> = sources
             .iter()
             .filter_map(|s| s.table(family).map(|t| (*s, t)))
@@ -216,6 +217,7 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exposition::table::tests::{ARCHIVE_BYTES, BACKUP_AGE, INFO};
     use crate::exposition::{ExpositionBuilder, Value};
     use std::io::Read;
 
@@ -249,13 +251,15 @@ mod tests {
         assert!(!accepts_gzip(None));
     }
 
+    const FAMILIES: &[Family] = &[&BACKUP_AGE, &ARCHIVE_BYTES];
+
     fn two_sources() -> (Exposition, Exposition) {
         let build = |name: &str| {
             let mut b = ExpositionBuilder::new(name, &[]);
             for i in 0..3000 {
                 let l = b.labels(&[("org", "o"), ("device_uid", &i.to_string())]);
-                b.push(Family::DeviceArchiveBytes, l, Value::Int(i));
-                b.push(Family::DeviceBackupAge, l, Value::AgeSinceMs(0));
+                b.push(&ARCHIVE_BYTES, l, Value::Int(i));
+                b.push(&BACKUP_AGE, l, Value::AgeSinceMs(0));
             }
             b.finish()
         };
@@ -265,10 +269,18 @@ mod tests {
     fn body(gzip: bool, format: Format) -> String {
         let (a, b) = two_sources();
         let mut bytes = Vec::new();
-        produce(b"# head\n", &[&a, &b], 10_000, format, gzip, |chunk| {
-            bytes.extend_from_slice(&chunk);
-            true
-        });
+        produce(
+            b"# head\n",
+            &[&a, &b],
+            FAMILIES,
+            10_000,
+            format,
+            gzip,
+            |chunk| {
+                bytes.extend_from_slice(&chunk);
+                true
+            },
+        );
         if gzip {
             let mut plain = String::new();
             flate2::read::GzDecoder::new(&bytes[..])
@@ -303,11 +315,7 @@ mod tests {
         let om = body(true, Format::OpenMetrics { v1: true });
         assert!(om.ends_with("# EOF\n"));
         let mut header = Vec::new();
-        write_header(
-            Family::DeviceInfo,
-            Format::OpenMetrics { v1: true },
-            &mut header,
-        );
+        write_header(&INFO, Format::OpenMetrics { v1: true }, &mut header);
         let header = String::from_utf8(header).unwrap();
         assert!(header.contains("# TYPE backup_device info\n"), "{header}");
     }
@@ -316,7 +324,7 @@ mod tests {
     fn a_client_that_goes_away_stops_production() {
         let (a, b) = two_sources();
         let mut calls = 0;
-        produce(b"", &[&a, &b], 0, Format::Text, false, |_| {
+        produce(b"", &[&a, &b], FAMILIES, 0, Format::Text, false, |_| {
             calls += 1;
             false
         });

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::exposition::Family;
 use crate::exposition::gzip::{GzSegment, SegmentCompressor, inflate};
-use crate::timestamp::write_seconds;
 
 /// A sample value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,6 +44,33 @@ fn write_float(v: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
     } else {
         out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    }
+}
+
+/// Writes Unix milliseconds as Prometheus seconds with at most three decimals, e.g. `1602533872.084`.
+pub fn write_seconds(out: &mut Vec<u8>, ms: i64) {
+    let mut buf = itoa::Buffer::new();
+    if ms < 0 {
+        out.push(b'-');
+    }
+    let abs = ms.unsigned_abs();
+    out.extend_from_slice(buf.format(abs / 1000).as_bytes());
+    let frac = abs % 1000;
+    if frac != 0 {
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let len = if frac % 100 == 0 {
+            1
+        } else if frac % 10 == 0 {
+            2
+        } else {
+            3
+        };
+        out.push(b'.');
+        out.extend_from_slice(&digits[..len]);
     }
 }
 
@@ -116,20 +142,20 @@ pub struct Exposition {
     /// Every label set, escaped, without braces, one after the other.
     label_text: String,
     label_ends: Vec<u32>,
-    /// Indexed by [`Family::index`].
-    tables: Vec<Option<Table>>,
+    /// One per family with series, in the order the first series was added.
+    tables: Vec<Table>,
     /// Series left out because of `max_series`.
     dropped: usize,
 }
 
 impl Exposition {
     pub fn table(&self, family: Family) -> Option<&Table> {
-        self.tables[family.index()].as_ref()
+        self.tables.iter().find(|t| t.family.is(family))
     }
 
     /// Total number of series.
     pub fn series_count(&self) -> usize {
-        self.tables.iter().flatten().map(Table::len).sum()
+        self.tables.iter().map(Table::len).sum()
     }
 
     /// Series left out because of the source's `max_series`.
@@ -157,7 +183,7 @@ impl Exposition {
         now_ms: i64,
         out: &mut Vec<u8>,
     ) {
-        let name = family.name().as_bytes();
+        let name = family.name.as_bytes();
         for i in range {
             out.extend_from_slice(name);
             out.push(b'{');
@@ -172,20 +198,20 @@ impl Exposition {
     /// cores (for a large estate this is a good part of the refresh), then keeps only the
     /// deflated lines of those tables and the label sets the live ones still use.
     fn deflate_static_tables(&mut self) {
-        let mut work: Vec<&Table> = self
+        let mut work: Vec<(usize, &Table)> = self
             .tables
             .iter()
-            .flatten()
-            .filter(|table| !table.family.is_dynamic() && !table.is_empty())
+            .enumerate()
+            .filter(|(_, table)| !table.family.dynamic && !table.is_empty())
             .collect();
-        work.sort_by_key(|table| std::cmp::Reverse(table.len()));
+        work.sort_by_key(|(_, table)| std::cmp::Reverse(table.len()));
         let next = AtomicUsize::new(0);
         let compress = || {
             let mut done = Vec::new();
-            while let Some(table) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+            while let Some((index, table)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let mut compressor = SegmentCompressor::new();
                 self.render_chunks(table, 0, 256 * 1024, |chunk| compressor.write(chunk));
-                done.push((table.family.index(), compressor.finish()));
+                done.push((*index, compressor.finish()));
             }
             done
         };
@@ -193,7 +219,15 @@ impl Exposition {
             .map_or(1, |n| n.get())
             .min(work.len());
         let deflated: Vec<(usize, GzSegment)> = std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(compress)).collect();
+            // The helpers do refresh work, so they run below the scrapes' priority too.
+            let helpers: Vec<_> = (1..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        crate::runtime::background::lower_priority();
+                        compress()
+                    })
+                })
+                .collect();
             let mine = compress();
             helpers
                 .into_iter()
@@ -202,9 +236,7 @@ impl Exposition {
                 .collect()
         });
         for (index, segment) in deflated {
-            if let Some(table) = &mut self.tables[index] {
-                table.samples = Samples::Deflated(segment);
-            }
+            self.tables[index].samples = Samples::Deflated(segment);
         }
         self.keep_live_label_sets();
     }
@@ -214,7 +246,7 @@ impl Exposition {
         let mut renumbered = vec![u32::MAX; self.label_ends.len()];
         let mut text = String::new();
         let mut ends = Vec::new();
-        for table in self.tables.iter_mut().flatten() {
+        for table in &mut self.tables {
             let Samples::Live { labels, .. } = &mut table.samples else {
                 continue;
             };
@@ -281,7 +313,7 @@ pub struct ExpositionBuilder {
     extra_labels: String,
     label_text: String,
     label_ends: Vec<u32>,
-    tables: Vec<Option<Table>>,
+    tables: Vec<Table>,
     series: usize,
     max_series: Option<usize>,
     dropped: usize,
@@ -306,7 +338,7 @@ impl ExpositionBuilder {
             extra_labels,
             label_text: String::new(),
             label_ends: Vec::new(),
-            tables: Family::ALL.iter().map(|_| None).collect(),
+            tables: Vec::new(),
             series: 0,
             max_series: None,
             dropped: 0,
@@ -360,14 +392,21 @@ impl ExpositionBuilder {
     }
 
     pub fn push(&mut self, family: Family, labels: LabelId, value: Value) {
-        let table = self.tables[family.index()].get_or_insert_with(|| Table {
-            family,
-            len: 0,
-            samples: Samples::Live {
-                labels: Vec::new(),
-                values: Vec::new(),
-            },
-        });
+        let index = match self.tables.iter().position(|t| t.family.is(family)) {
+            Some(index) => index,
+            None => {
+                self.tables.push(Table {
+                    family,
+                    len: 0,
+                    samples: Samples::Live {
+                        labels: Vec::new(),
+                        values: Vec::new(),
+                    },
+                });
+                self.tables.len() - 1
+            }
+        };
+        let table = &mut self.tables[index];
         if let Samples::Live { labels: l, values } = &mut table.samples {
             l.push(labels);
             values.push(value);
@@ -385,7 +424,7 @@ impl ExpositionBuilder {
             dropped: self.dropped,
         };
         exposition.deflate_static_tables();
-        for table in exposition.tables.iter_mut().flatten() {
+        for table in &mut exposition.tables {
             if let Samples::Live { labels, values } = &mut table.samples {
                 labels.shrink_to_fit();
                 values.shrink_to_fit();
@@ -396,8 +435,22 @@ impl ExpositionBuilder {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::exposition::FamilyDef;
+
+    pub static INFO: FamilyDef = FamilyDef::info("backup_device_info", "Device.");
+    pub static ARCHIVE_BYTES: FamilyDef =
+        FamilyDef::gauge("backup_device_archive_bytes", "Archive size.");
+    pub static COMPLETE_RATIO: FamilyDef =
+        FamilyDef::gauge("backup_device_backup_complete_ratio", "Ratio.");
+    pub static BACKUP_AGE: FamilyDef = FamilyDef::age("backup_device_backup_age_seconds", "Age.");
+    pub static LAST_COMPLETED: FamilyDef = FamilyDef::gauge(
+        "backup_device_last_completed_backup_timestamp_seconds",
+        "Last completed.",
+    );
+    pub static SELECTED_BYTES: FamilyDef =
+        FamilyDef::gauge("backup_device_selected_bytes", "Selected.");
 
     #[test]
     fn label_values_are_escaped() {
@@ -410,21 +463,17 @@ mod tests {
     fn renders_lines_with_source_and_extra_labels() {
         let mut builder = ExpositionBuilder::new("us", &[("tenant".into(), "ac\"me".into())]);
         let a = builder.labels(&[("org", "Eng"), ("device_uid", "1")]);
-        builder.push(Family::DeviceArchiveBytes, a, Value::Int(1745757673));
-        builder.push(Family::DeviceCompleteRatio, a, Value::Float(0.997));
-        builder.push(Family::DeviceBackupAge, a, Value::AgeSinceMs(1_000));
-        builder.push(
-            Family::DeviceLastCompleted,
-            a,
-            Value::TimestampMs(1_602_533_872_084),
-        );
+        builder.push(&ARCHIVE_BYTES, a, Value::Int(1745757673));
+        builder.push(&COMPLETE_RATIO, a, Value::Float(0.997));
+        builder.push(&BACKUP_AGE, a, Value::AgeSinceMs(1_000));
+        builder.push(&LAST_COMPLETED, a, Value::TimestampMs(1_602_533_872_084));
         let ex = builder.finish();
         let mut out = Vec::new();
         for family in [
-            Family::DeviceArchiveBytes,
-            Family::DeviceCompleteRatio,
-            Family::DeviceBackupAge,
-            Family::DeviceLastCompleted,
+            &ARCHIVE_BYTES,
+            &COMPLETE_RATIO,
+            &BACKUP_AGE,
+            &LAST_COMPLETED,
         ] {
             let table = ex.table(family).unwrap();
             ex.render_chunks(table, 61_500, 1024, |chunk| out.extend_from_slice(chunk));
@@ -440,11 +489,22 @@ mod tests {
             )
         );
         let deflated = |family| ex.table(family).unwrap().deflated().is_some();
-        assert!(deflated(Family::DeviceArchiveBytes));
-        assert!(
-            !deflated(Family::DeviceBackupAge),
-            "ages are written at each scrape"
-        );
+        assert!(deflated(&ARCHIVE_BYTES));
+        assert!(!deflated(&BACKUP_AGE), "ages are written at each scrape");
+    }
+
+    #[test]
+    fn seconds_keep_milliseconds_exactly() {
+        let render = |ms| {
+            let mut out = Vec::new();
+            write_seconds(&mut out, ms);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(1_602_533_872_084), "1602533872.084");
+        assert_eq!(render(1_602_533_872_080), "1602533872.08");
+        assert_eq!(render(1_602_533_872_000), "1602533872");
+        assert_eq!(render(5), "0.005");
+        assert_eq!(render(-1500), "-1.5");
     }
 
     #[test]
@@ -467,20 +527,20 @@ mod tests {
             let mut builder = ExpositionBuilder::new("s", &[]);
             for i in 0..5000 {
                 let l = builder.labels(&[("device_uid", &i.to_string())]);
-                builder.push(Family::DeviceSelectedBytes, l, Value::Int(i));
-                builder.push(Family::DeviceBackupAge, l, Value::AgeSinceMs(i * 1000));
+                builder.push(&SELECTED_BYTES, l, Value::Int(i));
+                builder.push(&BACKUP_AGE, l, Value::AgeSinceMs(i * 1000));
             }
             builder.finish()
         };
         let ex = build();
         for (family, line) in [
             (
-                Family::DeviceSelectedBytes,
+                &SELECTED_BYTES,
                 (|i: i64| {
                     format!("backup_device_selected_bytes{{source=\"s\",device_uid=\"{i}\"}} {i}\n")
                 }) as fn(i64) -> String,
             ),
-            (Family::DeviceBackupAge, |i: i64| {
+            (&BACKUP_AGE, |i: i64| {
                 format!(
                     "backup_device_backup_age_seconds{{source=\"s\",device_uid=\"{i}\"}} {}\n",
                     10_000 - i
@@ -504,9 +564,9 @@ mod tests {
         let mut builder = ExpositionBuilder::new("s", &[]);
         for i in 0..100 {
             let device = builder.labels(&[("device_uid", &i.to_string()), ("name", "laptop")]);
-            builder.push(Family::DeviceInfo, device, Value::Int(1));
+            builder.push(&INFO, device, Value::Int(1));
             let archive = builder.labels(&[("device_uid", &i.to_string())]);
-            builder.push(Family::DeviceBackupAge, archive, Value::AgeSinceMs(0));
+            builder.push(&BACKUP_AGE, archive, Value::AgeSinceMs(0));
         }
         let ex = builder.finish();
         assert_eq!(ex.label_ends.len(), 100);

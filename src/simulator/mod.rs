@@ -32,8 +32,29 @@ pub use druva::{DruvaOptions, DruvaTenant, EventTruth, JobTruth, ResourceTruth};
 pub use faults::{Fault, FaultRule, Faults};
 pub use wire::DateStyle;
 
-use crate::clock::Clock;
-use crate::server::{DropConnection, HttpBody, StaticTls, TlsSource, channel_body, serve_http};
+use crate::runtime::clock::Clock;
+use crate::web::{HttpBody, TlsSource, channel_body, serve_http};
+
+/// A handler's way to end a connection without answering (the `drop` fault).
+#[derive(Debug)]
+pub struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// The simulator's fixed TLS configuration.
+struct StaticTls(Arc<rustls::ServerConfig>);
+
+impl TlsSource for StaticTls {
+    fn tls(&self) -> Option<(Arc<rustls::ServerConfig>, Vec<String>)> {
+        Some((self.0.clone(), Vec::new()))
+    }
+}
 
 /// A request as the simulator's handlers see it, body read.
 pub struct Request {

@@ -1,0 +1,188 @@
+//! Command-line interface: serving (the default, [`serve`]), `--config.check`,
+//! `check-source` and `healthcheck` ([`check`]), `--demo` and `simulate` ([`simulate`]).
+
+mod check;
+mod serve;
+mod simulate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tracing::error;
+
+use crate::runtime::logging;
+pub use simulate::{SimulateArgs, start_demo};
+
+/// Prometheus exporter for SaaS backup products: Code42/CrashPlan device backups and
+/// Druva inSync Microsoft 365 backups.
+///
+/// Each configured source is refreshed in the background every refresh_interval; a scrape
+/// of /metrics encodes the last good data and never calls a vendor API.
+#[derive(Parser, Debug)]
+#[command(
+    name = "backup-exporter",
+    version,
+    about,
+    long_about,
+    after_long_help = "Examples:
+  backup-exporter --demo                       run against built-in simulated tenants
+  backup-exporter --config.check               validate backup-exporter.yml and exit
+  backup-exporter check-source crashplan-us    try one source's credentials and first page
+  backup-exporter --config.file /etc/backup-exporter/backup-exporter.yml
+  backup-exporter simulate --devices 10000     serve the simulated vendor APIs alone
+
+Endpoints: / (status page), /metrics, /-/healthy, /-/ready, /-/reload (POST, with
+--web.enable-lifecycle). SIGHUP re-reads the configuration.
+Documentation: README.md and docs/cli.md."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Only log messages at or above this level.
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
+    pub log_level: logging::Level,
+
+    /// Log line format.
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
+    pub log_format: logging::Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Path to the configuration file (YAML).
+    #[arg(long = "config.file", default_value = "backup-exporter.yml")]
+    pub config_file: PathBuf,
+
+    /// Validate the configuration file, print the result and exit (0 valid, 1 invalid).
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
+    /// Address to listen on; repeat to listen on several. ":9877" means all interfaces.
+    #[arg(long = "web.listen-address", default_value = ":9877")]
+    pub listen_addresses: Vec<String>,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub telemetry_path: String,
+
+    /// Maximum number of concurrent scrapes; 0 means no limit.
+    #[arg(long = "web.max-requests", default_value_t = 40)]
+    pub max_requests: usize,
+
+    /// Web configuration (TLS, basic auth, headers) in the format of Prometheus's
+    /// exporter-toolkit; re-read when it or the files it names change.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Enable POST /-/reload (re-reads the configuration, as SIGHUP does).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
+    /// Directory where each source's last good data, counters and event cursor are kept,
+    /// so a restart serves them at once and continues the counters.
+    #[arg(long = "storage.path")]
+    pub storage_path: Option<PathBuf>,
+
+    /// Run against a built-in simulated tenant: no configuration file, no credentials.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check that one configured source works: authenticate and read one page.
+    ///
+    /// Authenticates with the source's credentials and reads the first page of each report
+    /// the source reads (and of the events, for Druva), then prints what it found, or the
+    /// problem and what to check, in plain words. Run it first against a new tenant.
+    ///
+    /// Exit status: 0 when it authenticated and read a page, 1 when the vendor's API
+    /// failed, 2 when the configuration is invalid or has no source of that name.
+    CheckSource(CheckSourceArgs),
+    /// Exit 0 when a running exporter answers /-/healthy, 1 otherwise.
+    ///
+    /// For container HEALTHCHECKs: the runtime image has no curl. An answer of 401 counts
+    /// as healthy (basic auth is on, and the server is serving); with https, the
+    /// certificate is not verified, as the probe is meant for the exporter's own address.
+    Healthcheck(HealthcheckArgs),
+    /// Serve the built-in simulator of the Code42 and Druva APIs (for tests and trials).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckSourceArgs {
+    /// The source's `name` in the configuration file.
+    pub name: String,
+
+    /// Path to the configuration file (YAML); also accepted before `check-source`.
+    #[arg(long = "config.file")]
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    /// The exporter's health endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:9877/-/healthy")]
+    pub url: String,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_level, cli.log_format);
+    if cli.serve.config_check && cli.command.is_none() {
+        return check::config(&cli.serve.config_file);
+    }
+    crate::runtime::memory::limit_arenas();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = match cli.command {
+        Some(Command::CheckSource(args)) => {
+            let path = args.config_file.unwrap_or(cli.serve.config_file);
+            return runtime.block_on(check::source(&path, &args.name));
+        }
+        Some(Command::Healthcheck(args)) => runtime.block_on(check::healthcheck(&args.url)),
+        Some(Command::Simulate(args)) => runtime.block_on(simulate::run(args)),
+        None => runtime.block_on(serve::run(cli.serve)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        #[cfg(not(feature = "simulator"))]
+        Err(Failure::NoSimulator) => {
+            eprintln!("{}", simulate::NO_SIMULATOR);
+            ExitCode::from(2)
+        }
+        Err(Failure::Message(message)) => {
+            error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// `--demo` or `simulate` in a build without the simulator (exit status 2).
+    #[cfg(not(feature = "simulator"))]
+    NoSimulator,
+    /// Logged; exit status 1.
+    Message(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Message(message)
+    }
+}

@@ -1,0 +1,380 @@
+//! The YAML configuration file: a list of sources, each naming its vendor, with the keys
+//! every source has (name, url, intervals, labels, TLS, series limits) and its vendor's own
+//! keys. This module reads and checks the common keys; each vendor reads and checks its own
+//! (`sources/<vendor>/config.rs`) through the [`Vendors`] the engine's registry implements,
+//! so nothing here knows a vendor.
+//!
+//! Every error names the file, the field (as a path such as `sources[1].refresh_interval`)
+//! and what is wrong, because `--config.check` is how users find their mistakes.
+
+mod block;
+mod values;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::de::{DeserializeSeed, Deserializer};
+
+pub use block::field_names;
+pub use values::{ByteSize, FieldError, HumanDuration, SecretKeys, err, non_empty, parse_base_url};
+
+use crate::exposition::Detail;
+use crate::secret::SecretRef;
+
+/// A validated configuration of sources of the vendors `V`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config<V> {
+    pub sources: Vec<SourceSpec<V>>,
+}
+
+/// One configured upstream tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSpec<V> {
+    /// The `source` label of every series of this source.
+    pub name: String,
+    pub url: Url,
+    pub refresh_interval: Duration,
+    /// Limit for one whole refresh.
+    pub timeout: Duration,
+    /// Extra labels added to every series of this source, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// How the vendor's certificate is checked and how large a response may be.
+    pub http: HttpSpec,
+    /// Which series the source exposes.
+    pub series: SeriesSpec,
+    /// The vendor and its own settings.
+    pub vendor: V,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSpec {
+    pub detail: Detail,
+    /// In `alerting` mode, items older than this keep their series.
+    pub alerting_age: Duration,
+    /// At most this many series for the source; the stalest items are kept.
+    pub max_series: Option<usize>,
+    /// Key of the hash that replaces user names, e-mails and device names in labels.
+    pub hash_key: Option<SecretRef>,
+}
+
+impl Default for SeriesSpec {
+    fn default() -> Self {
+        SeriesSpec {
+            detail: Detail::All,
+            alerting_age: DEFAULT_ALERTING_AGE,
+            max_series: None,
+            hash_key: None,
+        }
+    }
+}
+
+/// The warning threshold of the backup-age alerts.
+pub const DEFAULT_ALERTING_AGE: Duration = Duration::from_secs(3 * 86_400);
+
+/// Connection settings towards the vendor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSpec {
+    /// Extra trusted CA certificates (PEM), beside the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate: explicit, and logged as a warning.
+    pub insecure_skip_verify: bool,
+    /// A response body larger than this fails the refresh.
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        HttpSpec {
+            ca_file: None,
+            insecure_skip_verify: false,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
+/// A Code42 page of 1,000 rows is about 1.3 MB; a Druva page of 500 rows less.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Label names of the exporter's own series; a source's `labels` may not reuse them, nor
+/// any label a vendor's series set ([`VendorKeys::labels`]).
+const OWN_LABELS: &[&str] = &[
+    "source", "vendor", "endpoint", "code", "reason", "version", "revision", "job", "instance",
+];
+
+/// What the configuration needs to know of one vendor.
+#[derive(Debug, Clone, Copy)]
+pub struct VendorKeys {
+    /// The value of `vendor:`.
+    pub name: &'static str,
+    /// The keys of its block ([`field_names`] of its `Deserialize` type).
+    pub fields: &'static [&'static str],
+    /// Its API's address when `url` is left out; `None` makes `url` required.
+    pub default_url: Option<&'static str>,
+    /// Label names its series set.
+    pub labels: &'static [&'static str],
+}
+
+/// The vendors a configuration may name; the engine's registry implements it.
+pub trait Vendors: Sized {
+    /// One vendor's block, as read.
+    type Block;
+
+    /// Every vendor, in the order errors list them.
+    fn catalogue() -> &'static [VendorKeys];
+
+    /// Reads the block of vendor `index` of the catalogue from `block`, a map of the
+    /// entry's keys that belong to that vendor.
+    fn read<'de, D: Deserializer<'de>>(index: usize, block: D) -> Result<Self::Block, D::Error>;
+
+    /// Checks a block: the vendor's settings, and the detail of series it asks for, if any.
+    fn validate(
+        block: Self::Block,
+        at: &str,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<(Self, Option<Detail>), FieldError>;
+}
+
+/// A configuration problem, located as precisely as possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    /// Path of the offending field, e.g. `sources[0].url`; empty for whole-file problems.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Something legal but worth telling the operator, such as an inline secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub field: String,
+    pub message: String,
+}
+
+/// Reads and validates a configuration file.
+pub fn load<V: Vendors>(path: &Path) -> Result<(Config<V>, Vec<ConfigWarning>), ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        field: String::new(),
+        message: format!("cannot read file: {e}"),
+    })?;
+    parse(&file, &text)
+}
+
+/// Parses and validates configuration text; `file` is used in messages only.
+pub fn parse<V: Vendors>(
+    file: &str,
+    text: &str,
+) -> Result<(Config<V>, Vec<ConfigWarning>), ConfigError> {
+    // yaml_serde's messages already carry the field path and the line, e.g.
+    // "sources[0].timeout: a duration needs a unit ... at line 8 column 14".
+    let whole_file = |e: yaml_serde::Error| ConfigError {
+        file: file.to_string(),
+        field: String::new(),
+        message: e.to_string(),
+    };
+    let catalogue = V::catalogue();
+    let vendors: Vec<Option<usize>> = block::vendors_of(text)
+        .map_err(whole_file)?
+        .into_iter()
+        .map(|name| {
+            catalogue
+                .iter()
+                .position(|v| Some(v.name) == name.as_deref())
+        })
+        .collect();
+    let raw = block::ConfigSeed::<V> {
+        vendors: &vendors,
+        catalogue,
+        marker: PhantomData,
+    }
+    .deserialize(yaml_serde::Deserializer::from_str(text))
+    .map_err(whole_file)?;
+    let mut warnings = Vec::new();
+    let config = validate(raw, catalogue, &mut warnings).map_err(|e| ConfigError {
+        file: file.to_string(),
+        field: e.field,
+        message: e.message,
+    })?;
+    Ok((config, warnings))
+}
+
+fn validate<V: Vendors>(
+    raw: Vec<block::RawSource<V::Block>>,
+    catalogue: &[VendorKeys],
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Config<V>, FieldError> {
+    if raw.is_empty() {
+        return err("sources", "at least one source is required");
+    }
+    let mut reserved: Vec<&str> = OWN_LABELS.to_vec();
+    reserved.extend(catalogue.iter().flat_map(|v| v.labels.iter().copied()));
+    let mut names = BTreeSet::new();
+    let mut sources = Vec::with_capacity(raw.len());
+    for (index, source) in raw.into_iter().enumerate() {
+        let at = format!("sources[{index}]");
+        let name = source.common.name.clone().unwrap_or_default();
+        if !names.insert(name.clone()) {
+            return err(
+                format!("{at}.name"),
+                format!("duplicate source name {name:?}"),
+            );
+        }
+        sources.push(validate_source(
+            source, &at, catalogue, &reserved, warnings,
+        )?);
+    }
+    Ok(Config { sources })
+}
+
+fn validate_source<V: Vendors>(
+    raw: block::RawSource<V::Block>,
+    at: &str,
+    catalogue: &[VendorKeys],
+    reserved: &[&str],
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<SourceSpec<V>, FieldError> {
+    let common = &raw.common;
+    let name = common.name.clone().unwrap_or_default();
+    values::validate_source_name(&name).or_else(|m| err(format!("{at}.name"), m))?;
+    let refresh_interval = common
+        .refresh_interval
+        .map_or(DEFAULT_REFRESH_INTERVAL, |d| d.0);
+    if refresh_interval < Duration::from_secs(1) {
+        return err(format!("{at}.refresh_interval"), "must be at least 1s");
+    }
+    let timeout = common.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+    if timeout.is_zero() {
+        return err(format!("{at}.timeout"), "must be greater than zero");
+    }
+    let labels = values::validate_labels(&common.labels, reserved)
+        .or_else(|(l, m)| err(format!("{at}.labels.{l}"), m))?;
+    let http = http(common, at, warnings)?;
+    let hash_key = hash_key(common, at, warnings)?;
+    let vendor_name = common.vendor.as_deref().unwrap_or_default();
+    if let Some(key) = &raw.misplaced {
+        return err(
+            format!("{at}.{key}"),
+            format!("is not a setting of vendor {vendor_name}"),
+        );
+    }
+    let default_url = catalogue
+        .iter()
+        .find(|v| v.name == vendor_name)
+        .and_then(|v| v.default_url);
+    let url = match (&common.url, default_url) {
+        (Some(url), _) => url.as_str(),
+        (None, Some(default)) => default,
+        (None, None) => {
+            return err(
+                format!("{at}.url"),
+                format!("is required for vendor {vendor_name}"),
+            );
+        }
+    };
+    let url = parse_base_url(url).or_else(|m| err(format!("{at}.url"), m))?;
+    if common.max_series == Some(0) {
+        return err(
+            format!("{at}.max_series"),
+            "must be at least 1 (leave it out for no limit)",
+        );
+    }
+    let (alerting_age, max_series) = (common.alerting_age, common.max_series);
+    let (vendor, detail) = V::validate(raw.block, at, warnings)?;
+    Ok(SourceSpec {
+        name,
+        url,
+        refresh_interval,
+        timeout,
+        labels,
+        http,
+        series: SeriesSpec {
+            detail: detail.unwrap_or(Detail::All),
+            alerting_age: alerting_age.map_or(DEFAULT_ALERTING_AGE, |d| d.0),
+            max_series,
+            hash_key,
+        },
+        vendor,
+    })
+}
+
+fn hash_key(
+    common: &block::Common,
+    at: &str,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Option<SecretRef>, FieldError> {
+    let key = SecretKeys {
+        inline: common.hash_key.clone(),
+        file: common.hash_key_file.clone(),
+        env: common.hash_key_env.clone(),
+    }
+    .resolve(at, "hash_key", warnings)?;
+    match (common.hash_identities, key) {
+        (true, None) => err(
+            format!("{at}.hash_identities"),
+            "needs a key: set hash_key_file or hash_key_env (the same key gives the same labels)",
+        ),
+        (false, Some(_)) => err(
+            format!("{at}.hash_key"),
+            "is only used with hash_identities: true",
+        ),
+        (_, key) => Ok(key),
+    }
+}
+
+fn http(
+    common: &block::Common,
+    at: &str,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<HttpSpec, FieldError> {
+    let max_response_bytes = common
+        .max_response_bytes
+        .map_or(DEFAULT_MAX_RESPONSE_BYTES, |b| b.0);
+    if max_response_bytes < 1024 {
+        return err(format!("{at}.max_response_bytes"), "must be at least 1KiB");
+    }
+    let tls = common.tls.as_ref();
+    let ca_file = tls.and_then(|t| t.ca_file.clone());
+    if let Some(path) = &ca_file {
+        let pem = std::fs::read(path).map_err(|e| FieldError {
+            field: format!("{at}.tls.ca_file"),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |certs| certs.is_empty()) {
+            return err(
+                format!("{at}.tls.ca_file"),
+                format!("{} holds no PEM certificate", path.display()),
+            );
+        }
+    }
+    let insecure_skip_verify = tls.is_some_and(|t| t.insecure_skip_verify);
+    if insecure_skip_verify {
+        warnings.push(ConfigWarning {
+            field: format!("{at}.tls.insecure_skip_verify"),
+            message: "the vendor's TLS certificate is not verified; anyone on the path can read the credentials".into(),
+        });
+    }
+    Ok(HttpSpec {
+        ca_file,
+        insecure_skip_verify,
+        max_response_bytes,
+    })
+}

@@ -1,0 +1,293 @@
+//! The refresh engine: one task per source, refreshing in the background, and what scrapes
+//! read of each source — its last published snapshot and how its refreshes are going.
+//!
+//! Each task refreshes, publishes the new snapshot atomically on success, and sleeps: the
+//! interval with jitter after a success, an exponential backoff with jitter after a failure
+//! (capped at the interval, stretched to the vendor's `Retry-After`). One task per source
+//! means one refresh per source at a time. Scrapes only ever read published snapshots.
+//! Configuration reloads, persistence across restarts and the registry of vendors live here
+//! too.
+
+mod backoff;
+pub mod persist;
+pub mod reload;
+mod task;
+mod vendors;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+pub use vendors::{Config, SourceSpec, VendorSpec, families};
+
+use crate::exposition::Exposition;
+use crate::health::HealthSummary;
+use crate::runtime::clock::Clock;
+use crate::sources::http::{RefreshCost, RequestStats};
+use crate::sources::{ClientContext, RefreshError, SkipCounts};
+use persist::Store;
+use task::Task;
+use vendors::Client;
+
+/// Reads and validates a configuration file of these vendors.
+pub fn load_config(
+    path: &std::path::Path,
+) -> Result<(Config, Vec<crate::config::ConfigWarning>), crate::config::ConfigError> {
+    crate::config::load(path)
+}
+
+/// Parses configuration text of these vendors; `file` names it in messages.
+pub fn parse_config(
+    file: &str,
+    text: &str,
+) -> Result<(Config, Vec<crate::config::ConfigWarning>), crate::config::ConfigError> {
+    crate::config::parse(file, text)
+}
+
+/// What a scrape reads of one source: the series of the last successful refresh.
+pub struct Snapshot {
+    pub exposition: Exposition,
+    /// For the status page.
+    pub health: HealthSummary,
+    /// Unix milliseconds when the refresh that produced it finished.
+    pub refreshed_at_ms: i64,
+}
+
+/// How a source's refreshes are going.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshStatus {
+    /// The last refresh succeeded.
+    pub up: bool,
+    /// At least one refresh has finished (successfully or not).
+    pub attempted: bool,
+    /// Data saved by an earlier run is served (`--storage.path`).
+    pub restored: bool,
+    /// Refreshes finished so far, successful or not.
+    pub attempts: u64,
+    pub last_success_ms: Option<i64>,
+    pub last_duration: Option<Duration>,
+    pub failures_total: u64,
+    pub consecutive_failures: u32,
+    pub last_error: Option<RefreshError>,
+    pub next_refresh_ms: Option<i64>,
+    /// Rows skipped as malformed, summed over successful refreshes.
+    pub rows_skipped: SkipCounts,
+    /// Requests, bytes and pages of the last refresh.
+    pub last_cost: RefreshCost,
+}
+
+impl RefreshStatus {
+    /// Serves data restored from disk, or has finished a refresh attempt.
+    pub fn is_ready(&self) -> bool {
+        self.attempted || self.restored
+    }
+}
+
+/// A configured source as the rest of the exporter sees it.
+pub struct SourceHandle {
+    pub spec: SourceSpec,
+    pub requests: Arc<RequestStats>,
+    snapshot: ArcSwapOption<Snapshot>,
+    status: Mutex<RefreshStatus>,
+    wake: tokio::sync::Notify,
+}
+
+impl SourceHandle {
+    pub fn new(spec: SourceSpec) -> Self {
+        SourceHandle {
+            spec,
+            requests: Arc::new(RequestStats::default()),
+            snapshot: ArcSwapOption::empty(),
+            status: Mutex::new(RefreshStatus::default()),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Ends the current wait: the next refresh starts now.
+    pub fn refresh_now(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full()
+    }
+
+    pub fn status(&self) -> RefreshStatus {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut RefreshStatus)) {
+        change(&mut self.status.lock().expect("status lock"));
+    }
+
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.snapshot.store(Some(Arc::new(snapshot)));
+    }
+}
+
+impl std::fmt::Debug for SourceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceHandle")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+/// The sources scrapes read: swapped whole when the configuration is reloaded.
+pub type SourceList = Arc<ArcSwap<Vec<Arc<SourceHandle>>>>;
+
+/// A source's refresh task.
+struct Running {
+    handle: Arc<SourceHandle>,
+    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+fn client(
+    spec: &SourceSpec,
+    requests: Arc<RequestStats>,
+    clock: Clock,
+) -> Result<Client, RefreshError> {
+    let context = ClientContext {
+        url: &spec.url,
+        http: &spec.http,
+        requests,
+        clock,
+    };
+    Client::new(spec, context)
+}
+
+/// `check-source`: authenticates against one source and reads the first page of what it
+/// reads, within the source's `timeout`. What was found, a sentence per line, or what
+/// went wrong.
+pub async fn check_source(spec: &SourceSpec, clock: Clock) -> Result<Vec<String>, RefreshError> {
+    let client = client(spec, Arc::new(RequestStats::default()), clock)?;
+    match tokio::time::timeout(spec.timeout, client.check()).await {
+        Ok(result) => result,
+        Err(_) => Err(RefreshError::Timeout(spec.timeout)),
+    }
+}
+
+/// All sources and their refresh tasks.
+pub struct Engine {
+    clock: Clock,
+    store: Option<Arc<Store>>,
+    sources: SourceList,
+    running: tokio::sync::Mutex<Vec<Running>>,
+}
+
+impl Engine {
+    /// Creates every source's client and starts its refresh task; with a `store`, each
+    /// source first serves what an earlier run saved.
+    pub fn start(
+        config: &Config,
+        clock: Clock,
+        store: Option<Arc<Store>>,
+    ) -> Result<Engine, String> {
+        let engine = Engine {
+            clock,
+            store,
+            sources: Arc::new(ArcSwap::from_pointee(Vec::new())),
+            running: tokio::sync::Mutex::new(Vec::new()),
+        };
+        let mut running = Vec::new();
+        for spec in &config.sources {
+            let handle = Arc::new(SourceHandle::new(spec.clone()));
+            let client = engine.client(&handle)?;
+            running.push(engine.spawn(handle, client));
+        }
+        engine
+            .sources
+            .store(Arc::new(running.iter().map(|r| r.handle.clone()).collect()));
+        *engine.running.try_lock().expect("not shared yet") = running;
+        Ok(engine)
+    }
+
+    fn client(&self, handle: &SourceHandle) -> Result<Client, String> {
+        client(&handle.spec, handle.requests.clone(), self.clock.clone())
+            .map_err(|e| format!("source {}: {e}", handle.spec.name))
+    }
+
+    fn spawn(&self, handle: Arc<SourceHandle>, client: Client) -> Running {
+        let (stop, stopped) = watch::channel(false);
+        let task = client.spawn(Task {
+            handle: handle.clone(),
+            clock: self.clock.clone(),
+            stop: stopped,
+            store: self.store.clone(),
+        });
+        Running { handle, task, stop }
+    }
+
+    /// The sources, as scrapes see them (the list changes on reload).
+    pub fn source_list(&self) -> SourceList {
+        self.sources.clone()
+    }
+
+    pub fn sources(&self) -> Arc<Vec<Arc<SourceHandle>>> {
+        self.sources.load_full()
+    }
+
+    /// Every source serves restored data or has finished its first refresh attempt.
+    pub fn is_ready(&self) -> bool {
+        self.sources().iter().all(|s| s.status().is_ready())
+    }
+
+    /// Applies a new configuration: sources whose settings are unchanged keep running with
+    /// their data; changed, new and removed ones are restarted, started and stopped. Fails,
+    /// changing nothing, if a new source's client cannot be created.
+    pub async fn apply(&self, config: &Config) -> Result<(), String> {
+        let mut running = self.running.lock().await;
+        let mut keep = Vec::new();
+        let mut start = Vec::new();
+        for spec in &config.sources {
+            match running.iter().position(|r| r.handle.spec == *spec) {
+                Some(i) => keep.push(running.remove(i)),
+                None => {
+                    let handle = Arc::new(SourceHandle::new(spec.clone()));
+                    let client = match self.client(&handle) {
+                        Ok(client) => client,
+                        Err(e) => {
+                            running.append(&mut keep);
+                            return Err(e);
+                        }
+                    };
+                    start.push((handle, client));
+                }
+            }
+        }
+        // What is left runs a removed or changed source: stop it before its successor starts.
+        for old in running.drain(..) {
+            info!(source = %old.handle.spec.name, "stopping source");
+            let _ = old.stop.send(true);
+            let _ = old.task.await;
+        }
+        for (handle, client) in start {
+            info!(source = %handle.spec.name, "starting source");
+            keep.push(self.spawn(handle, client));
+        }
+        // In configuration order.
+        keep.sort_by_key(|r| {
+            config
+                .sources
+                .iter()
+                .position(|s| s.name == r.handle.spec.name)
+        });
+        self.sources
+            .store(Arc::new(keep.iter().map(|r| r.handle.clone()).collect()));
+        *running = keep;
+        Ok(())
+    }
+
+    /// Stops the refresh tasks; a refresh under way is abandoned.
+    pub async fn stop(&self) {
+        for source in self.running.lock().await.drain(..) {
+            let _ = source.stop.send(true);
+            let _ = source.task.await;
+        }
+    }
+}

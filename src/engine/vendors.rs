@@ -1,0 +1,316 @@
+//! The vendors there are: the one place that lists them. A vendor is a folder under
+//! `sources/` implementing [`Vendor`]; adding one is a line in the invocation at the end of
+//! this file. Everything else — the configuration's `vendor:` values and keys, client
+//! construction, the refresh tasks, `check-source`, persistence and the order of metric
+//! families — follows from that line.
+
+use std::sync::OnceLock;
+
+use reqwest::Url;
+use serde::Deserialize;
+use serde::de::Deserializer;
+use tokio::task::JoinHandle;
+
+use super::task::Task;
+use crate::config::{self, ConfigWarning, FieldError, VendorKeys, Vendors, field_names};
+use crate::exposition::{Detail, Family};
+use crate::sources::code42::Code42;
+use crate::sources::druva::Druva;
+use crate::sources::{ClientContext, RefreshError, Vendor};
+
+/// A configured source of one of the vendors.
+pub type SourceSpec = config::SourceSpec<VendorSpec>;
+/// A configuration of sources of these vendors.
+pub type Config = config::Config<VendorSpec>;
+
+macro_rules! vendors {
+    ($($variant:ident => $vendor:ty),+ $(,)?) => {
+        /// A source's vendor and that vendor's settings.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum VendorSpec {
+            $($variant(<$vendor as Vendor>::Spec),)+
+        }
+
+        /// A vendor's keys of a source entry, as read.
+        pub enum VendorBlock {
+            $($variant(<$vendor as Vendor>::Config),)+
+        }
+
+        /// A source's client, built before its task starts, so a configuration whose
+        /// clients cannot be built changes nothing.
+        pub(super) enum Client {
+            $($variant(Box<$vendor>),)+
+        }
+
+        impl VendorSpec {
+            /// The value of `vendor:` (and of the `vendor` label).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(VendorSpec::$variant(_) => <$vendor>::NAME,)+
+                }
+            }
+
+            /// What the data read with these settings from `url` is of.
+            pub fn origin(&self, url: &Url) -> String {
+                match self {
+                    $(VendorSpec::$variant(spec) => <$vendor>::origin(spec, url),)+
+                }
+            }
+        }
+
+        impl Vendors for VendorSpec {
+            type Block = VendorBlock;
+
+            fn catalogue() -> &'static [VendorKeys] {
+                static CATALOGUE: OnceLock<Vec<VendorKeys>> = OnceLock::new();
+                CATALOGUE.get_or_init(|| {
+                    vec![$(VendorKeys {
+                        name: <$vendor>::NAME,
+                        fields: field_names::<<$vendor as Vendor>::Config>(),
+                        default_url: <$vendor>::DEFAULT_URL,
+                        labels: <$vendor>::LABELS,
+                    },)+]
+                })
+            }
+
+            fn read<'de, D: Deserializer<'de>>(index: usize, block: D) -> Result<VendorBlock, D::Error> {
+                let name = Self::catalogue()[index].name;
+                $(if name == <$vendor>::NAME {
+                    return <<$vendor as Vendor>::Config>::deserialize(block).map(VendorBlock::$variant);
+                })+
+                unreachable!("the catalogue lists only these vendors")
+            }
+
+            fn validate(
+                block: VendorBlock,
+                at: &str,
+                warnings: &mut Vec<ConfigWarning>,
+            ) -> Result<(VendorSpec, Option<Detail>), FieldError> {
+                match block {
+                    $(VendorBlock::$variant(config) => <$vendor>::validate(config, at, warnings)
+                        .map(|(spec, detail)| (VendorSpec::$variant(spec), detail)),)+
+                }
+            }
+        }
+
+        impl Client {
+            pub(super) fn new(spec: &SourceSpec, context: ClientContext<'_>) -> Result<Client, RefreshError> {
+                match &spec.vendor {
+                    $(VendorSpec::$variant(vendor) => {
+                        <$vendor>::new(vendor, context).map(|c| Client::$variant(Box::new(c)))
+                    })+
+                }
+            }
+
+            /// Starts the source's refresh task.
+            pub(super) fn spawn(self, task: Task) -> JoinHandle<()> {
+                match self {
+                    $(Client::$variant(client) => tokio::spawn(task.run(*client)),)+
+                }
+            }
+
+            /// `check-source`.
+            pub(super) async fn check(self) -> Result<Vec<String>, RefreshError> {
+                match self {
+                    $(Client::$variant(client) => client.check().await,)+
+                }
+            }
+        }
+
+        /// Every vendor's families in the order a scrape writes them; a family vendors
+        /// share comes where the first vendor lists it.
+        pub fn families() -> &'static [Family] {
+            static FAMILIES: OnceLock<Vec<Family>> = OnceLock::new();
+            FAMILIES.get_or_init(|| {
+                let mut all: Vec<Family> = Vec::new();
+                $(for family in <$vendor>::FAMILIES {
+                    if !all.iter().any(|known| known.is(family)) {
+                        all.push(family);
+                    }
+                })+
+                all
+            })
+        }
+    };
+}
+
+vendors! {
+    Code42 => Code42,
+    Druva => Druva,
+}
+
+/// The whole configuration as the registry reads it: the common keys and each vendor's.
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::parse_config as parse;
+    use crate::sources::code42::Code42Auth;
+    use crate::sources::druva::DruvaEvents;
+
+    fn check(yaml: &str) -> Result<Config, String> {
+        parse("test.yml", yaml)
+            .map(|(c, _)| c)
+            .map_err(|e| e.to_string())
+    }
+
+    const GOOD: &str = r#"
+sources:
+  - name: crashplan-us
+    vendor: code42
+    url: https://console.us1.crashplan.com
+    client_id: key-6a1b
+    client_secret_env: PATH
+    refresh_interval: 15m
+    timeout: 60s
+    query: { active: "true", org: 42 }
+"#;
+
+    #[test]
+    fn the_documented_shape_parses() {
+        let config = check(GOOD).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.name, "crashplan-us");
+        assert_eq!(source.refresh_interval, Duration::from_secs(900));
+        assert_eq!(source.timeout, Duration::from_secs(60));
+        let VendorSpec::Code42(spec) = &source.vendor else {
+            panic!("code42")
+        };
+        assert_eq!(
+            spec.query,
+            vec![
+                ("active".into(), "true".into()),
+                ("org".into(), "42".into())
+            ]
+        );
+        assert_eq!(spec.report_path, "/api/v1/DeviceBackupReport");
+        assert_eq!(spec.page_size, 1000);
+    }
+
+    #[test]
+    fn errors_name_file_field_and_problem() {
+        let cases = [
+            (
+                GOOD.replace("15m", "15x"),
+                "test.yml: sources[0].refresh_interval: invalid duration \"15x\"",
+            ),
+            (
+                GOOD.replace("timeout: 60s", "timeout: 60"),
+                "sources[0].timeout: a duration needs a unit",
+            ),
+            (
+                GOOD.replace("    timeout: 60s\n", "    timeout: 60s\n    colour: red\n"),
+                "test.yml: sources[0]: unknown field `colour`, expected one of `name`",
+            ),
+            (
+                GOOD.replace("    timeout: 60s\n", "    timeout: 60s\n    reports: [x]\n"),
+                "test.yml: sources[0].reports: is not a setting of vendor code42",
+            ),
+            (
+                GOOD.replace(
+                    "    timeout: 60s\n",
+                    "    timeout: 60s\n    page_size: lots\n",
+                ),
+                "test.yml: sources[0].page_size: invalid type: string \"lots\", expected u32 at line 10",
+            ),
+            (
+                GOOD.replace("code42", "veeam"),
+                "sources[0].vendor: unknown variant `veeam`",
+            ),
+            (
+                GOOD.replace("    client_id: key-6a1b\n", ""),
+                "sources[0].client_id: is required with a client secret",
+            ),
+            (
+                GOOD.replace(
+                    "client_secret_env: PATH",
+                    "client_secret_env: BACKUP_EXPORTER_SURELY_UNSET",
+                ),
+                "sources[0].client_secret_env: environment variable BACKUP_EXPORTER_SURELY_UNSET is not set",
+            ),
+            (
+                GOOD.replace(
+                    "client_secret_env: PATH",
+                    "client_secret_file: /nonexistent/secret",
+                ),
+                "sources[0].client_secret_file: cannot read secret file /nonexistent/secret",
+            ),
+            (
+                GOOD.replace("https://console.us1.crashplan.com", "ftp://x"),
+                "sources[0].url: \"ftp://x\" must use http or https",
+            ),
+            (
+                GOOD.replace("active: \"true\"", "srtKey: archiveBytes"),
+                "sources[0].query.srtKey: sorting limits",
+            ),
+            (
+                GOOD.replace("name: crashplan-us", "name: \"bad name\""),
+                "sources[0].name:",
+            ),
+            (
+                format!("{GOOD}    labels: {{ org: x }}\n"),
+                "sources[0].labels.org: collides",
+            ),
+            (
+                format!("{GOOD}    page_size: 5000\n"),
+                "sources[0].page_size: must be between 1 and 1000",
+            ),
+            (
+                "sources: []".to_string(),
+                "test.yml: sources: at least one source is required",
+            ),
+            ("sources: [".to_string(), "test.yml:"),
+        ];
+        for (yaml, expected) in cases {
+            let error = check(&yaml).unwrap_err();
+            assert!(
+                error.contains(expected),
+                "expected {expected:?} in {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn druva_defaults() {
+        let yaml = "sources:\n  - name: druva\n    vendor: druva\n    client_id: id\n    client_secret_env: PATH\n";
+        let config = check(yaml).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.url.as_str(), "https://apis.druva.com/");
+        let VendorSpec::Druva(spec) = &source.vendor else {
+            panic!("druva")
+        };
+        assert_eq!(spec.reports, crate::sources::druva::DEFAULT_REPORTS);
+        assert_eq!(spec.page_size, 500);
+        assert_eq!(spec.full_read_interval, Duration::from_secs(6 * 3600));
+        assert_eq!(spec.events, DruvaEvents::V2);
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        let twice = format!("{GOOD}{}", GOOD.replace("sources:\n", ""));
+        let error = check(&twice).unwrap_err();
+        assert!(
+            error.contains("sources[1].name: duplicate source name \"crashplan-us\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn inline_secret_warns_and_legacy_user_auth_parses() {
+        let yaml = GOOD.replace(
+            "client_id: key-6a1b\n    client_secret_env: PATH",
+            "username: admin@example.com\n    password: hunter2",
+        );
+        let (config, warnings) = parse("t.yml", &yaml).unwrap();
+        let VendorSpec::Code42(spec) = &config.sources[0].vendor else {
+            panic!("code42")
+        };
+        assert!(
+            matches!(&spec.auth, Code42Auth::User { username, .. } if username == "admin@example.com")
+        );
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].field, "sources[0].password");
+        assert!(!format!("{config:?}{warnings:?}").contains("hunter2"));
+    }
+}

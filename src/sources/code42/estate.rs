@@ -1,0 +1,437 @@
+//! The Code42 estate of one refresh: devices and their archives, built row by row, and the
+//! series it exposes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::families::{
+    ARCHIVE_BYTES, BACKUP_AGE, COLD_STORAGE, COMPLETE_RATIO, DEVICE_ALERTS, DEVICE_INFO,
+    LAST_ACTIVITY, LAST_COMPLETED, LAST_CONNECTED, NEVER_COMPLETED, ORG_ARCHIVE_BYTES, ORG_DEVICES,
+    SELECTED_BYTES,
+};
+use super::row::{AlertStates, ArchiveRow};
+use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Value};
+use crate::health::{Crossing, HealthSummary, StaleItem, SummaryBuilder, Thresholds};
+use crate::runtime::intern::Interner;
+use crate::sources::families::ALERTS_ACTIVE;
+use crate::sources::{SkipCounts, SkipReason, VendorState};
+
+/// The default thresholds of the alerting rules (`alerts/config.libsonnet`).
+/// Code42's alert e-mail defaults: warning after 3 days, critical after 5.
+const BACKUP_AGE_THRESHOLDS: Thresholds = Thresholds::days(3, 5);
+/// The console's yellow and red progress bar: 3 and 7 days without new data.
+const NO_NEW_DATA_THRESHOLDS: Thresholds = Thresholds::days(3, 7);
+const CONNECTION_THRESHOLDS: Thresholds = Thresholds::days(3, 5);
+
+/// A device (computer) with the attributes of `backup_device_info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub uid: Arc<str>,
+    pub name: Arc<str>,
+    pub org: Arc<str>,
+    pub user: Arc<str>,
+    pub os: Arc<str>,
+    pub os_version: Arc<str>,
+    pub app_version: Arc<str>,
+    pub last_connected_ms: Option<i64>,
+    /// Union of the alert states of the device's archives.
+    pub alerts: AlertStates,
+}
+
+/// An archive: one device backing up to one destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Archive {
+    /// Index into [`Code42Estate::devices`].
+    pub device: u32,
+    pub destination: Arc<str>,
+    pub creation_ms: Option<i64>,
+    pub last_completed_ms: Option<i64>,
+    pub last_activity_ms: Option<i64>,
+    pub complete_ratio: Option<f64>,
+    pub archive_bytes: Option<u64>,
+    pub selected_bytes: Option<u64>,
+    pub cold_storage: bool,
+    /// The archive's own alert states.
+    #[serde(default)]
+    pub alerts: AlertStates,
+}
+
+/// Everything one successful refresh learned about a Code42 tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Code42Estate {
+    pub devices: Vec<Device>,
+    pub archives: Vec<Archive>,
+}
+
+/// Accumulates rows page by page.
+#[derive(Default)]
+pub struct EstateBuilder {
+    /// Org, OS, version and destination names repeat across thousands of rows.
+    strings: Interner,
+    device_index: foldhash::HashMap<Arc<str>, u32>,
+    /// (device, interned destination): its address identifies the destination.
+    archive_keys: foldhash::HashSet<(u32, usize)>,
+    estate: Code42Estate,
+    pub skipped: SkipCounts,
+}
+
+impl EstateBuilder {
+    pub fn add(&mut self, row: ArchiveRow<'_>) {
+        let device = match self.device_index.get(row.device_uid.as_ref()) {
+            Some(&index) => {
+                let device = &mut self.estate.devices[index as usize];
+                device.alerts.0 |= row.alerts.0;
+                device.last_connected_ms = device.last_connected_ms.max(row.last_connected_ms);
+                index
+            }
+            None => {
+                let index = self.estate.devices.len() as u32;
+                let uid: Arc<str> = Arc::from(row.device_uid.as_ref());
+                self.device_index.insert(uid.clone(), index);
+                self.estate.devices.push(Device {
+                    uid,
+                    name: Arc::from(row.device_name.as_ref()),
+                    org: self.strings.get(&row.org_name),
+                    user: Arc::from(row.username.as_ref()),
+                    os: self.strings.get(&row.os),
+                    os_version: self.strings.get(&row.os_version),
+                    app_version: self.strings.get(&row.app_version),
+                    last_connected_ms: row.last_connected_ms,
+                    alerts: row.alerts,
+                });
+                index
+            }
+        };
+        // The report lists an archive twice when a user has several backup sets; one series
+        // per device and destination is what the metrics promise, so later copies are skipped.
+        let destination = self.strings.get(&row.destination);
+        let key = (device, Arc::as_ptr(&destination) as *const u8 as usize);
+        if !self.archive_keys.insert(key) {
+            self.skipped.add(SkipReason::Duplicate);
+            return;
+        }
+        self.estate.archives.push(Archive {
+            device,
+            destination,
+            creation_ms: row.creation_ms,
+            last_completed_ms: row.last_completed_ms,
+            last_activity_ms: row.last_activity_ms,
+            complete_ratio: row.complete_ratio,
+            archive_bytes: row.archive_bytes,
+            selected_bytes: row.selected_bytes,
+            cold_storage: row.cold_storage,
+            alerts: row.alerts,
+        });
+    }
+
+    pub fn rows(&self) -> usize {
+        self.estate.archives.len()
+    }
+
+    pub fn finish(mut self) -> (Code42Estate, SkipCounts) {
+        self.estate.devices.shrink_to_fit();
+        self.estate.archives.shrink_to_fit();
+        (self.estate, self.skipped)
+    }
+}
+
+/// Per-org totals.
+#[derive(Default)]
+struct OrgTotals {
+    devices: u64,
+    archive_bytes: u64,
+    /// Devices per alert state, in the order of [`AlertStates::NAMED`].
+    alerts: [u64; 4],
+}
+
+impl Archive {
+    /// What the age series counts from: the last completed backup, or the device's creation
+    /// if it never completed one.
+    fn age_from_ms(&self) -> Option<i64> {
+        self.last_completed_ms.or(self.creation_ms)
+    }
+
+    /// Series this archive adds.
+    fn series(&self) -> usize {
+        let optional = [
+            self.last_completed_ms.is_some(),
+            self.age_from_ms().is_some(),
+            self.last_completed_ms.is_none(),
+            self.last_activity_ms.is_some(),
+            self.complete_ratio.is_some(),
+            self.archive_bytes.is_some(),
+            self.selected_bytes.is_some(),
+        ];
+        1 + optional.iter().filter(|b| **b).count()
+    }
+}
+
+/// How a device's health is decided, for the status page.
+fn health_rule() -> String {
+    let days = |ms: i64| ms / crate::health::DAY_MS;
+    format!(
+        "A device is a warning when a backup is older than {} days, a destination received no new data for {} days or the device has not connected for {} days; critical after {}, {} and {} days. A device that never completed a backup is at most a warning.",
+        days(BACKUP_AGE_THRESHOLDS.warning_ms),
+        days(NO_NEW_DATA_THRESHOLDS.warning_ms),
+        days(CONNECTION_THRESHOLDS.warning_ms),
+        days(BACKUP_AGE_THRESHOLDS.critical_ms),
+        days(NO_NEW_DATA_THRESHOLDS.critical_ms),
+        days(CONNECTION_THRESHOLDS.critical_ms),
+    )
+}
+
+impl VendorState for Code42Estate {
+    /// Every device's health and the stalest devices. A device is as unhealthy as its
+    /// worst archive or its connection, and as stale as its oldest archive.
+    fn summarize(&self, ctx: &ExposeContext) -> HealthSummary {
+        // Per device: health crossing, and the oldest archive's (since, never completed).
+        let mut devices = vec![(Crossing::default(), None::<(i64, bool)>); self.devices.len()];
+        for archive in &self.archives {
+            let (crossing, oldest) = &mut devices[archive.device as usize];
+            if let Some(since) = archive.age_from_ms() {
+                let never = archive.last_completed_ms.is_none();
+                *crossing = crossing.age(since, BACKUP_AGE_THRESHOLDS, never);
+                if oldest.is_none_or(|(s, _)| since < s) {
+                    *oldest = Some((since, never));
+                }
+            }
+            if let Some(activity) = archive.last_activity_ms {
+                *crossing = crossing.age(activity, NO_NEW_DATA_THRESHOLDS, false);
+            }
+        }
+        let mut summary = SummaryBuilder::new("device", health_rule(), self.devices.len());
+        for (device, (crossing, oldest)) in self.devices.iter().zip(devices) {
+            let crossing = match device.last_connected_ms {
+                Some(connected) => crossing.age(connected, CONNECTION_THRESHOLDS, false),
+                None => crossing,
+            };
+            summary.count(crossing);
+            if let Some((since_ms, never_completed)) = oldest {
+                summary.offer(since_ms, || StaleItem {
+                    name: ctx.identity(&device.name).into_owned(),
+                    group: device.org.to_string(),
+                    since_ms,
+                    never_completed,
+                });
+            }
+        }
+        summary.finish()
+    }
+
+    /// Adds the estate's series: org and alert totals over every device, then per-device
+    /// series as `ctx` keeps them and `out` admits them (the stalest devices first when
+    /// the source's series are capped).
+    fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
+        out.reserve_labels(self.devices.len() * 2 + self.archives.len(), 96);
+        self.expose_totals(out);
+        if ctx.detail == Detail::None {
+            return;
+        }
+        // The archives of each device, via offsets into one index array.
+        let mut offsets = vec![0u32; self.devices.len() + 1];
+        for archive in &self.archives {
+            offsets[archive.device as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut next = offsets.clone();
+        let mut by_device = vec![0u32; self.archives.len()];
+        for (i, archive) in self.archives.iter().enumerate() {
+            by_device[next[archive.device as usize] as usize] = i as u32;
+            next[archive.device as usize] += 1;
+        }
+        let archives_of = |d: usize| {
+            by_device[offsets[d] as usize..offsets[d + 1] as usize]
+                .iter()
+                .map(|&a| &self.archives[a as usize])
+        };
+        let age = |a: &Archive| a.age_from_ms().map(|t| ctx.now_ms - t);
+        let mut order: Vec<usize> = (0..self.devices.len()).collect();
+        if out.is_limited() {
+            let worst = |d: usize| archives_of(d).filter_map(age).max().unwrap_or(i64::MIN);
+            order.sort_by_cached_key(|&d| std::cmp::Reverse(worst(d)));
+        }
+        let mut kept = Vec::new();
+        for d in order {
+            let device = &self.devices[d];
+            kept.clear();
+            kept.extend(archives_of(d).filter(|a| {
+                ctx.keeps(age(a), a.alerts.0 != 0 || a.last_completed_ms.is_none(), 0)
+            }));
+            let connection_trouble = device
+                .alerts
+                .has(AlertStates::WARNING_CONNECTION | AlertStates::CRITICAL_CONNECTION);
+            if kept.is_empty() && !ctx.keeps(None, connection_trouble, 0) {
+                continue;
+            }
+            let series = 1
+                + usize::from(device.last_connected_ms.is_some())
+                + kept.iter().map(|a| a.series()).sum::<usize>();
+            if !out.admit(series) {
+                continue;
+            }
+            let info = out.labels(&[
+                ("org", &device.org),
+                ("device_uid", &device.uid),
+                ("device_name", &ctx.identity(&device.name)),
+                ("user", &ctx.identity(&device.user)),
+                ("os", &device.os),
+                ("os_version", &device.os_version),
+                ("app_version", &device.app_version),
+            ]);
+            out.push(&DEVICE_INFO, info, Value::Int(1));
+            if let Some(ms) = device.last_connected_ms {
+                let labels = out.labels(&[("org", &device.org), ("device_uid", &device.uid)]);
+                out.push(&LAST_CONNECTED, labels, Value::TimestampMs(ms));
+            }
+            for archive in &kept {
+                expose_archive(device, archive, out);
+            }
+        }
+    }
+}
+
+impl Code42Estate {
+    /// Org totals and alert counts, over every device whatever the detail.
+    fn expose_totals(&self, out: &mut ExpositionBuilder) {
+        let mut orgs: BTreeMap<&str, OrgTotals> = BTreeMap::new();
+        let mut warning_devices = 0;
+        let mut critical_devices = 0;
+        for device in &self.devices {
+            let org = orgs.entry(&device.org).or_default();
+            org.devices += 1;
+            for (i, (_, bit)) in AlertStates::NAMED.iter().enumerate() {
+                if device.alerts.has(*bit) {
+                    org.alerts[i] += 1;
+                }
+            }
+            warning_devices += u64::from(device.alerts.is_warning());
+            critical_devices += u64::from(device.alerts.is_critical());
+        }
+        for archive in &self.archives {
+            let device = &self.devices[archive.device as usize];
+            let org = orgs.entry(&device.org).or_default();
+            org.archive_bytes = org
+                .archive_bytes
+                .saturating_add(archive.archive_bytes.unwrap_or(0));
+        }
+        for (org, totals) in &orgs {
+            let labels = out.labels(&[("org", org)]);
+            out.push(&ORG_DEVICES, labels, Value::Int(totals.devices as i64));
+            out.push(
+                &ORG_ARCHIVE_BYTES,
+                labels,
+                Value::Int(totals.archive_bytes as i64),
+            );
+            for (i, (name, _)) in AlertStates::NAMED.iter().enumerate() {
+                let labels = out.labels(&[("org", org), ("alert", name)]);
+                out.push(&DEVICE_ALERTS, labels, Value::Int(totals.alerts[i] as i64));
+            }
+        }
+        for (severity, count) in [("warning", warning_devices), ("critical", critical_devices)] {
+            let labels = out.labels(&[("severity", severity)]);
+            out.push(&ALERTS_ACTIVE, labels, Value::Int(count as i64));
+        }
+    }
+}
+
+fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilder) {
+    let labels = out.labels(&[
+        ("org", &device.org),
+        ("device_uid", &device.uid),
+        ("destination", &archive.destination),
+    ]);
+    match archive.last_completed_ms {
+        Some(ms) => {
+            out.push(&LAST_COMPLETED, labels, Value::TimestampMs(ms));
+            out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(ms));
+        }
+        None => {
+            if let Some(created) = archive.creation_ms {
+                out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(created));
+            }
+            out.push(&NEVER_COMPLETED, labels, Value::Int(1));
+        }
+    }
+    if let Some(ms) = archive.last_activity_ms {
+        out.push(&LAST_ACTIVITY, labels, Value::TimestampMs(ms));
+    }
+    if let Some(ratio) = archive.complete_ratio {
+        out.push(&COMPLETE_RATIO, labels, Value::Float(ratio));
+    }
+    if let Some(bytes) = archive.archive_bytes {
+        out.push(&ARCHIVE_BYTES, labels, Value::Int(bytes as i64));
+    }
+    if let Some(bytes) = archive.selected_bytes {
+        out.push(&SELECTED_BYTES, labels, Value::Int(bytes as i64));
+    }
+    out.push(
+        &COLD_STORAGE,
+        labels,
+        Value::Int(i64::from(archive.cold_storage)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn row<'a>(device: &'a str, destination: &'a str, org: &'a str, alerts: u8) -> ArchiveRow<'a> {
+        ArchiveRow {
+            device_uid: Cow::Borrowed(device),
+            device_name: Cow::Borrowed("pc"),
+            org_name: Cow::Borrowed(org),
+            username: Cow::Borrowed("u"),
+            os: Cow::Borrowed("win"),
+            os_version: Cow::Borrowed("10"),
+            app_version: Cow::Borrowed("7"),
+            destination: Cow::Borrowed(destination),
+            alerts: AlertStates(alerts),
+            creation_ms: Some(1_000),
+            last_connected_ms: Some(5_000),
+            last_completed_ms: None,
+            last_activity_ms: None,
+            complete_ratio: None,
+            archive_bytes: Some(10),
+            selected_bytes: None,
+            cold_storage: false,
+        }
+    }
+
+    #[test]
+    fn thresholds_are_the_alerting_rules_defaults() {
+        let config = include_str!("../../../alerts/config.libsonnet");
+        for (key, thresholds) in [
+            ("backupAge", BACKUP_AGE_THRESHOLDS),
+            ("noNewData", NO_NEW_DATA_THRESHOLDS),
+            ("connection", CONNECTION_THRESHOLDS),
+        ] {
+            let line = thresholds.libsonnet(key);
+            assert!(
+                config.contains(&line),
+                "alerts/config.libsonnet lacks {line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn devices_are_grouped_and_duplicates_skipped() {
+        let mut builder = EstateBuilder::default();
+        builder.add(row("1", "cloud", "Eng", AlertStates::WARNING_BACKUP));
+        builder.add(row("1", "local", "Eng", AlertStates::CRITICAL_CONNECTION));
+        builder.add(row("1", "cloud", "Eng", 0));
+        builder.add(row("2", "cloud", "Sales", 0));
+        let (estate, skipped) = builder.finish();
+        assert_eq!(estate.devices.len(), 2);
+        assert_eq!(estate.archives.len(), 3);
+        assert_eq!(skipped.get(SkipReason::Duplicate), 1);
+        assert_eq!(
+            estate.devices[0].alerts,
+            AlertStates(AlertStates::WARNING_BACKUP | AlertStates::CRITICAL_CONNECTION)
+        );
+    }
+}

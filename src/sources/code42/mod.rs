@@ -1,0 +1,211 @@
+//! Code42 / CrashPlan: the `DeviceBackupReport` resource, one row per archive (device ×
+//! destination), read page by page into an estate of devices and archives.
+
+mod client;
+mod config;
+mod estate;
+pub mod families;
+mod row;
+
+use std::sync::Arc;
+
+use reqwest::Url;
+
+pub use config::{Code42Auth, Code42Config, Code42Spec};
+pub use estate::{Archive, Code42Estate, Device, EstateBuilder};
+pub use row::{AlertStates, ArchiveRow};
+
+use crate::config::{ConfigWarning, FieldError};
+use crate::exposition::{Detail, Family};
+use crate::sources::record::{PageError, Row, decode_page};
+use crate::sources::{ClientContext, RefreshError, Refreshed, SkipReason, Vendor};
+
+/// More pages than this means the server ignores `pgNum`; stop instead of looping.
+const MAX_PAGES: u32 = 100_000;
+const ENDPOINT: &str = "device_backup_report";
+
+/// A Code42 tenant.
+pub struct Code42(client::Client);
+
+impl Vendor for Code42 {
+    const NAME: &'static str = "code42";
+    const DEFAULT_URL: Option<&'static str> = None;
+    const FAMILIES: &'static [Family] = families::FAMILIES;
+    const LABELS: &'static [&'static str] = families::LABELS;
+    /// Every refresh reads the whole report.
+    const READS_PREVIOUS: bool = false;
+    type Config = Code42Config;
+    type Spec = Code42Spec;
+    type State = Code42Estate;
+
+    fn validate(
+        config: Code42Config,
+        at: &str,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<(Code42Spec, Option<Detail>), FieldError> {
+        config.validate(at, warnings)
+    }
+
+    fn origin(spec: &Code42Spec, url: &Url) -> String {
+        format!("code42 {url} {} {:?}", spec.report_path, spec.query)
+    }
+
+    fn new(spec: &Code42Spec, context: ClientContext<'_>) -> Result<Self, RefreshError> {
+        let upstream = crate::sources::http::Upstream::new(
+            context.url.clone(),
+            context.http,
+            context.requests,
+        )?;
+        Ok(Code42(client::Client::new(spec.clone(), upstream)))
+    }
+
+    /// Reads every page (until a page with an empty `data`, as Code42's own tools do: a
+    /// short page does not mean the end, because the server may cap `pgSize`).
+    async fn refresh(
+        &self,
+        _previous: Option<Arc<Code42Estate>>,
+    ) -> Result<Refreshed<Code42Estate>, RefreshError> {
+        let mut builder = EstateBuilder::default();
+        let mut prefetched = None;
+        let mut last_page_full = false;
+        for page in 1..=MAX_PAGES {
+            let response = match prefetched.take() {
+                Some(response) => response?,
+                None => self.0.get_page(page).await?,
+            };
+            // The page is parsed on a refresh thread. After a full page, the next one is
+            // requested meanwhile, so the vendor prepares it while this one is parsed;
+            // after a short page (usually the last) nothing is requested ahead.
+            let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
+            let parse = crate::runtime::background::run(move || {
+                let rows = parse_page(&response.body, &mut builder);
+                (builder, rows)
+            });
+            let parsed = if last_page_full {
+                let (parsed, next) = tokio::join!(parse, self.0.get_page(page + 1));
+                prefetched = Some(next);
+                parsed
+            } else {
+                parse.await
+            };
+            let (returned, rows) = parsed;
+            builder = returned;
+            let rows = rows.map_err(|e| RefreshError::Decode {
+                endpoint: ENDPOINT,
+                detail: format!("page {page}: {e}"),
+            })?;
+            if rows == 0 {
+                let (estate, skipped) = builder.finish();
+                return Ok(Refreshed {
+                    state: estate,
+                    skipped,
+                });
+            }
+            let duplicates = builder.skipped.get(SkipReason::Duplicate) - before.1;
+            if page > 1 && builder.rows() == before.0 && duplicates as usize == rows {
+                return Err(RefreshError::Paging {
+                    endpoint: ENDPOINT,
+                    detail: format!(
+                        "page {page} repeats rows already read; the server seems to ignore pgNum"
+                    ),
+                });
+            }
+            last_page_full = rows >= self.0.spec.page_size as usize;
+        }
+        Err(RefreshError::Paging {
+            endpoint: ENDPOINT,
+            detail: format!("more than {MAX_PAGES} pages"),
+        })
+    }
+
+    async fn check(&self) -> Result<Vec<String>, RefreshError> {
+        let lifetime = self.0.fetch_token().await?.lifetime;
+        let who = match &self.0.spec.auth {
+            Code42Auth::ApiClient { client_id, .. } => format!("API client {client_id:?}"),
+            Code42Auth::User { username, .. } => format!("user {username:?}"),
+        };
+        let mut lines = vec![format!(
+            "authenticated as {who}; the token is valid for {}",
+            humantime::format_duration(lifetime)
+        )];
+        let response = self.0.get_page(1).await?;
+        let mut builder = EstateBuilder::default();
+        let rows = parse_page(&response.body, &mut builder).map_err(|e| RefreshError::Decode {
+            endpoint: ENDPOINT,
+            detail: format!("page 1: {e}"),
+        })?;
+        let (estate, skipped) = builder.finish();
+        let mut orgs: Vec<&str> = estate.devices.iter().map(|d| &*d.org).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        lines.push(format!(
+            "read page 1 of {} ({} bytes): {rows} rows, {} archives of {} devices in {} org{}; rows skipped: {}",
+            self.0.spec.report_path,
+            response.body.len(),
+            estate.archives.len(),
+            estate.devices.len(),
+            orgs.len(),
+            if orgs.len() == 1 { "" } else { "s" },
+            skipped.describe(),
+        ));
+        lines.push(if rows == 0 {
+            "the report is empty: check the source's query (such as active: \"true\" or an org) and what the API client may see".into()
+        } else if rows >= self.0.spec.page_size as usize {
+            format!("the page is full (page_size {}): more pages follow, read on every refresh", self.0.spec.page_size)
+        } else {
+            "that is the whole report".into()
+        });
+        Ok(lines)
+    }
+}
+
+/// Reads one page (`{"metadata": …, "data": [rows]}`) into `builder`, returning the number
+/// of rows the page held (skipped ones included).
+pub fn parse_page(body: &[u8], builder: &mut EstateBuilder) -> Result<usize, PageError> {
+    let info = decode_page(body, "data", row::SEED, &[], |row| match row {
+        Row::Record(record) => match ArchiveRow::parse(&record) {
+            Ok(row) => builder.add(row),
+            Err(reason) => builder.skipped.add(reason),
+        },
+        Row::NotAnObject => builder.skipped.add(SkipReason::NotAnObject),
+    })?;
+    Ok(info.rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_with_and_without_rows() {
+        let mut builder = EstateBuilder::default();
+        let page = br#"{"metadata":{"timestamp":"2020-10-13T12:51:28.410Z","params":{}},"data":[
+            {"deviceUid":"1","destinationName":"cloud","orgName":"Eng"},
+            {"deviceUid":"","destinationName":"cloud"},
+            "junk"]}"#;
+        assert_eq!(parse_page(page, &mut builder), Ok(3));
+        assert_eq!(builder.rows(), 1);
+        assert_eq!(builder.skipped.get(SkipReason::MissingField), 1);
+        assert_eq!(builder.skipped.get(SkipReason::NotAnObject), 1);
+        assert_eq!(parse_page(br#"{"data":[]}"#, &mut builder), Ok(0));
+        assert_eq!(parse_page(br#"{"data":null}"#, &mut builder), Ok(0));
+    }
+
+    #[test]
+    fn broken_pages_are_errors_not_empty_pages() {
+        let mut builder = EstateBuilder::default();
+        for body in [
+            &br#"{"data":[{"deviceUid":"1","destinationName":"c"}"#[..],
+            b"<html><body>Service Unavailable</body></html>",
+            br#"{"metadata":{}}"#,
+            br#"[{"name":"SYSTEM","description":"Unable to find org"}]"#,
+            br#"{"data":[]} trailing"#,
+        ] {
+            assert!(
+                parse_page(body, &mut builder).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! inSync events: the Events API v2 (tracker) and the deprecated v1 (progress cookie).
+//!
+//! The first read has no cursor, so it starts at the oldest retained event and the counters
+//! include the retained history. Each read continues from the cursor of the last successful
+//! refresh, so no event is counted twice or skipped. If the vendor refuses the cursor (it
+//! lives 48 hours), the retained events are read again and those counted before are
+//! recognised by time and fingerprint.
+
+use reqwest::Url;
+use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
+use tracing::warn;
+
+use super::api::{DruvaApi, scalar_text};
+use super::state::EventLog;
+use crate::secret::SecretRef;
+use crate::sources::http::{Upstream, excerpt, status_error};
+use crate::sources::record::{Record, Row, RowSeed, decode_page, decode_rows};
+use crate::sources::{RefreshError, SkipCounts, SkipReason};
+
+/// A page holds at most 500 events; a refresh reads at most this many pages and continues
+/// from its cursor next time.
+pub const MAX_PAGES: u32 = 2_000;
+
+const V2_FIELDS: &[&str] = &[
+    "eventDetails",
+    "eventID",
+    "eventState",
+    "eventType",
+    "inSyncDataSourceID",
+    "inSyncUserID",
+    "timeStamp",
+    "timestamp",
+];
+
+const LEGACY_FIELDS: &[&str] = &[
+    "EventDetails",
+    "EventID",
+    "EventState",
+    "EventType",
+    "Timestamp",
+    "inSyncDataSourceID",
+    "inSyncUserID",
+];
+
+const ENDPOINT: &str = "events";
+
+/// A page that cannot be read.
+fn decode_error(error: &crate::sources::record::PageError) -> RefreshError {
+    RefreshError::Decode {
+        endpoint: ENDPOINT,
+        detail: error.to_string(),
+    }
+}
+
+/// A 403 from an Events API usually means the tenant has no licence for it: say so.
+fn unlicensed_hint(error: RefreshError, hint: &str) -> RefreshError {
+    match error {
+        RefreshError::Status {
+            endpoint,
+            status: 403,
+            message,
+            retry_after,
+        } => RefreshError::Status {
+            endpoint,
+            status: 403,
+            message: message + hint,
+            retry_after,
+        },
+        other => other,
+    }
+}
+
+/// FNV-1a: a stable fingerprint (it is persisted across restarts and versions).
+fn fingerprint(parts: &[String]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// Counts one event row of either API (`legacy` selects the v1 field names).
+fn count(
+    record: &Record,
+    legacy: bool,
+    log: &mut EventLog,
+    replaying: bool,
+) -> Result<(), SkipReason> {
+    let field = |v2: &str, v1: &str| {
+        if legacy {
+            record.field(v1)
+        } else {
+            record.field(v2)
+        }
+    };
+    let event_type = scalar_text(field("eventType", "EventType"));
+    if event_type.is_empty() {
+        return Err(SkipReason::MissingField);
+    }
+    let event_state = scalar_text(field("eventState", "EventState"));
+    let timestamp = if legacy {
+        record.field("Timestamp")
+    } else {
+        record.either(&["timestamp", "timeStamp"])
+    };
+    let timestamp_ms = timestamp
+        .as_timestamp_ms()
+        .map_err(|_| SkipReason::InvalidValue)?
+        .ok_or(SkipReason::MissingField)?;
+    let print = fingerprint(&[
+        scalar_text(field("eventID", "EventID")),
+        event_type.clone(),
+        event_state.clone(),
+        timestamp_ms.to_string(),
+        scalar_text(field("inSyncUserID", "inSyncUserID")),
+        scalar_text(field("inSyncDataSourceID", "inSyncDataSourceID")),
+        scalar_text(field("eventDetails", "EventDetails")),
+    ]);
+    log.count(timestamp_ms, print, &event_type, &event_state, replaying);
+    Ok(())
+}
+
+/// `GET /insync/eventmanagement/v2/events?tracker=…` until `nextPageExists` is false.
+pub async fn read_v2(
+    api: &DruvaApi,
+    log: &mut EventLog,
+    skipped: &mut SkipCounts,
+    max_pages: u32,
+) -> Result<(), RefreshError> {
+    let mut tracker = log.cursor.clone();
+    let mut replaying = false;
+    for _ in 0..max_pages {
+        let mut url = api.upstream.url("/insync/eventmanagement/v2/events");
+        if let Some(t) = &tracker {
+            url.query_pairs_mut().append_pair("tracker", t);
+        }
+        let answer = api
+            .send(ENDPOINT, |token| {
+                api.upstream
+                    .http()
+                    .get(url.clone())
+                    .bearer_auth(token.expose())
+                    .header(ACCEPT, "application/json")
+            })
+            .await?;
+        let response = &answer.response;
+        // A refused tracker answers 400 "Invalid tracker" or, once expired, 403 "explicit
+        // deny" (with a freshly issued token, so it is not the token).
+        if matches!(response.status, 400 | 403) && tracker.is_some() && !replaying {
+            warn!(
+                "events: the tracker was refused (it expires after 48 hours); reading the retained events again, skipping those already counted"
+            );
+            tracker = None;
+            replaying = log.newest_ms.is_some();
+            continue;
+        }
+        if !response.is_success() {
+            return Err(unlicensed_hint(
+                answer.error(ENDPOINT),
+                "; is the Events API licensed for this tenant? Set events: none to skip events",
+            ));
+        }
+        let info = decode_page(
+            &response.body,
+            "events",
+            RowSeed { fields: V2_FIELDS },
+            &["tracker", "nextPageExists"],
+            |row| match row {
+                Row::Record(record) => {
+                    if let Err(reason) = count(&record, false, log, replaying) {
+                        skipped.add(reason);
+                    }
+                }
+                Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
+            },
+        )
+        .map_err(|e| decode_error(&e))?;
+        if let Some(next) = info.text("tracker").filter(|t| !t.is_empty()) {
+            tracker = Some(next.to_string());
+        }
+        let more = info.flag("nextPageExists").unwrap_or(info.rows >= 500);
+        if !more {
+            break;
+        }
+    }
+    log.cursor = tracker;
+    Ok(())
+}
+
+/// The deprecated `/api/events/v1`: HTTP Basic, a `progress` cookie, and a `nextpage`
+/// header while more than 500 events wait.
+pub async fn read_legacy(
+    upstream: &Upstream,
+    admin_email: &str,
+    token: &SecretRef,
+    log: &mut EventLog,
+    skipped: &mut SkipCounts,
+    max_pages: u32,
+) -> Result<(), RefreshError> {
+    let token = token.load()?;
+    let start = upstream.url("/api/events/v1");
+    let mut url = start.clone();
+    let mut cookie = log.cursor.clone();
+    let mut replaying = false;
+    for _ in 0..max_pages {
+        let mut request = upstream
+            .http()
+            .get(url.clone())
+            .basic_auth(admin_email, Some(token.expose()))
+            .header(ACCEPT, "application/json");
+        if let Some(value) = &cookie {
+            request = request.header(COOKIE, format!("progress={value}"));
+        }
+        let response = upstream.execute(ENDPOINT, request).await?;
+        // 400 "Cookie expired" / "Cookie Invalid": the documented remedy is a call without it.
+        if response.status == 400 && cookie.is_some() && !replaying {
+            warn!(
+                error = %excerpt(&String::from_utf8_lossy(&response.body), &[&token]),
+                "events: the progress cookie was refused; reading the retained events again, skipping those already counted"
+            );
+            cookie = None;
+            url = start.clone();
+            replaying = log.newest_ms.is_some();
+            continue;
+        }
+        if !response.is_success() {
+            return Err(unlicensed_hint(
+                status_error(ENDPOINT, &response, &[&token]),
+                "; is the Events API licensed for this tenant?",
+            ));
+        }
+        decode_rows(
+            &response.body,
+            RowSeed {
+                fields: LEGACY_FIELDS,
+            },
+            |row| match row {
+                Row::Record(record) => {
+                    if let Err(reason) = count(&record, true, log, replaying) {
+                        skipped.add(reason);
+                    }
+                }
+                Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
+            },
+        )
+        .map_err(|e| decode_error(&e))?;
+        for value in response.headers.get_all(SET_COOKIE) {
+            if let Some(progress) = value
+                .to_str()
+                .ok()
+                .and_then(|c| c.split(';').next())
+                .and_then(|c| c.trim().strip_prefix("progress="))
+            {
+                cookie = Some(progress.to_string());
+            }
+        }
+        let Some(next) = response
+            .headers
+            .get("nextpage")
+            .and_then(|v| v.to_str().ok())
+        else {
+            break;
+        };
+        url = same_origin(&start, next)?;
+    }
+    log.cursor = cookie;
+    Ok(())
+}
+
+/// The exporter only fetches URLs of its configuration: a `nextpage` URL must point at the
+/// configured host.
+fn same_origin(base: &Url, next: &str) -> Result<Url, RefreshError> {
+    let url = base.join(next).map_err(|e| RefreshError::Paging {
+        endpoint: ENDPOINT,
+        detail: format!("invalid nextpage header {next:?}: {e}"),
+    })?;
+    if url.origin() != base.origin() {
+        return Err(RefreshError::Paging {
+            endpoint: ENDPOINT,
+            detail: format!(
+                "nextpage points at {}, not at the configured {}; refusing to follow it",
+                url.origin().ascii_serialization(),
+                base.origin().ascii_serialization()
+            ),
+        });
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nextpage_must_stay_on_the_configured_host() {
+        let base = Url::parse("https://insyncapi-cloud.druva.com/api/events/v1").unwrap();
+        assert_eq!(
+            same_origin(
+                &base,
+                "https://insyncapi-cloud.druva.com/api/events/v1?page=2"
+            )
+            .unwrap()
+            .as_str(),
+            "https://insyncapi-cloud.druva.com/api/events/v1?page=2"
+        );
+        assert!(same_origin(&base, "/api/events/v1?page=3").is_ok());
+        assert!(same_origin(&base, "https://evil.example/steal").is_err());
+        assert!(same_origin(&base, "http://insyncapi-cloud.druva.com/api/events/v1").is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_stable() {
+        assert_eq!(
+            fingerprint(&["a".into(), "b".into()]),
+            fingerprint(&["a".into(), "b".into()])
+        );
+        assert_ne!(
+            fingerprint(&["ab".into(), "".into()]),
+            fingerprint(&["a".into(), "b".into()])
+        );
+    }
+}

@@ -1,0 +1,677 @@
+//! What the exporter knows about a Druva tenant: the merged current state of resources and
+//! alerts, the latest totals, job and event counters, and the cursors to continue from.
+//! A refresh works on a copy and the engine swaps it in only when everything succeeded.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::families::{
+    BACKUP_AGE, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOBS, LAST_ATTEMPT, LAST_BACKUP_FAILED,
+    LAST_SUCCESS, LICENSE_ALLOCATED, LICENSE_USED, NEVER_BACKED_UP, RESOURCE_BYTES, RESOURCE_INFO,
+    USERS, WORKLOAD_RESOURCES, WORKLOAD_STORAGE_BYTES,
+};
+use super::reports::{
+    Alert, Job, JobStatus, Kind, Operation, Parsed, PeriodCounts, Report, Resource, WorkloadStorage,
+};
+use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Value};
+use crate::health::{Crossing, HealthSummary, StaleItem, SummaryBuilder, Thresholds};
+use crate::sources::VendorState;
+use crate::sources::families::ALERTS_ACTIVE;
+
+/// The default thresholds of the alerting rules (`alerts/config.libsonnet`): a resource
+/// without a successful backup...
+const RESOURCE_AGE_THRESHOLDS: Thresholds = Thresholds::days(3, 5);
+/// ...or, if larger, this many of its backup intervals.
+const RESOURCE_INTERVAL_FACTOR: i64 = 2;
+
+/// How long a counted job is remembered, so an overlapping or repeated read does not count
+/// it twice: jobs updated this long before the newest job seen (vendor time, so a skewed
+/// local clock cannot make the exporter forget too early). Reads overlap by minutes.
+const REMEMBER_JOBS_MS: i64 = 2 * 24 * 3600 * 1000;
+/// At most this many distinct (event_type, event_state) pairs per source; more are counted
+/// under `other` so a vendor change cannot explode the series count.
+pub const MAX_EVENT_LABEL_PAIRS: usize = 500;
+
+/// Where an incremental report continues from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// `lastSyncTimestamp` of the last successful read, Unix ms.
+    pub last_sync_ms: i64,
+    /// When the report was last read completely (current-state reports only).
+    pub last_full_ms: Option<i64>,
+}
+
+/// Counters from the inSync Events API and where the stream continues.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventLog {
+    /// The v2 tracker or the legacy progress cookie.
+    pub cursor: Option<String>,
+    #[serde(with = "entries")]
+    pub counts: BTreeMap<(String, String), u64>,
+    /// Newest event counted, and fingerprints of the events counted at that instant: when
+    /// the cursor is lost and the stream is read again from the oldest retained event,
+    /// everything up to here is skipped.
+    pub newest_ms: Option<i64>,
+    pub newest_fingerprints: BTreeSet<u64>,
+}
+
+impl EventLog {
+    /// Counts an event. While `replaying` (the cursor was lost and the stream is read again
+    /// from its oldest retained event), events up to the newest one counted before are
+    /// recognised and skipped.
+    pub fn count(
+        &mut self,
+        timestamp_ms: i64,
+        fingerprint: u64,
+        event_type: &str,
+        event_state: &str,
+        replaying: bool,
+    ) {
+        let seen = match self.newest_ms {
+            Some(newest) if timestamp_ms < newest => true,
+            Some(newest) if timestamp_ms == newest => {
+                self.newest_fingerprints.contains(&fingerprint)
+            }
+            _ => false,
+        };
+        if replaying && seen {
+            return;
+        }
+        match self.newest_ms {
+            Some(newest) if timestamp_ms < newest => {}
+            Some(newest) if timestamp_ms == newest => {
+                self.newest_fingerprints.insert(fingerprint);
+            }
+            _ => {
+                self.newest_ms = Some(timestamp_ms);
+                self.newest_fingerprints = BTreeSet::from([fingerprint]);
+            }
+        }
+        let mut key = (label_value(event_type), label_value(event_state));
+        if !self.counts.contains_key(&key) && self.counts.len() >= MAX_EVENT_LABEL_PAIRS {
+            key = ("other".into(), "other".into());
+        }
+        *self.counts.entry(key).or_default() += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// A vendor vocabulary word as a bounded label value: lower case, words joined by `_`, at
+/// most 64 characters ("Backed up with Errors" → `backed_up_with_errors`).
+pub fn label_value(text: &str) -> String {
+    let mut out = String::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    let mut out: String = out.chars().take(64).collect();
+    if out.is_empty() {
+        out.push_str("unknown");
+    }
+    out
+}
+
+/// Serializes maps with tuple keys as lists of entries (JSON keys must be strings).
+mod entries {
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<
+        'de,
+        K: DeserializeOwned + Ord,
+        V: DeserializeOwned,
+        D: Deserializer<'de>,
+    >(
+        d: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DruvaState {
+    /// Rows of each current-state resource report, by key.
+    pub resources: BTreeMap<String, BTreeMap<String, Resource>>,
+    /// m365Alerts rows by alertId; `None` until the report was read.
+    pub alerts: Option<BTreeMap<u64, Alert>>,
+    pub storage: Option<Vec<WorkloadStorage>>,
+    pub license: Option<PeriodCounts>,
+    pub users: Option<PeriodCounts>,
+    pub cursors: BTreeMap<String, Cursor>,
+    #[serde(with = "entries")]
+    pub jobs: BTreeMap<(String, Operation, JobStatus), u64>,
+    #[serde(with = "entries")]
+    pub job_bytes: BTreeMap<(String, Operation), u64>,
+    /// Jobs already counted: report → jobId → lastUpdatedTime.
+    pub counted_jobs: BTreeMap<String, BTreeMap<u64, i64>>,
+    /// Workloads seen per activity report, so their counters exist (at 0) from the start.
+    pub job_workloads: BTreeMap<String, BTreeSet<String>>,
+    /// `None` when events are not read.
+    pub events: Option<EventLog>,
+}
+
+/// The newest row of week/month counts: the newest month when there is one.
+fn newest(rows: Vec<PeriodCounts>) -> Option<PeriodCounts> {
+    let monthly = rows.iter().any(|r| r.monthly);
+    rows.into_iter()
+        .filter(|r| r.monthly == monthly)
+        .max_by_key(|r| r.start_ms)
+}
+
+impl DruvaState {
+    /// Applies one report's rows. `full` means the rows are the complete current state
+    /// (deletions are whatever is missing); otherwise they are changes since the cursor.
+    pub fn apply(&mut self, report: &Report, rows: Vec<Parsed>, full: bool) {
+        match report.kind {
+            Kind::Totals => self.apply_totals(rows),
+            Kind::CurrentState if report.id == "m365Alerts" => {
+                let alerts = self.alerts.get_or_insert_default();
+                if full {
+                    alerts.clear();
+                }
+                for row in rows {
+                    match row {
+                        Parsed::Alert { id, alert } => {
+                            alerts.insert(id, alert);
+                        }
+                        Parsed::AlertDeleted { id } => {
+                            alerts.remove(&id);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Kind::CurrentState => {
+                let resources = self.resources.entry(report.id.to_string()).or_default();
+                if full {
+                    resources.clear();
+                }
+                for row in rows {
+                    match row {
+                        Parsed::Resource { key, resource } => {
+                            resources.insert(key, resource);
+                        }
+                        Parsed::ResourceDeleted { key } => {
+                            resources.remove(&key);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Kind::Activity => self.apply_jobs(report, rows),
+        }
+    }
+
+    fn apply_totals(&mut self, rows: Vec<Parsed>) {
+        let mut storage = Vec::new();
+        let mut license = Vec::new();
+        let mut users = Vec::new();
+        for row in rows {
+            match row {
+                Parsed::Storage(s) => storage.push(s),
+                Parsed::License(l) => license.push(l),
+                Parsed::Users(u) => users.push(u),
+                _ => {}
+            }
+        }
+        if !storage.is_empty() || self.storage.is_none() {
+            self.storage = Some(storage);
+        }
+        if let Some(l) = newest(license) {
+            self.license = Some(l);
+        }
+        if let Some(u) = newest(users) {
+            self.users = Some(u);
+        }
+    }
+
+    /// Counts each job once, when it has a final status.
+    fn apply_jobs(&mut self, report: &Report, rows: Vec<Parsed>) {
+        let counted = self.counted_jobs.entry(report.id.to_string()).or_default();
+        let workloads = self.job_workloads.entry(report.id.to_string()).or_default();
+        if let Some(workload) = report.workload {
+            workloads.insert(workload.to_string());
+        }
+        for row in rows {
+            let Parsed::Job(Job {
+                id,
+                workload,
+                operation,
+                status,
+                bytes,
+                updated_ms,
+            }) = row
+            else {
+                continue;
+            };
+            workloads.insert(workload.clone());
+            let Some(status) = status else { continue };
+            if counted.contains_key(&id) {
+                continue;
+            }
+            counted.insert(id, updated_ms);
+            *self
+                .jobs
+                .entry((workload.clone(), operation, status))
+                .or_default() += 1;
+            *self.job_bytes.entry((workload, operation)).or_default() += bytes;
+        }
+        if let Some(newest) = counted.values().max().copied() {
+            counted.retain(|_, updated| newest - *updated < REMEMBER_JOBS_MS);
+        }
+    }
+}
+
+/// How a resource's health is decided, for the status page.
+fn health_rule() -> String {
+    let days = |ms: i64| ms / crate::health::DAY_MS;
+    format!(
+        "A resource is a warning when its last successful backup is older than {} days, critical after {} days, or after {RESOURCE_INTERVAL_FACTOR} of its backup intervals if that is longer; a failed last backup is a warning, and a resource never backed up is at most a warning.",
+        days(RESOURCE_AGE_THRESHOLDS.warning_ms),
+        days(RESOURCE_AGE_THRESHOLDS.critical_ms),
+    )
+}
+
+impl VendorState for DruvaState {
+    /// Every resource's health and the stalest resources.
+    fn summarize(&self, ctx: &ExposeContext) -> HealthSummary {
+        let items = self.resources.values().map(|rows| rows.len()).sum();
+        let mut summary = SummaryBuilder::new("resource", health_rule(), items);
+        for (report, rows) in &self.resources {
+            let personal = report == "m365UserWorkload";
+            for r in rows.values() {
+                let interval_ms = (r.interval_seconds.unwrap_or(0) as i64)
+                    .saturating_mul(1000 * RESOURCE_INTERVAL_FACTOR);
+                let thresholds = RESOURCE_AGE_THRESHOLDS.at_least(interval_ms);
+                let never = r.last_success_ms.is_none();
+                let mut crossing = Crossing::default();
+                if r.last_failed {
+                    crossing = crossing.warning_now();
+                }
+                let Some(since_ms) = r.last_success_ms.or(r.added_ms) else {
+                    summary.count(crossing);
+                    continue;
+                };
+                summary.count(crossing.age(since_ms, thresholds, never));
+                summary.offer(since_ms, || StaleItem {
+                    name: if personal {
+                        ctx.identity(&r.name).into_owned()
+                    } else {
+                        r.name.clone()
+                    },
+                    group: r.workload.clone(),
+                    since_ms,
+                    never_completed: never,
+                });
+            }
+        }
+        summary.finish()
+    }
+
+    /// Adds the tenant's series: totals, alert, job and event counts always, then each
+    /// resource's series as `ctx` keeps them and `out` admits them (the stalest first when
+    /// the source's series are capped).
+    fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
+        self.expose_totals(out);
+        if ctx.detail == Detail::None {
+            return;
+        }
+        let age = |r: &Resource| r.last_success_ms.or(r.added_ms).map(|t| ctx.now_ms - t);
+        let mut kept: Vec<(&Resource, bool)> = self
+            .resources
+            .iter()
+            .flat_map(|(report, rows)| {
+                // User workloads are named by the user's e-mail and name: personal data.
+                let personal = report == "m365UserWorkload";
+                rows.values().map(move |r| (r, personal))
+            })
+            .filter(|(r, _)| {
+                let floor = (r.interval_seconds.unwrap_or(0) as i64).saturating_mul(2000);
+                ctx.keeps(age(r), r.last_failed || r.last_success_ms.is_none(), floor)
+            })
+            .collect();
+        if out.is_limited() {
+            kept.sort_by_key(|(r, _)| std::cmp::Reverse(age(r)));
+        }
+        for (resource, personal) in kept {
+            if out.admit(resource.series()) {
+                expose_resource(resource, personal, ctx, out);
+            }
+        }
+    }
+}
+
+impl DruvaState {
+    /// Storage, licences, users, alerts, jobs and events: complete whatever the detail.
+    fn expose_totals(&self, out: &mut ExpositionBuilder) {
+        if let Some(storage) = &self.storage {
+            for s in storage {
+                for (state, resources, bytes) in [
+                    ("enabled", s.enabled, s.enabled_bytes),
+                    ("disabled", s.disabled, s.disabled_bytes),
+                ] {
+                    let labels = out.labels(&[("workload", &s.workload), ("state", state)]);
+                    out.push(&WORKLOAD_STORAGE_BYTES, labels, Value::Int(bytes as i64));
+                    out.push(&WORKLOAD_RESOURCES, labels, Value::Int(resources as i64));
+                }
+            }
+        }
+        if let Some(license) = &self.license {
+            for (name, value) in &license.counts {
+                let (license, family) = match name.split_once('_') {
+                    Some((license, "allocated")) => (license, &LICENSE_ALLOCATED),
+                    Some((license, _)) => (license, &LICENSE_USED),
+                    None => continue,
+                };
+                let labels = out.labels(&[("license", license)]);
+                out.push(family, labels, Value::Int(*value as i64));
+            }
+        }
+        if let Some(users) = &self.users {
+            for (state, value) in &users.counts {
+                let labels = out.labels(&[("state", state)]);
+                out.push(&USERS, labels, Value::Int(*value as i64));
+            }
+        }
+        if let Some(alerts) = &self.alerts {
+            for severity in ["warning", "critical", "high"] {
+                let active = alerts
+                    .values()
+                    .filter(|a| a.active && a.severity == severity)
+                    .count();
+                let labels = out.labels(&[("severity", severity)]);
+                out.push(&ALERTS_ACTIVE, labels, Value::Int(active as i64));
+            }
+        }
+        let mut jobs = self.jobs.clone();
+        let mut bytes = self.job_bytes.clone();
+        for (report, workloads) in &self.job_workloads {
+            let Some(operation) = super::reports::find(report).and_then(|r| r.operation) else {
+                continue;
+            };
+            for workload in workloads {
+                bytes.entry((workload.clone(), operation)).or_default();
+                for status in [
+                    JobStatus::Success,
+                    JobStatus::WithErrors,
+                    JobStatus::Failed,
+                    JobStatus::Cancelled,
+                ] {
+                    jobs.entry((workload.clone(), operation, status))
+                        .or_default();
+                }
+            }
+        }
+        for ((workload, operation, status), count) in &jobs {
+            let labels = out.labels(&[
+                ("workload", workload),
+                ("operation", operation.as_str()),
+                ("status", status.as_str()),
+            ]);
+            out.push(&JOBS, labels, Value::Int(*count as i64));
+        }
+        for ((workload, operation), total) in &bytes {
+            let labels = out.labels(&[("workload", workload), ("operation", operation.as_str())]);
+            out.push(&JOB_BYTES, labels, Value::Int(*total as i64));
+        }
+        if let Some(events) = &self.events {
+            for ((event_type, event_state), count) in &events.counts {
+                let labels =
+                    out.labels(&[("event_type", event_type), ("event_state", event_state)]);
+                out.push(&EVENTS, labels, Value::Int(*count as i64));
+            }
+        }
+    }
+}
+
+impl Resource {
+    /// Series this resource adds.
+    fn series(&self) -> usize {
+        let optional = [
+            self.last_success_ms.is_some(),
+            self.last_success_ms.or(self.added_ms).is_some(),
+            self.last_success_ms.is_none(),
+            self.last_attempt_ms.is_some(),
+            self.interval_seconds.is_some(),
+            self.bytes.is_some(),
+        ];
+        2 + optional.iter().filter(|b| **b).count()
+    }
+}
+
+fn expose_resource(r: &Resource, personal: bool, ctx: &ExposeContext, out: &mut ExpositionBuilder) {
+    let (id, name) = if personal {
+        (ctx.identity(&r.id), ctx.identity(&r.name))
+    } else {
+        (r.id.as_str().into(), r.name.as_str().into())
+    };
+    let info = out.labels(&[("workload", &r.workload), ("id", &id), ("name", &name)]);
+    out.push(&RESOURCE_INFO, info, Value::Int(1));
+    let labels = out.labels(&[("workload", &r.workload), ("id", &id)]);
+    match r.last_success_ms {
+        Some(ms) => {
+            out.push(&LAST_SUCCESS, labels, Value::TimestampMs(ms));
+            out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(ms));
+        }
+        None => {
+            if let Some(added) = r.added_ms {
+                out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(added));
+            }
+            out.push(&NEVER_BACKED_UP, labels, Value::Int(1));
+        }
+    }
+    if let Some(ms) = r.last_attempt_ms {
+        out.push(&LAST_ATTEMPT, labels, Value::TimestampMs(ms));
+    }
+    if let Some(seconds) = r.interval_seconds {
+        out.push(&EXPECTED_INTERVAL, labels, Value::Int(seconds as i64));
+    }
+    if let Some(bytes) = r.bytes {
+        out.push(&RESOURCE_BYTES, labels, Value::Int(bytes as i64));
+    }
+    out.push(
+        &LAST_BACKUP_FAILED,
+        labels,
+        Value::Int(i64::from(r.last_failed)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::druva::reports::find;
+
+    fn resource(id: &str, last_success_ms: Option<i64>) -> Parsed {
+        Parsed::Resource {
+            key: format!("Teams\u{0}{id}"),
+            resource: Resource {
+                workload: "Teams".into(),
+                id: id.into(),
+                name: id.into(),
+                added_ms: Some(0),
+                last_success_ms,
+                last_attempt_ms: last_success_ms,
+                interval_seconds: Some(86_400),
+                bytes: Some(1),
+                last_failed: false,
+            },
+        }
+    }
+
+    #[test]
+    fn incremental_reads_merge_by_key_and_full_reads_drop_the_missing() {
+        let teams = find("m365TeamsDiscovery").unwrap();
+        let mut state = DruvaState::default();
+        state.apply(
+            teams,
+            vec![
+                resource("1", Some(10)),
+                resource("2", None),
+                resource("3", Some(5)),
+            ],
+            true,
+        );
+        state.apply(
+            teams,
+            vec![
+                resource("2", Some(20)),
+                Parsed::ResourceDeleted {
+                    key: "Teams\u{0}3".into(),
+                },
+            ],
+            false,
+        );
+        let ids = |s: &DruvaState| {
+            s.resources["m365TeamsDiscovery"]
+                .values()
+                .map(|r| (r.id.clone(), r.last_success_ms))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(&state),
+            vec![("1".into(), Some(10)), ("2".into(), Some(20))]
+        );
+        state.apply(teams, vec![resource("2", Some(30))], true);
+        assert_eq!(ids(&state), vec![("2".into(), Some(30))]);
+    }
+
+    fn job(id: u64, status: Option<JobStatus>, updated_ms: i64) -> Parsed {
+        Parsed::Job(Job {
+            id,
+            workload: "Teams".into(),
+            operation: Operation::Backup,
+            status,
+            bytes: 100,
+            updated_ms,
+        })
+    }
+
+    #[test]
+    fn each_job_is_counted_once_when_final() {
+        let report = find("m365TeamsBackupActivity").unwrap();
+        let mut state = DruvaState::default();
+        state.apply(
+            report,
+            vec![job(1, Some(JobStatus::Success), 0), job(2, None, 0)],
+            false,
+        );
+        // Overlapping read: job 1 again, job 2 now final, job 3 failed.
+        state.apply(
+            report,
+            vec![
+                job(1, Some(JobStatus::Success), 0),
+                job(2, Some(JobStatus::Success), 5),
+                job(3, Some(JobStatus::Failed), 6),
+            ],
+            false,
+        );
+        let key = |s| ("Teams".to_string(), Operation::Backup, s);
+        assert_eq!(state.jobs[&key(JobStatus::Success)], 2);
+        assert_eq!(state.jobs[&key(JobStatus::Failed)], 1);
+        assert_eq!(state.job_bytes[&("Teams".into(), Operation::Backup)], 300);
+        // Forgotten two days (of the vendor's time) after newer jobs: memory stays bounded.
+        state.apply(
+            report,
+            vec![job(4, Some(JobStatus::Success), 3 * 24 * 3600 * 1000)],
+            false,
+        );
+        assert_eq!(
+            state.counted_jobs["m365TeamsBackupActivity"]
+                .keys()
+                .copied()
+                .collect::<Vec<_>>(),
+            [4]
+        );
+    }
+
+    #[test]
+    fn events_before_a_lost_cursor_are_not_counted_again() {
+        let mut log = EventLog::default();
+        log.count(1000, 1, "Backup", "Success", false);
+        log.count(2000, 2, "Backup", "Backed up with Errors", false);
+        log.count(2000, 3, "Restore", "Success", false);
+        // A late event older than the newest is still counted while following the cursor.
+        log.count(1500, 9, "Backup", "Success", false);
+        // The cursor expired; the stream is read again from the start and continues.
+        for (ts, fp) in [
+            (1000, 1),
+            (1500, 9),
+            (2000, 2),
+            (2000, 3),
+            (2000, 4),
+            (3000, 5),
+        ] {
+            log.count(ts, fp, "Backup", "Success", true);
+        }
+        assert_eq!(log.total(), 6);
+        assert_eq!(
+            log.counts[&("backup".into(), "backed_up_with_errors".into())],
+            1
+        );
+    }
+
+    #[test]
+    fn thresholds_are_the_alerting_rules_defaults() {
+        let config = include_str!("../../../alerts/config.libsonnet");
+        let line = RESOURCE_AGE_THRESHOLDS.libsonnet("resourceAge");
+        assert!(
+            config.contains(&line),
+            "alerts/config.libsonnet lacks {line:?}"
+        );
+        let factor = format!(
+            "resourceIntervalFactor: {{ warning: {RESOURCE_INTERVAL_FACTOR}, critical: {RESOURCE_INTERVAL_FACTOR} }}"
+        );
+        assert!(config.contains(&factor));
+    }
+
+    #[test]
+    fn label_values_are_bounded() {
+        assert_eq!(
+            label_value("Backed up with Errors"),
+            "backed_up_with_errors"
+        );
+        assert_eq!(label_value("API Login"), "api_login");
+        assert_eq!(label_value(" -- "), "unknown");
+        assert_eq!(label_value(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn state_round_trips_through_json() {
+        let mut state = DruvaState::default();
+        state.apply(
+            find("m365TeamsDiscovery").unwrap(),
+            vec![resource("1", Some(1))],
+            true,
+        );
+        state.apply(
+            find("m365TeamsBackupActivity").unwrap(),
+            vec![job(9, Some(JobStatus::Success), 0)],
+            false,
+        );
+        state.events = Some(EventLog::default());
+        state
+            .events
+            .as_mut()
+            .unwrap()
+            .count(5, 5, "Backup", "Success", false);
+        let json = serde_json::to_string(&state).unwrap();
+        assert_eq!(serde_json::from_str::<DruvaState>(&json).unwrap(), state);
+    }
+}

@@ -1,0 +1,452 @@
+//! HTTP requests to a vendor API: one client per source, every request counted by endpoint
+//! and status code, bodies read with a size limit, failures described without secrets.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Url};
+use serde::{Deserialize, Serialize};
+
+use tracing::warn;
+
+use super::RefreshError;
+use crate::config::HttpSpec;
+use crate::secret::Secret;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Counters of upstream requests, read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    /// (endpoint, status code or "error") → requests.
+    requests: Mutex<BTreeMap<(String, String), u64>>,
+    response_bytes: AtomicU64,
+}
+
+/// The counters' values, as persisted across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// (endpoint, code, requests).
+    pub requests: Vec<(String, String, u64)>,
+    pub response_bytes: u64,
+}
+
+/// What one refresh cost upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshCost {
+    pub requests: u64,
+    pub response_bytes: u64,
+    /// Successful data responses (report and event pages; not token requests).
+    pub pages: u64,
+}
+
+impl RequestCounts {
+    /// The requests made since `before` was taken.
+    pub fn cost_since(&self, before: &RequestCounts) -> RefreshCost {
+        let total = |counts: &RequestCounts, pages_only: bool| -> u64 {
+            counts
+                .requests
+                .iter()
+                .filter(|(endpoint, code, _)| {
+                    !pages_only || (endpoint != "token" && code.starts_with('2'))
+                })
+                .map(|(_, _, n)| n)
+                .sum()
+        };
+        RefreshCost {
+            requests: total(self, false) - total(before, false),
+            response_bytes: self.response_bytes - before.response_bytes,
+            pages: total(self, true) - total(before, true),
+        }
+    }
+}
+
+impl RequestStats {
+    fn count(&self, endpoint: &str, code: String) {
+        *self
+            .requests
+            .lock()
+            .expect("stats lock")
+            .entry((endpoint.to_string(), code))
+            .or_default() += 1;
+    }
+
+    pub fn counts(&self) -> RequestCounts {
+        RequestCounts {
+            requests: self
+                .requests
+                .lock()
+                .expect("stats lock")
+                .iter()
+                .map(|((endpoint, code), n)| (endpoint.clone(), code.clone(), *n))
+                .collect(),
+            response_bytes: self.response_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Continues from persisted values.
+    pub fn restore(&self, counts: &RequestCounts) {
+        let mut requests = self.requests.lock().expect("stats lock");
+        for (endpoint, code, n) in &counts.requests {
+            *requests
+                .entry((endpoint.clone(), code.clone()))
+                .or_default() += n;
+        }
+        self.response_bytes
+            .fetch_add(counts.response_bytes, Ordering::Relaxed);
+    }
+}
+
+/// A response read completely.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// `Retry-After` as a delay: seconds or an HTTP date.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let value = self
+            .headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(Duration::from_secs(seconds));
+        }
+        let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        let delta = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+        Some(Duration::from_millis(delta.max(0) as u64))
+    }
+}
+
+/// The innermost cause of a reqwest error, which carries the useful part
+/// ("connection refused", "unexpected EOF").
+pub fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// TLS needs a process-wide crypto provider; the first client installs ring's.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A vendor API reached through one base URL.
+pub struct Upstream {
+    http: reqwest::Client,
+    base: Url,
+    stats: std::sync::Arc<RequestStats>,
+    max_body: usize,
+}
+
+impl Upstream {
+    pub fn new(
+        base: Url,
+        settings: &HttpSpec,
+        stats: std::sync::Arc<RequestStats>,
+    ) -> Result<Upstream, RefreshError> {
+        install_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("backup-exporter/", env!("CARGO_PKG_VERSION")))
+            // Follow nothing: the exporter only fetches URLs built from its configuration.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT);
+        if let Some(path) = &settings.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                RefreshError::Client(format!("cannot read {}: {e}", path.display()))
+            })?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                RefreshError::Client(format!("{}: {}", path.display(), root_cause(&e)))
+            })?;
+            builder = builder.tls_certs_merge(certificates);
+        }
+        if settings.insecure_skip_verify {
+            warn!(url = %base, "TLS verification of the vendor is off (tls.insecure_skip_verify)");
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| {
+            RefreshError::Client(format!("cannot build HTTP client: {}", root_cause(&e)))
+        })?;
+        Ok(Upstream {
+            http,
+            base,
+            stats,
+            max_body: settings.max_response_bytes as usize,
+        })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The configured base URL with `path` appended to its path.
+    pub fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url
+    }
+
+    /// Sends a request and reads its whole body, counting it under `endpoint`.
+    pub async fn execute(
+        &self,
+        endpoint: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Response, RefreshError> {
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                self.stats.count(endpoint, "error".into());
+                return Err(if error.is_timeout() {
+                    RefreshError::RequestTimeout { endpoint }
+                } else {
+                    RefreshError::Transport {
+                        endpoint,
+                        detail: root_cause(&error),
+                    }
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        self.stats.count(endpoint, status.to_string());
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body as u64)
+        {
+            return Err(RefreshError::TooLarge {
+                endpoint,
+                limit: self.max_body,
+            });
+        }
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(16 * 1024) as usize);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    self.stats
+                        .response_bytes
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    if body.len() + chunk.len() > self.max_body {
+                        return Err(RefreshError::TooLarge {
+                            endpoint,
+                            limit: self.max_body,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) if error.is_timeout() => {
+                    return Err(RefreshError::RequestTimeout { endpoint });
+                }
+                Err(error) => {
+                    return Err(RefreshError::Body {
+                        endpoint,
+                        detail: root_cause(&error),
+                    });
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            headers: response.headers().clone(),
+            body: Bytes::from(body),
+        })
+    }
+}
+
+/// A short, single-line excerpt of a vendor's error text with `secrets` removed, for logs.
+pub fn excerpt(text: &str, secrets: &[&Secret]) -> String {
+    // Redact before cutting, so a secret split by the cut cannot survive in part.
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    for secret in secrets {
+        let value = secret.expose();
+        if !value.is_empty() {
+            line = line.replace(value, "<redacted>");
+        }
+    }
+    line.trim().chars().take(200).collect()
+}
+
+/// A failed exchange as an error: the status, the vendor's own message from whichever
+/// error envelope it uses (Druva's `{code, message, retryable}`, Code42's
+/// `[{name, description}]`, or else the start of the body), secrets removed, and a 429's
+/// `Retry-After`.
+pub fn status_error(
+    endpoint: &'static str,
+    response: &Response,
+    secrets: &[&Secret],
+) -> RefreshError {
+    RefreshError::Status {
+        endpoint,
+        status: response.status,
+        message: vendor_text(response, secrets),
+        retry_after: (response.status == 429)
+            .then(|| response.retry_after())
+            .flatten(),
+    }
+}
+
+/// The vendor's words in an error response, short, on one line, secrets removed.
+pub fn vendor_text(response: &Response, secrets: &[&Secret]) -> String {
+    excerpt(&vendor_message(&response.body), secrets)
+}
+
+/// Whether an error body asks to be retried (Druva's `retryable`).
+pub fn is_retryable(response: &Response) -> bool {
+    matches!(
+        serde_json::from_slice::<ErrorEnvelope>(&response.body),
+        Ok(ErrorEnvelope::Druva {
+            retryable: true,
+            ..
+        })
+    )
+}
+
+/// The error bodies the vendors send.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ErrorEnvelope {
+    /// Druva: `{"code": "...", "message": "...", "retryable": false, "data": {}}`.
+    Druva {
+        code: Option<serde_json::Value>,
+        message: Option<String>,
+        #[serde(default)]
+        retryable: bool,
+    },
+    /// Code42: `[{"name": "SYSTEM", "description": "..."}]`.
+    Code42(Vec<Code42Error>),
+}
+
+#[derive(serde::Deserialize)]
+struct Code42Error {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// The vendor's words in an error body.
+fn vendor_message(body: &[u8]) -> String {
+    let text = match serde_json::from_slice::<ErrorEnvelope>(body) {
+        Ok(ErrorEnvelope::Druva {
+            code: Some(code),
+            message: Some(message),
+            ..
+        }) => Some(format!(
+            "{} {message}",
+            code.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| code.to_string())
+        )),
+        Ok(ErrorEnvelope::Druva {
+            code: None,
+            message: Some(message),
+            ..
+        }) => Some(message),
+        Ok(ErrorEnvelope::Code42(items)) => Some(
+            items
+                .into_iter()
+                .map(|i| match (i.name, i.description) {
+                    (Some(n), Some(d)) => format!("{n}: {d}"),
+                    (n, d) => n.or(d).unwrap_or_default(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .filter(|t| !t.is_empty()),
+        _ => None,
+    };
+    text.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_a_base_path_prefix() {
+        let stats = std::sync::Arc::new(RequestStats::default());
+        let up = Upstream::new(
+            Url::parse("https://proxy.example/code42/").unwrap(),
+            &HttpSpec::default(),
+            stats.clone(),
+        )
+        .unwrap();
+        assert_eq!(
+            up.url("/api/v1/DeviceBackupReport").as_str(),
+            "https://proxy.example/code42/api/v1/DeviceBackupReport"
+        );
+        let up = Upstream::new(
+            Url::parse("https://console.us1.crashplan.com").unwrap(),
+            &HttpSpec::default(),
+            stats,
+        )
+        .unwrap();
+        assert_eq!(
+            up.url("/api/v3/oauth/token").as_str(),
+            "https://console.us1.crashplan.com/api/v3/oauth/token"
+        );
+    }
+
+    #[test]
+    fn both_vendors_error_envelopes_are_read() {
+        let response = |status, body: &str| Response {
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        };
+        let druva = response(
+            503,
+            r#"{"code":"InsyncEndpoints-1006","message":"Internal server error","retryable":true,"data":{}}"#,
+        );
+        assert_eq!(
+            status_error("events", &druva, &[]).to_string(),
+            "events: HTTP 503: InsyncEndpoints-1006 Internal server error"
+        );
+        assert!(is_retryable(&druva));
+        let code42 = response(
+            404,
+            r#"[{"name":"SYSTEM","description":"Unable to find org"}]"#,
+        );
+        assert_eq!(
+            status_error("device_backup_report", &code42, &[]).to_string(),
+            "device_backup_report: HTTP 404: SYSTEM: Unable to find org"
+        );
+        assert!(!is_retryable(&code42));
+        let html = response(502, "<html>Bad gateway</html>");
+        assert_eq!(
+            status_error("token", &html, &[]).to_string(),
+            "token: HTTP 502: <html>Bad gateway</html>"
+        );
+    }
+
+    #[test]
+    fn excerpts_are_short_single_line_and_redacted() {
+        let secret = Secret::new("s3cr3t");
+        let text = format!("bad\ncredentials s3cr3t {}", "x".repeat(500));
+        let out = excerpt(&text, &[&secret]);
+        assert!(!out.contains('\n'));
+        assert!(!out.contains("s3cr3t"));
+        assert!(out.len() <= 200);
+    }
+}

@@ -1,0 +1,111 @@
+//! The vendors, and what they share.
+//!
+//! A vendor implements [`Vendor`]: its configuration block, its client, and one refresh
+//! that, given the previous state, reads the vendor's API and returns a complete new state,
+//! or a [`RefreshError`] and nothing else. The engine swaps the new state in only when the
+//! whole refresh succeeded, so partial reads never leak. The shared plumbing: HTTP with
+//! request counting and a size limit ([`http`]), bearer tokens ([`token`]), tolerant row
+//! decoding ([`record`]), the vendors' date formats ([`dates`]) and skip counts ([`skip`]).
+
+pub mod code42;
+pub(crate) mod dates;
+pub mod druva;
+mod error;
+pub(crate) mod families;
+pub mod http;
+pub mod record;
+mod skip;
+pub(crate) mod token;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use reqwest::Url;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::RefreshError;
+pub use skip::{SkipCounts, SkipReason};
+
+use crate::config::{ConfigWarning, FieldError, HttpSpec};
+use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Family};
+use crate::health::HealthSummary;
+use crate::runtime::clock::Clock;
+use http::RequestStats;
+
+/// A vendor's state after a successful refresh.
+pub trait VendorState: Send + Sync + 'static {
+    /// Adds this state's series to the source's exposition: aggregates first, then each
+    /// device's or resource's series if `ctx` keeps it and `out` admits it.
+    fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext);
+
+    /// Every device or resource by health, and the stalest, named as in the labels
+    /// (hashed when `ctx` hashes identities).
+    fn summarize(&self, ctx: &ExposeContext) -> HealthSummary;
+}
+
+/// The outcome of a successful refresh.
+#[derive(Debug)]
+pub struct Refreshed<S> {
+    pub state: S,
+    /// Rows skipped as malformed while reading.
+    pub skipped: SkipCounts,
+}
+
+/// What a vendor's client is built with, besides its own settings.
+pub struct ClientContext<'a> {
+    pub url: &'a Url,
+    pub http: &'a HttpSpec,
+    pub requests: Arc<RequestStats>,
+    pub clock: Clock,
+}
+
+/// A vendor: its configuration block, and a client for one configured tenant.
+pub trait Vendor: Sized + Send + Sync + 'static {
+    /// The value of `vendor:` in the configuration.
+    const NAME: &'static str;
+    /// The API's address when a source leaves out `url`; `None` makes `url` required.
+    const DEFAULT_URL: Option<&'static str>;
+    /// Its metric families, in the order they are written.
+    const FAMILIES: &'static [Family];
+    /// Label names its series set (a source's own labels may not reuse them).
+    const LABELS: &'static [&'static str];
+    /// Whether `refresh` reads the previous state. If not, the engine keeps a state only
+    /// until its series are encoded (and saved with `--storage.path`), so the memory of a
+    /// large estate is the snapshot's alone.
+    const READS_PREVIOUS: bool;
+
+    /// The vendor's keys of a source entry, as read (`#[serde(deny_unknown_fields)]`).
+    type Config: DeserializeOwned;
+    /// Those keys, checked.
+    type Spec: Clone + PartialEq + Debug + Send + Sync + 'static;
+    /// What one refresh learns; serializable so `--storage.path` can keep it.
+    type State: VendorState + Serialize + DeserializeOwned;
+
+    /// Checks the keys; `at` is the entry's path (`sources[2]`) for error messages. Returns
+    /// the settings and the detail of series the block asks for, if it names one.
+    fn validate(
+        config: Self::Config,
+        at: &str,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<(Self::Spec, Option<Detail>), FieldError>;
+
+    /// What a state read with `spec` from `url` is of, in words: state saved for another
+    /// tenant or another selection of rows is not restored.
+    fn origin(spec: &Self::Spec, url: &Url) -> String;
+
+    /// The client of one tenant.
+    fn new(spec: &Self::Spec, context: ClientContext<'_>) -> Result<Self, RefreshError>;
+
+    /// Reads the vendor's API and builds the next state from `previous` (absent on the
+    /// first refresh). Must not keep partial results anywhere if it fails or is cancelled.
+    fn refresh(
+        &self,
+        previous: Option<Arc<Self::State>>,
+    ) -> impl Future<Output = Result<Refreshed<Self::State>, RefreshError>> + Send;
+
+    /// For `check-source`: authenticates and reads the first page of each report this
+    /// source reads, and says what it found, a sentence per line.
+    fn check(&self) -> impl Future<Output = Result<Vec<String>, RefreshError>> + Send;
+}

@@ -1,0 +1,184 @@
+//! The HTTP accept loop shared by the exporter and the simulator: plain or TLS connections
+//! (with client-certificate name checks), HTTP/1 and HTTP/2, graceful shutdown, and
+//! streaming bodies.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use http_body_util::combinators::BoxBody;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type HttpBody = BoxBody<Bytes, BoxError>;
+
+/// A response body fed by a channel; an `Err` item aborts the response mid-body.
+struct ChannelBody {
+    rx: mpsc::Receiver<Result<Bytes, BoxError>>,
+}
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|item| item.map(|r| r.map(Frame::data)))
+    }
+}
+
+/// A streaming body and the sender that feeds it (`capacity` chunks may wait in between).
+pub fn channel_body(capacity: usize) -> (mpsc::Sender<Result<Bytes, BoxError>>, HttpBody) {
+    let (tx, rx) = mpsc::channel(capacity);
+    (tx, ChannelBody { rx }.boxed())
+}
+
+/// Parses a Go-style listen address: `:9877` means every interface.
+pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
+    full.parse()
+        .map_err(|e| format!("invalid listen address {text:?}: {e} (expected host:port or :port)"))
+}
+
+/// Supplies the TLS settings for each new connection; `None` serves plain HTTP.
+pub trait TlsSource: Send + Sync + 'static {
+    fn tls(&self) -> Option<(Arc<rustls::ServerConfig>, Vec<String>)>;
+}
+
+/// Accepts connections until `shutdown` resolves, answering each request with `handler`,
+/// over TLS when `tls` says so; then lets open requests finish (at most ten seconds). A
+/// handler's error ends its connection without an answer.
+pub async fn serve_http<H, F, E>(
+    listener: TcpListener,
+    handler: H,
+    tls: Option<Arc<dyn TlsSource>>,
+    shutdown: impl Future<Output = ()>,
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<HttpBody>, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    let builder = Arc::new(builder);
+    let graceful = Arc::new(GracefulShutdown::new());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                // A body is written in pieces; without this, Nagle's algorithm holds the last
+                // small piece until the client's delayed ACK (40 ms on Linux), as Go servers avoid.
+                let _ = stream.set_nodelay(true);
+                let (builder, graceful, handler) = (builder.clone(), graceful.clone(), handler.clone());
+                let tls = tls.as_ref().and_then(|t| t.tls());
+                tokio::spawn(async move {
+                    let service = service_fn(handler);
+                    let result = match tls {
+                        None => graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                        Some((config, allowed_sans)) => match accept_tls(stream, config, &allowed_sans).await {
+                            Ok(stream) => graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                            Err(reason) => {
+                                debug!(%peer, %reason, "TLS connection refused");
+                                return;
+                            }
+                        },
+                    };
+                    if let Err(error) = result {
+                        debug!(%peer, %error, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    match Arc::try_unwrap(graceful) {
+        Ok(graceful) => {
+            if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+                .await
+                .is_err()
+            {
+                warn!("open connections did not finish within 10s; closing them");
+            }
+        }
+        Err(_) => warn!("connections still starting at shutdown; not waiting for them"),
+    }
+}
+
+/// The TLS handshake, bounded in time. A client speaking plain HTTP to the TLS port gets a
+/// plain answer saying so; a client certificate must match `allowed_sans` when it is set.
+async fn accept_tls(
+    stream: tokio::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    allowed_sans: &[String],
+) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] != 0x16 => {
+            // Read the request first: closing with unread input would reset the connection
+            // before the client sees the answer.
+            let mut stream = stream;
+            let mut request = [0u8; 8192];
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut request)).await;
+            let _ = stream
+                .write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                .await;
+            let _ = stream.shutdown().await;
+            return Err("plain HTTP on the TLS port".into());
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("no TLS handshake within 10s".into()),
+    }
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsAcceptor::from(config).accept(stream),
+    )
+    .await
+    .map_err(|_| "TLS handshake did not finish within 10s".to_string())?
+    .map_err(|e| e.to_string())?;
+    if !allowed_sans.is_empty() {
+        let allowed = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .is_some_and(|cert| super::webconfig::client_san_allowed(cert, allowed_sans));
+        if !allowed {
+            return Err("client certificate not valid for any of client_allowed_sans".into());
+        }
+    }
+    Ok(stream)
+}

@@ -1,0 +1,258 @@
+//! The exporter's HTTP server: the status page, `/metrics`, health, readiness and reload,
+//! behind the web configuration's TLS and basic auth.
+
+mod listener;
+pub mod self_metrics;
+mod status_page;
+pub mod webconfig;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue,
+    VARY, WWW_AUTHENTICATE,
+};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use listener::{BoxError, HttpBody, TlsSource, channel_body, parse_listen_address, serve_http};
+
+use crate::engine::SourceList;
+use crate::engine::reload::{ReloadMetrics, Reloader};
+use crate::exposition::{self, Format};
+use crate::runtime::clock::Clock;
+use webconfig::WebConfigWatch;
+
+/// Everything a request handler needs.
+pub struct App {
+    pub sources: SourceList,
+    pub registry: Registry,
+    pub telemetry_path: String,
+    pub clock: Clock,
+    /// Bounds concurrent scrapes, as `--web.max-requests` does in Prometheus exporters.
+    pub scrape_slots: Arc<Semaphore>,
+    /// Serves `POST /-/reload` when `--web.enable-lifecycle` is given.
+    pub lifecycle: Option<Arc<Reloader>>,
+    /// `--web.config.file`: TLS, basic auth, headers.
+    pub web: Option<Arc<WebConfigWatch>>,
+}
+
+impl App {
+    pub fn new(
+        sources: SourceList,
+        telemetry_path: String,
+        clock: Clock,
+        max_requests: usize,
+        reload_metrics: &ReloadMetrics,
+    ) -> App {
+        let registry = self_metrics::registry(sources.clone(), reload_metrics);
+        App {
+            sources,
+            registry,
+            telemetry_path,
+            clock,
+            scrape_slots: Arc::new(Semaphore::new(if max_requests == 0 {
+                Semaphore::MAX_PERMITS
+            } else {
+                max_requests
+            })),
+            lifecycle: None,
+            web: None,
+        }
+    }
+
+    /// Names of the sources that have not finished their first refresh attempt.
+    pub fn not_ready(&self) -> Vec<String> {
+        self.sources
+            .load()
+            .iter()
+            .filter(|s| !s.status().is_ready())
+            .map(|s| s.spec.name.clone())
+            .collect()
+    }
+}
+
+fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<HttpBody> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, content_type)
+        .body(
+            Full::new(body.into())
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .expect("valid response")
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<HttpBody> {
+    full(status, "text/plain; charset=utf-8", body)
+}
+
+/// Checks basic auth and adds the configured headers, then routes the request.
+pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<HttpBody> {
+    let Some(watch) = app.web.clone() else {
+        return route(app, request).await;
+    };
+    let web = watch.get();
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let mut response = if watch.authorized(&web, header).await {
+        route(app, request).await
+    } else {
+        let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"backup-exporter\""),
+        );
+        response
+    };
+    for (name, value) in &web.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+/// Routes a request.
+async fn route(app: Arc<App>, request: Request<Incoming>) -> Response<HttpBody> {
+    let path = request.uri().path();
+    let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
+    let known = path == app.telemetry_path || matches!(path, "/" | "/-/healthy" | "/-/ready");
+    let mut response = if path == "/-/reload" {
+        reload(&app, request.method()).await
+    } else if !known {
+        text(StatusCode::NOT_FOUND, "404 page not found\n")
+    } else if !read_only {
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
+        response
+            .headers_mut()
+            .insert(ALLOW, "GET, HEAD".parse().expect("header"));
+        response
+    } else if path == app.telemetry_path {
+        metrics(&app, &request).await
+    } else {
+        match path {
+            "/" => full(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                status_page::render(&app),
+            ),
+            "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
+            _ => {
+                let waiting = app.not_ready();
+                if waiting.is_empty() {
+                    text(StatusCode::OK, "Ready\n")
+                } else {
+                    text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "Not ready: waiting for the first refresh of {}\n",
+                            waiting.join(", ")
+                        ),
+                    )
+                }
+            }
+        }
+    };
+    if request.method() == Method::HEAD {
+        *response.body_mut() = Empty::new().map_err(|never| match never {}).boxed();
+    }
+    response
+}
+
+/// `POST /-/reload`, as in Prometheus: forbidden unless `--web.enable-lifecycle`.
+async fn reload(app: &App, method: &Method) -> Response<HttpBody> {
+    if method != Method::POST && method != Method::PUT {
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed\n");
+        response
+            .headers_mut()
+            .insert(ALLOW, "POST, PUT".parse().expect("header"));
+        return response;
+    }
+    match &app.lifecycle {
+        None => text(
+            StatusCode::FORBIDDEN,
+            "Lifecycle API is not enabled (--web.enable-lifecycle).\n",
+        ),
+        Some(reloader) => match reloader.reload().await {
+            Ok(()) => text(StatusCode::OK, "configuration reloaded\n"),
+            Err(e) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to reload configuration: {e}\n"),
+            ),
+        },
+    }
+}
+
+/// Serves the current snapshots. The body is produced on a blocking thread and streamed,
+/// so a large estate never sits in memory whole and slow clients only slow themselves.
+async fn metrics(app: &Arc<App>, request: &Request<Incoming>) -> Response<HttpBody> {
+    let Ok(permit) = app.scrape_slots.clone().try_acquire_owned() else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many concurrent scrapes; see --web.max-requests\n",
+        );
+    };
+    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(header(ACCEPT));
+    let gzip = exposition::accepts_gzip(header(ACCEPT_ENCODING));
+    let head = self_metrics::encode(&app.registry, format);
+    let snapshots: Vec<_> = app
+        .sources
+        .load()
+        .iter()
+        .filter_map(|s| s.snapshot())
+        .collect();
+    let now_ms = app.clock.now_ms();
+    let (tx, body) = channel_body(4);
+    // The permit lives as long as the producer: a scrape counts until its body is written.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let sources: Vec<_> = snapshots.iter().map(|s| &s.exposition).collect();
+        let families = crate::engine::families();
+        exposition::produce(
+            head.as_bytes(),
+            &sources,
+            families,
+            now_ms,
+            format,
+            gzip,
+            |chunk| chunk.is_empty() || tx.blocking_send(Ok(chunk)).is_ok(),
+        );
+        drop(snapshots);
+        crate::runtime::memory::release_after_scrape();
+    });
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, format.content_type())
+        .header(VARY, "Accept, Accept-Encoding");
+    if gzip {
+        builder = builder.header(CONTENT_ENCODING, "gzip");
+    }
+    builder.body(body).expect("valid response")
+}
+
+impl TlsSource for WebConfigWatch {
+    fn tls(&self) -> Option<(Arc<rustls::ServerConfig>, Vec<String>)> {
+        self.get()
+            .tls
+            .as_ref()
+            .map(|t| (t.config.clone(), t.allowed_sans.clone()))
+    }
+}
+
+/// Serves the exporter's endpoints.
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let tls = app.web.clone().map(|w| w as Arc<dyn TlsSource>);
+    let handler = move |request| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(app, request).await) }
+    };
+    serve_http(listener, handler, tls, shutdown).await;
+}
