@@ -35,6 +35,7 @@ impl Thresholds {
 
     /// The line of `alerts/config.libsonnet` that sets these defaults under `key`, so a test
     /// can keep the two equal.
+    #[cfg(test)]
     pub fn libsonnet(self, key: &str) -> String {
         format!(
             "{key}: {{ warning: {} * day, critical: {} * day }}",

@@ -6,14 +6,18 @@
 //! current snapshots. Scrapes never call a vendor API. [`config`] reads the file, [`health`]
 //! is the model of the status page, and the [`simulator`] is an independent implementation
 //! of the vendor APIs for the demo and the tests. `docs/design.md` draws the whole picture.
+//!
+//! Items are `pub(crate)` unless the tests or the benchmark need them.
+
+#![warn(unreachable_pub)]
 
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod exposition;
-pub mod health;
+pub(crate) mod health;
 pub mod runtime;
-pub mod secret;
+pub(crate) mod secret;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod sources;

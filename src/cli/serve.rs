@@ -30,7 +30,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .into());
     }
     let web = match &args.web_config_file {
-        Some(path) => Some(Arc::new(WebConfigWatch::load(path)?)),
+        Some(path) => Some(Arc::new(WebConfigWatch::load(path).map_err(|e| e.to_string())?)),
         None => None,
     };
     let clock = Clock::System;
@@ -46,11 +46,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         (config, None)
     };
     let store = match &args.storage_path {
-        Some(dir) => Some(Arc::new(Store::open(dir)?)),
+        Some(dir) => Some(Arc::new(Store::open(dir).map_err(|e| e.to_string())?)),
         None => None,
     };
     let listeners = bind_all(&args.listen_addresses).await?;
-    let engine = Arc::new(Engine::start(&config, clock.clone(), store)?);
+    let engine = Arc::new(Engine::start(&config, clock.clone(), store).map_err(|e| e.to_string())?);
     let reload_metrics = ReloadMetrics::loaded_at(&clock);
     let config_file = (!args.demo).then(|| args.config_file.clone());
     let reloader = Arc::new(Reloader::new(

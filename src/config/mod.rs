@@ -19,8 +19,9 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::de::{DeserializeSeed, Deserializer};
 
-pub use block::field_names;
-pub use values::{ByteSize, FieldError, HumanDuration, SecretKeys, err, non_empty, parse_base_url};
+pub(crate) use block::field_names;
+pub use values::FieldError;
+pub(crate) use values::{HumanDuration, SecretKeys, err, non_empty, parse_base_url};
 
 use crate::exposition::Detail;
 use crate::secret::SecretRef;

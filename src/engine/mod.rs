@@ -9,7 +9,7 @@
 //! too.
 
 mod backoff;
-pub mod persist;
+pub(crate) mod persist;
 pub mod reload;
 mod task;
 mod vendors;
@@ -172,6 +172,14 @@ pub async fn check_source(spec: &SourceSpec, clock: Clock) -> Result<Vec<String>
     }
 }
 
+/// A source whose client cannot be built (a CA file, TLS settings): nothing is started.
+#[derive(Debug, thiserror::Error)]
+#[error("source {source_name}: {error}")]
+pub struct StartError {
+    pub source_name: String,
+    pub error: RefreshError,
+}
+
 /// All sources and their refresh tasks.
 pub struct Engine {
     clock: Clock,
@@ -187,7 +195,7 @@ impl Engine {
         config: &Config,
         clock: Clock,
         store: Option<Arc<Store>>,
-    ) -> Result<Engine, String> {
+    ) -> Result<Engine, StartError> {
         let engine = Engine {
             clock,
             store,
@@ -207,9 +215,13 @@ impl Engine {
         Ok(engine)
     }
 
-    fn client(&self, handle: &SourceHandle) -> Result<Client, String> {
-        client(&handle.spec, handle.requests.clone(), self.clock.clone())
-            .map_err(|e| format!("source {}: {e}", handle.spec.name))
+    fn client(&self, handle: &SourceHandle) -> Result<Client, StartError> {
+        client(&handle.spec, handle.requests.clone(), self.clock.clone()).map_err(|error| {
+            StartError {
+                source_name: handle.spec.name.clone(),
+                error,
+            }
+        })
     }
 
     fn spawn(&self, handle: Arc<SourceHandle>, client: Client) -> Running {
@@ -240,7 +252,7 @@ impl Engine {
     /// Applies a new configuration: sources whose settings are unchanged keep running with
     /// their data; changed, new and removed ones are restarted, started and stopped. Fails,
     /// changing nothing, if a new source's client cannot be created.
-    pub async fn apply(&self, config: &Config) -> Result<(), String> {
+    pub async fn apply(&self, config: &Config) -> Result<(), StartError> {
         let mut running = self.running.lock().await;
         let mut keep = Vec::new();
         let mut start = Vec::new();

@@ -50,6 +50,15 @@ pub struct Restored<S> {
     pub state: Option<S>,
 }
 
+/// The storage directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("--storage.path {}: {error}", dir.display())]
+    Create { dir: PathBuf, error: std::io::Error },
+    #[error("--storage.path {} is not writable: {error}", dir.display())]
+    NotWritable { dir: PathBuf, error: std::io::Error },
+}
+
 /// The storage directory.
 pub struct Store {
     dir: PathBuf,
@@ -62,13 +71,18 @@ fn origin(spec: &SourceSpec) -> String {
 
 impl Store {
     /// Opens (creating it if needed) the storage directory and checks it is writable.
-    pub fn open(dir: &Path) -> Result<Store, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("--storage.path {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::Create {
+            dir: dir.to_path_buf(),
+            error,
+        })?;
         let probe = dir.join(".write-test");
         std::fs::write(&probe, b"")
             .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|e| format!("--storage.path {} is not writable: {e}", dir.display()))?;
+            .map_err(|error| StoreError::NotWritable {
+                dir: dir.to_path_buf(),
+                error,
+            })?;
         Ok(Store {
             dir: dir.to_path_buf(),
         })

@@ -31,6 +31,17 @@ impl ReloadMetrics {
     }
 }
 
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("the demo has no configuration file to reload")]
+    NoFile,
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Start(#[from] super::StartError),
+}
+
 pub struct Reloader {
     /// `None` in the demo, which has no file.
     path: Option<PathBuf>,
@@ -57,19 +68,19 @@ impl Reloader {
         }
     }
 
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(&self) -> Result<(), ReloadError> {
         let _one_at_a_time = self.lock.lock().await;
         let Some(path) = &self.path else {
-            return Err("the demo has no configuration file to reload".into());
+            return Err(ReloadError::NoFile);
         };
         let result = match load_config(path) {
             Ok((config, warnings)) => {
                 for w in warnings {
                     warn!(field = %w.field, "{}", w.message);
                 }
-                self.engine.apply(&config).await
+                self.engine.apply(&config).await.map_err(ReloadError::from)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(ReloadError::from(e)),
         };
         match &result {
             Ok(()) => {

@@ -4,7 +4,7 @@
 //! source exposes.
 
 mod family;
-pub mod gzip;
+pub(crate) mod gzip;
 mod policy;
 mod scrape;
 mod table;

@@ -1,8 +1,8 @@
 //! Process plumbing: the clock, the low-priority pool for refresh work, memory release,
 //! string interning and logging.
 
-pub mod background;
+pub(crate) mod background;
 pub mod clock;
-pub mod intern;
-pub mod logging;
-pub mod memory;
+pub(crate) mod intern;
+pub(crate) mod logging;
+pub(crate) mod memory;

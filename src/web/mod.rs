@@ -2,9 +2,9 @@
 //! behind the web configuration's TLS and basic auth.
 
 mod listener;
-pub mod self_metrics;
+pub(crate) mod self_metrics;
 mod status_page;
-pub mod webconfig;
+pub(crate) mod webconfig;
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use listener::{BoxError, HttpBody, TlsSource, channel_body, parse_listen_address, serve_http};
+pub(crate) use listener::{HttpBody, TlsSource, channel_body, parse_listen_address, serve_http};
 
 use crate::engine::SourceList;
 use crate::engine::reload::{ReloadMetrics, Reloader};

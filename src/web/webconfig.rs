@@ -340,9 +340,20 @@ fn client_verifier(
     }
 }
 
+/// A web configuration that cannot be used, with the file and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WebConfigError(String);
+
+impl From<String> for WebConfigError {
+    fn from(message: String) -> Self {
+        WebConfigError(message)
+    }
+}
+
 impl WebConfig {
     /// Reads and validates a web configuration file.
-    pub fn load(path: &Path) -> Result<WebConfig, String> {
+    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let raw: RawWebConfig =
             yaml_serde::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -372,7 +383,8 @@ impl WebConfig {
                     "{}: http_server_config.headers: {name:?} cannot be set (allowed: {})",
                     path.display(),
                     ALLOWED_HEADERS.join(", ")
-                ));
+                )
+                .into());
             }
             let header = (
                 HeaderName::from_bytes(name.as_bytes())
@@ -412,7 +424,7 @@ fn stamp(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
 }
 
 impl WebConfigWatch {
-    pub fn load(path: &Path) -> Result<WebConfigWatch, String> {
+    pub fn load(path: &Path) -> Result<WebConfigWatch, WebConfigError> {
         let config = WebConfig::load(path)?;
         info!(
             file = %path.display(),

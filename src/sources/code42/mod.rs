@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use reqwest::Url;
 
-pub use config::{Code42Auth, Code42Config, Code42Spec};
-pub use estate::{Archive, Code42Estate, Device, EstateBuilder};
-pub use row::{AlertStates, ArchiveRow};
+pub(crate) use config::Code42Auth;
+pub use config::{Code42Config, Code42Spec};
+pub use estate::{Code42Estate, EstateBuilder};
+use row::ArchiveRow;
 
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};

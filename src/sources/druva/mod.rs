@@ -10,13 +10,14 @@ mod config;
 mod events;
 pub mod families;
 pub mod reports;
-pub mod state;
+pub(crate) mod state;
 
 use std::sync::Arc;
 
 use reqwest::Url;
 
-pub use config::{DruvaConfig, DruvaEvents, DruvaSpec};
+pub(crate) use config::DruvaEvents;
+pub use config::{DruvaConfig, DruvaSpec};
 pub use reports::DEFAULT_REPORTS;
 pub use state::DruvaState;
 
