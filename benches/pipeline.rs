@@ -117,7 +117,7 @@ fn main() {
             )),
         }
     }
-    backup_exporter::sources::http::install_crypto_provider();
+    backup_exporter::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

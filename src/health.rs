@@ -8,17 +8,17 @@
 //! once an age passes a threshold. An item that never backed up is at most a warning, as in
 //! the rules. Overrides made in a user's own mixin do not reach the status page.
 
-pub const DAY_MS: i64 = 24 * 3600 * 1000;
+pub(crate) const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// When an age turns a warning and when critical, in ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     pub warning_ms: i64,
     pub critical_ms: i64,
 }
 
 impl Thresholds {
-    pub const fn days(warning: i64, critical: i64) -> Thresholds {
+    pub(crate) const fn days(warning: i64, critical: i64) -> Thresholds {
         Thresholds {
             warning_ms: warning * DAY_MS,
             critical_ms: critical * DAY_MS,
@@ -26,7 +26,7 @@ impl Thresholds {
     }
 
     /// Each threshold raised to at least `floor_ms`.
-    pub fn at_least(self, floor_ms: i64) -> Thresholds {
+    pub(crate) fn at_least(self, floor_ms: i64) -> Thresholds {
         Thresholds {
             warning_ms: self.warning_ms.max(floor_ms),
             critical_ms: self.critical_ms.max(floor_ms),
@@ -36,7 +36,7 @@ impl Thresholds {
     /// The line of `alerts/config.libsonnet` that sets these defaults under `key`, so a test
     /// can keep the two equal.
     #[cfg(test)]
-    pub fn libsonnet(self, key: &str) -> String {
+    pub(crate) fn libsonnet(self, key: &str) -> String {
         format!(
             "{key}: {{ warning: {} * day, critical: {} * day }}",
             self.warning_ms / DAY_MS,
@@ -46,7 +46,7 @@ impl Thresholds {
 }
 
 /// How many of the stalest items each source keeps, and the page shows.
-pub const STALEST: usize = 20;
+pub(crate) const STALEST: usize = 20;
 
 /// Devices or resources by health at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,13 +101,13 @@ impl HealthSummary {
 }
 
 /// Collects the items of one source.
-pub struct SummaryBuilder {
+pub(crate) struct SummaryBuilder {
     summary: HealthSummary,
 }
 
 /// When one item turns warning and critical, built from its ages' reference times.
 #[derive(Debug, Clone, Copy)]
-pub struct Crossing {
+pub(crate) struct Crossing {
     warning_at: i64,
     critical_at: i64,
 }
@@ -124,7 +124,7 @@ impl Default for Crossing {
 impl Crossing {
     /// An age measured from `since_ms` with these thresholds; `warning_only` for items
     /// that never completed a backup.
-    pub fn age(mut self, since_ms: i64, thresholds: Thresholds, warning_only: bool) -> Self {
+    pub(crate) fn age(mut self, since_ms: i64, thresholds: Thresholds, warning_only: bool) -> Self {
         self.warning_at = self
             .warning_at
             .min(since_ms.saturating_add(thresholds.warning_ms));
@@ -137,14 +137,14 @@ impl Crossing {
     }
 
     /// At least a warning from the start (a failed last backup).
-    pub fn warning_now(mut self) -> Self {
+    pub(crate) fn warning_now(mut self) -> Self {
         self.warning_at = i64::MIN;
         self
     }
 }
 
 impl SummaryBuilder {
-    pub fn new(kind: &'static str, rule: String, items: usize) -> Self {
+    pub(crate) fn new(kind: &'static str, rule: String, items: usize) -> Self {
         SummaryBuilder {
             summary: HealthSummary {
                 kind,
@@ -157,14 +157,14 @@ impl SummaryBuilder {
     }
 
     /// Counts an item's health.
-    pub fn count(&mut self, crossing: Crossing) {
+    pub(crate) fn count(&mut self, crossing: Crossing) {
         self.summary.warning_at.push(crossing.warning_at);
         self.summary.critical_at.push(crossing.critical_at);
     }
 
     /// Offers an item whose age runs from `since_ms` to the stalest list; `describe` is
     /// called only when it gets in, so most items cost no string copies.
-    pub fn offer(&mut self, since_ms: i64, describe: impl FnOnce() -> StaleItem) {
+    pub(crate) fn offer(&mut self, since_ms: i64, describe: impl FnOnce() -> StaleItem) {
         let stalest = &mut self.summary.stalest;
         // Sorted oldest first; equal ages keep the order they were offered in.
         let at = stalest.partition_point(|s| s.since_ms <= since_ms);
@@ -174,7 +174,7 @@ impl SummaryBuilder {
         }
     }
 
-    pub fn finish(mut self) -> HealthSummary {
+    pub(crate) fn finish(mut self) -> HealthSummary {
         self.summary.warning_at.sort_unstable();
         self.summary.critical_at.sort_unstable();
         self.summary

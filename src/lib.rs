@@ -1,24 +1,41 @@
 //! backup-exporter: a Prometheus exporter for SaaS backup products.
 //!
-//! Data flows one way: the [`engine`] refreshes each configured source in the background,
-//! the vendor's module under [`sources`] turns report rows into an immutable state whose
-//! series [`exposition`] encodes into a snapshot, and a scrape served by [`web`] writes the
-//! current snapshots. Scrapes never call a vendor API. [`config`] reads the file, [`health`]
-//! is the model of the status page, and the [`simulator`] is an independent implementation
-//! of the vendor APIs for the demo and the tests. `docs/design.md` draws the whole picture.
+//! Data flows one way: the engine refreshes each configured source in the background, the
+//! vendor's module under `sources/` turns report rows into an immutable state whose series
+//! the exposition encodes into a snapshot, and a scrape served by the web layer writes the
+//! current snapshots. Scrapes never call a vendor API. `config` reads the file, `health` is
+//! the model of the status page, and the [`simulator`] is an independent implementation of
+//! the vendor APIs for the demo and the tests. `docs/design.md` draws the whole picture.
 //!
-//! Items are `pub(crate)` unless the tests or the benchmark need them.
+//! Modules are private: the re-exports below are the surface the binary, the tests and the
+//! benchmark use, and everything else is `pub(crate)`.
 
 #![warn(unreachable_pub)]
 
-pub mod cli;
-pub mod config;
-pub mod engine;
-pub mod exposition;
-pub(crate) mod health;
-pub mod runtime;
-pub(crate) mod secret;
+mod cli;
+mod config;
+mod engine;
+mod exposition;
+mod health;
+mod runtime;
+mod secret;
 #[cfg(feature = "simulator")]
 pub mod simulator;
-pub mod sources;
-pub mod web;
+mod sources;
+mod web;
+
+// The public surface: what the binary, the tests and the benchmark use.
+#[cfg(feature = "simulator")]
+pub use cli::start_demo;
+pub use cli::{Failure, main};
+pub use config::ConfigWarning;
+pub use engine::reload::ReloadMetrics;
+pub use engine::{Config, Engine, RefreshStatus, SourceHandle, parse_config};
+pub use exposition::{ExpositionBuilder, Format, Value, produce};
+pub use runtime::clock::Clock;
+pub use sources::code42::{EstateBuilder, families as code42_families, parse_page};
+pub use sources::druva::{DEFAULT_REPORTS as DRUVA_REPORTS, reports as druva_reports};
+pub use sources::http::install_crypto_provider;
+pub use sources::record::{Row, decode_page};
+pub use sources::{RefreshError, SkipReason};
+pub use web::{App, serve};

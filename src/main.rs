@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    backup_exporter::cli::main()
+    backup_exporter::main()
 }

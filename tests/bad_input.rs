@@ -7,10 +7,11 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use backup_exporter::exposition::{self, ExpositionBuilder, Format, Value};
-use backup_exporter::sources::code42::{EstateBuilder, families, parse_page};
-use backup_exporter::sources::druva::reports::{self, Parsed};
-use backup_exporter::sources::record::{Row, decode_page};
+use backup_exporter::druva_reports::{self as reports, Parsed};
+use backup_exporter::{
+    EstateBuilder, ExpositionBuilder, Format, Row, Value, code42_families as families, decode_page,
+    parse_page,
+};
 use common::Metrics;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -161,7 +162,7 @@ proptest! {
         let mut outcomes: Vec<Result<Parsed, _>> = Vec::new();
         let info = decode_page(page.as_bytes(), "data", report.seed(), &[], |row| match row {
             Row::Record(record) => outcomes.push(report.parse(&record)),
-            Row::NotAnObject => outcomes.push(Err(backup_exporter::sources::SkipReason::NotAnObject)),
+            Row::NotAnObject => outcomes.push(Err(backup_exporter::SkipReason::NotAnObject)),
         }).unwrap();
         prop_assert_eq!(info.rows, 4);
         prop_assert_eq!(outcomes.len(), 4);
@@ -191,7 +192,7 @@ fn label_values_of_any_text_round_trip_and_pass_promtool() {
     }
     let exposition = builder.finish();
     let mut body = Vec::new();
-    exposition::produce(
+    backup_exporter::produce(
         b"",
         &[&exposition],
         families::FAMILIES,

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{Code42Options, DruvaOptions, SimulatorOptions};
 use common::{Harness, Metrics, NOW_MS, Sample, code42_yaml, druva_yaml};
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{
     self, Fault, FaultRule, RunningSimulator, Simulator, SimulatorOptions,
 };
@@ -123,7 +123,7 @@ async fn a_working_druva_source_reports_each_report_and_the_events() {
     let (code, stdout, _) = check(&config, "druva").await;
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("ok: authenticated as API client \"druva-demo-client\""));
-    for report in backup_exporter::sources::druva::DEFAULT_REPORTS {
+    for report in backup_exporter::DRUVA_REPORTS {
         assert!(
             stdout.contains(&format!("ok: report {report}: ")),
             "{report} not checked:\n{stdout}"

@@ -6,11 +6,11 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
+use backup_exporter::RefreshError;
 use backup_exporter::simulator::{
     Code42Options, DateStyle, Fault, FaultRule, SimulatorOptions, ValueStyle,
 };
-use backup_exporter::sources::RefreshError;
 use common::{Harness, Metrics, NOW_MS, code42_yaml, ms};
 
 const SOURCE: &str = "crashplan-us";

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashSet};
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::SimulatorOptions;
 use common::{Harness, NOW_MS, code42_yaml, druva_yaml};
 use serde_json::Value;

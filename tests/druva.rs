@@ -7,9 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
+use backup_exporter::RefreshError;
 use backup_exporter::simulator::{DruvaOptions, Fault, FaultRule, SimulatorOptions};
-use backup_exporter::sources::RefreshError;
 use common::{Harness, Metrics, NOW_MS, druva_yaml, ms};
 
 const SOURCE: &str = "druva-m365";

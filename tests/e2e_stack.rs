@@ -303,7 +303,7 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
         &dir_path.join("prometheus.log"),
     ));
 
-    backup_exporter::sources::http::install_crypto_provider();
+    backup_exporter::install_crypto_provider();
     let client = reqwest::Client::new();
     let prometheus = Prometheus {
         client: client.clone(),

@@ -4,7 +4,7 @@ mod common;
 
 use std::io::Read;
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{Code42Options, Fault, FaultRule, SimulatorOptions};
 use common::{Harness, NOW_MS, code42_yaml};
 

@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{Code42Options, SimulatorOptions};
 use common::{Harness, code42_yaml, druva_yaml, required_tool};
 

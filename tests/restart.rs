@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{self, Fault, FaultRule, Simulator, SimulatorOptions};
 use common::{Metrics, NOW_MS};
 use tokio::net::TcpListener;
@@ -140,7 +140,7 @@ fn data(metrics: &Metrics) -> BTreeMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_and_restarted_it_serves_its_data_at_once_and_counts_continue() {
-    backup_exporter::sources::http::install_crypto_provider();
+    backup_exporter::install_crypto_provider();
     let clock = Clock::manual(NOW_MS);
     let sim = simulator::start(
         Simulator::new(SimulatorOptions::default(), clock.clone()),
@@ -268,7 +268,7 @@ async fn killed_and_restarted_it_serves_its_data_at_once_and_counts_continue() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reload_by_sighup_and_lifecycle_endpoint() {
-    backup_exporter::sources::http::install_crypto_provider();
+    backup_exporter::install_crypto_provider();
     let sim = simulator::start(
         Simulator::new(SimulatorOptions::default(), Clock::manual(NOW_MS)),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -9,7 +9,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{
     self, Code42Options, DruvaOptions, Fault, FaultRule, Simulator, SimulatorOptions,
 };
@@ -25,7 +25,7 @@ const CANARIES: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_leaks_through_any_failure_path() {
-    backup_exporter::sources::http::install_crypto_provider();
+    backup_exporter::install_crypto_provider();
     let options = SimulatorOptions {
         code42: Code42Options {
             devices: 30,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{
     self, Code42Options, Fault, FaultRule, Simulator, SimulatorOptions,
 };
@@ -44,7 +44,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "long-running; run by hand, see the module documentation"]
 async fn soak() {
-    backup_exporter::sources::http::install_crypto_provider();
+    backup_exporter::install_crypto_provider();
     let seconds = env("SOAK_SECONDS", 300);
     let scrapers = env("SOAK_SCRAPERS", 16);
     let devices = env("SOAK_DEVICES", 5000) as usize;

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::RunningSimulator;
 use common::{Harness, NOW_MS, required_tool};
 

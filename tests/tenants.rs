@@ -4,7 +4,7 @@
 
 mod common;
 
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::Clock;
 use backup_exporter::simulator::SimulatorOptions;
 use common::{Harness, NOW_MS};
 

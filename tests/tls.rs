@@ -50,7 +50,7 @@ fn web_config(dir: &Path, password_hash: &str) -> String {
 }
 
 fn client(pki: &pki::Pki, identity: Option<(&str, &str)>) -> reqwest::Client {
-    backup_exporter::sources::http::install_crypto_provider();
+    backup_exporter::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(pki.ca.as_bytes()).unwrap()])
         .no_gzip();
@@ -315,11 +315,10 @@ mod upstream {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use backup_exporter::config;
-    use backup_exporter::engine::{self, Engine, RefreshStatus as Status};
-    use backup_exporter::runtime::clock::Clock;
+    use backup_exporter::Clock;
+    use backup_exporter::RefreshError;
     use backup_exporter::simulator::{self, Simulator, SimulatorOptions};
-    use backup_exporter::sources::RefreshError;
+    use backup_exporter::{ConfigWarning, Engine, RefreshStatus as Status};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -343,8 +342,8 @@ mod upstream {
     }
 
     /// One refresh of a Code42 source with `extra` settings against the HTTPS simulator.
-    async fn refresh(extra: &str) -> (Status, Vec<config::ConfigWarning>) {
-        backup_exporter::sources::http::install_crypto_provider();
+    async fn refresh(extra: &str) -> (Status, Vec<ConfigWarning>) {
+        backup_exporter::install_crypto_provider();
         let pki = pki::generate();
         let dir = tempfile::tempdir().unwrap();
         let ca = write(dir.path(), "ca.crt", &pki.ca);
@@ -361,7 +360,7 @@ mod upstream {
             sim.url(),
             extra.replace("CA", &ca)
         );
-        let (config, warnings) = engine::parse_config("t.yml", &yaml).unwrap();
+        let (config, warnings) = backup_exporter::parse_config("t.yml", &yaml).unwrap();
         let engine = Engine::start(&config, Clock::System, None).unwrap();
         for _ in 0..200 {
             if engine.is_ready() {

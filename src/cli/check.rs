@@ -7,7 +7,7 @@ use crate::engine::{check_source, load_config};
 use crate::runtime::clock::Clock;
 use crate::sources::RefreshError;
 
-pub fn config(path: &Path) -> ExitCode {
+pub(crate) fn config(path: &Path) -> ExitCode {
     match load_config(path) {
         Ok((config, warnings)) => {
             for w in &warnings {
@@ -28,7 +28,7 @@ pub fn config(path: &Path) -> ExitCode {
     }
 }
 
-pub async fn source(path: &Path, name: &str) -> ExitCode {
+pub(crate) async fn source(path: &Path, name: &str) -> ExitCode {
     let config = match load_config(path) {
         Ok((config, _)) => config,
         Err(e) => {
@@ -96,7 +96,7 @@ fn advice(error: &RefreshError) -> Option<&'static str> {
     })
 }
 
-pub async fn healthcheck(url: &str) -> Result<(), super::Failure> {
+pub(crate) async fn healthcheck(url: &str) -> Result<(), super::Failure> {
     crate::sources::http::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))

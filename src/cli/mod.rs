@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand};
 use tracing::error;
 
 use crate::runtime::logging;
-pub use simulate::{SimulateArgs, start_demo};
+pub(crate) use simulate::SimulateArgs;
+#[cfg(feature = "simulator")]
+pub use simulate::start_demo;
 
 /// Prometheus exporter for SaaS backup products: Code42/CrashPlan device backups and
 /// Druva inSync Microsoft 365 backups.
@@ -36,7 +38,7 @@ Endpoints: / (status page), /metrics, /-/healthy, /-/ready, /-/reload (POST, wit
 --web.enable-lifecycle). SIGHUP re-reads the configuration.
 Documentation: README.md and docs/cli.md."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -58,7 +60,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Path to the configuration file (YAML).
     #[arg(long = "config.file", default_value = "backup-exporter.yml")]
     pub config_file: PathBuf,
@@ -99,7 +101,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check that one configured source works: authenticate and read one page.
     ///
     /// Authenticates with the source's credentials and reads the first page of each report
@@ -120,7 +122,7 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-pub struct CheckSourceArgs {
+pub(crate) struct CheckSourceArgs {
     /// The source's `name` in the configuration file.
     pub name: String,
 
@@ -130,7 +132,7 @@ pub struct CheckSourceArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct HealthcheckArgs {
+pub(crate) struct HealthcheckArgs {
     /// The exporter's health endpoint.
     #[arg(long, default_value = "http://127.0.0.1:9877/-/healthy")]
     pub url: String,

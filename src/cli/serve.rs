@@ -16,7 +16,7 @@ use crate::runtime::clock::Clock;
 use crate::web::webconfig::WebConfigWatch;
 use crate::web::{self, App, parse_listen_address};
 
-pub async fn run(args: ServeArgs) -> Result<(), Failure> {
+pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     if !args.telemetry_path.starts_with('/')
         || matches!(
             args.telemetry_path.as_str(),
@@ -30,7 +30,9 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .into());
     }
     let web = match &args.web_config_file {
-        Some(path) => Some(Arc::new(WebConfigWatch::load(path).map_err(|e| e.to_string())?)),
+        Some(path) => Some(Arc::new(
+            WebConfigWatch::load(path).map_err(|e| e.to_string())?,
+        )),
         None => None,
     };
     let clock = Clock::System;
@@ -119,7 +121,7 @@ async fn reload_on_sighup(reloader: Arc<Reloader>) {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -7,10 +7,10 @@ use super::Failure;
 
 /// What `--demo` and `simulate` say in a build without the simulator.
 #[cfg(not(feature = "simulator"))]
-pub const NO_SIMULATOR: &str = "this build has no simulator (built without the \"simulator\" feature): --demo and simulate are not available";
+pub(crate) const NO_SIMULATOR: &str = "this build has no simulator (built without the \"simulator\" feature): --demo and simulate are not available";
 
 #[derive(Args, Debug)]
-pub struct SimulateArgs {
+pub(crate) struct SimulateArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -37,13 +37,13 @@ pub struct SimulateArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ValuesArg {
+pub(crate) enum ValuesArg {
     Strings,
     Native,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DatesArg {
+pub(crate) enum DatesArg {
     /// 2020-10-12T20:17:52.084Z
     Utc,
     /// 2020-10-12T14:17:52.084-06:00
@@ -53,9 +53,11 @@ pub enum DatesArg {
 }
 
 #[cfg(feature = "simulator")]
-pub use with_simulator::{run, start_demo};
+pub(crate) use with_simulator::run;
+#[cfg(feature = "simulator")]
+pub use with_simulator::start_demo;
 #[cfg(not(feature = "simulator"))]
-pub use without_simulator::{run, start_demo};
+pub(crate) use without_simulator::{run, start_demo};
 
 #[cfg(feature = "simulator")]
 mod with_simulator {
@@ -144,7 +146,7 @@ mod with_simulator {
         Ok((config, running))
     }
 
-    pub async fn run(args: SimulateArgs) -> Result<(), Failure> {
+    pub(crate) async fn run(args: SimulateArgs) -> Result<(), Failure> {
         let simulator = Simulator::new(args.options(), Clock::System);
         let listener = TcpListener::bind(parse_listen_address(&args.listen)?)
             .await
@@ -173,21 +175,21 @@ mod without_simulator {
     use crate::runtime::clock::Clock;
 
     /// Nothing: this build has no simulator.
-    pub enum Demo {}
+    pub(crate) enum Demo {}
 
     impl Demo {
-        pub fn url(&self) -> String {
+        pub(crate) fn url(&self) -> String {
             match *self {}
         }
 
-        pub async fn stop(self) {}
+        pub(crate) async fn stop(self) {}
     }
 
-    pub async fn start_demo(_: Clock) -> Result<(Config, Demo), Failure> {
+    pub(crate) async fn start_demo(_: Clock) -> Result<(Config, Demo), Failure> {
         Err(Failure::NoSimulator)
     }
 
-    pub async fn run(_: SimulateArgs) -> Result<(), Failure> {
+    pub(crate) async fn run(_: SimulateArgs) -> Result<(), Failure> {
         Err(Failure::NoSimulator)
     }
 }

@@ -399,7 +399,7 @@ impl Visitor<'_> for KeyClass<'_> {
 }
 
 /// Presents [`BlockKeys`] to a vendor's `Deserialize` type as a map.
-pub struct BlockDeserializer<'b, 'c, A>(&'b mut BlockKeys<'c, A>);
+pub(crate) struct BlockDeserializer<'b, 'c, A>(&'b mut BlockKeys<'c, A>);
 
 impl<'de, A: MapAccess<'de>> Deserializer<'de> for BlockDeserializer<'_, '_, A> {
     type Error = A::Error;
@@ -417,7 +417,7 @@ impl<'de, A: MapAccess<'de>> Deserializer<'de> for BlockDeserializer<'_, '_, A> 
 
 /// The field names of a type that derives `Deserialize`: serde hands them to
 /// `deserialize_struct`, and this deserializer only writes them down.
-pub fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+pub(crate) fn field_names<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
     struct Probe<'f>(&'f mut &'static [&'static str]);
     impl<'de> Deserializer<'de> for Probe<'_> {
         type Error = de::value::Error;

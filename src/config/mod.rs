@@ -20,7 +20,7 @@ use reqwest::Url;
 use serde::de::{DeserializeSeed, Deserializer};
 
 pub(crate) use block::field_names;
-pub use values::FieldError;
+pub(crate) use values::FieldError;
 pub(crate) use values::{HumanDuration, SecretKeys, err, non_empty, parse_base_url};
 
 use crate::exposition::Detail;
@@ -74,7 +74,7 @@ impl Default for SeriesSpec {
 }
 
 /// The warning threshold of the backup-age alerts.
-pub const DEFAULT_ALERTING_AGE: Duration = Duration::from_secs(3 * 86_400);
+pub(crate) const DEFAULT_ALERTING_AGE: Duration = Duration::from_secs(3 * 86_400);
 
 /// Connection settings towards the vendor.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,9 +98,9 @@ impl Default for HttpSpec {
 }
 
 /// A Code42 page of 1,000 rows is about 1.3 MB; a Druva page of 500 rows less.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
-pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Label names of the exporter's own series; a source's `labels` may not reuse them, nor
 /// any label a vendor's series set ([`VendorKeys::labels`]).
@@ -110,7 +110,7 @@ const OWN_LABELS: &[&str] = &[
 
 /// What the configuration needs to know of one vendor.
 #[derive(Debug, Clone, Copy)]
-pub struct VendorKeys {
+pub(crate) struct VendorKeys {
     /// The value of `vendor:`.
     pub name: &'static str,
     /// The keys of its block ([`field_names`] of its `Deserialize` type).
@@ -122,7 +122,7 @@ pub struct VendorKeys {
 }
 
 /// The vendors a configuration may name; the engine's registry implements it.
-pub trait Vendors: Sized {
+pub(crate) trait Vendors: Sized {
     /// One vendor's block, as read.
     type Block;
 
@@ -170,7 +170,9 @@ pub struct ConfigWarning {
 }
 
 /// Reads and validates a configuration file.
-pub fn load<V: Vendors>(path: &Path) -> Result<(Config<V>, Vec<ConfigWarning>), ConfigError> {
+pub(crate) fn load<V: Vendors>(
+    path: &Path,
+) -> Result<(Config<V>, Vec<ConfigWarning>), ConfigError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: file.clone(),
@@ -181,7 +183,7 @@ pub fn load<V: Vendors>(path: &Path) -> Result<(Config<V>, Vec<ConfigWarning>), 
 }
 
 /// Parses and validates configuration text; `file` is used in messages only.
-pub fn parse<V: Vendors>(
+pub(crate) fn parse<V: Vendors>(
     file: &str,
     text: &str,
 ) -> Result<(Config<V>, Vec<ConfigWarning>), ConfigError> {

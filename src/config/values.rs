@@ -22,7 +22,10 @@ pub struct FieldError {
 }
 
 /// `Err(FieldError)` for `field`.
-pub fn err<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T, FieldError> {
+pub(crate) fn err<T>(
+    field: impl Into<String>,
+    message: impl Into<String>,
+) -> Result<T, FieldError> {
     Err(FieldError {
         field: field.into(),
         message: message.into(),
@@ -32,7 +35,7 @@ pub fn err<T>(field: impl Into<String>, message: impl Into<String>) -> Result<T,
 /// A humantime duration such as `15m` or `1h30m`; a bare number is refused, because its
 /// unit would be a guess.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
+pub(crate) struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -62,7 +65,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
 
 /// A size in bytes: a number, or a number with a unit (`64MiB`, `500KB`, `1GiB`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
+pub(crate) struct ByteSize(pub u64);
 
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -108,7 +111,7 @@ impl<'de> Deserialize<'de> for ByteSize {
 }
 
 /// A required text field that must not be blank.
-pub fn non_empty(at: &str, field: &str, value: &str) -> Result<String, FieldError> {
+pub(crate) fn non_empty(at: &str, field: &str, value: &str) -> Result<String, FieldError> {
     if value.trim().is_empty() {
         err(format!("{at}.{field}"), "must not be empty")
     } else {
@@ -118,7 +121,7 @@ pub fn non_empty(at: &str, field: &str, value: &str) -> Result<String, FieldErro
 
 /// The `<base>`, `<base>_file` and `<base>_env` keys of one secret, as read.
 #[derive(Debug, Default)]
-pub struct SecretKeys {
+pub(crate) struct SecretKeys {
     pub inline: Option<String>,
     pub file: Option<PathBuf>,
     pub env: Option<String>,
@@ -128,7 +131,7 @@ impl SecretKeys {
     /// Resolves the keys to one [`SecretRef`] and checks that it can be read now, so a typo
     /// shows up in `--config.check` and not at 3 a.m. An inline secret is legal but warned
     /// about.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         at: &str,
         base: &str,
@@ -171,7 +174,7 @@ impl SecretKeys {
     }
 }
 
-pub fn validate_source_name(name: &str) -> Result<(), String> {
+pub(crate) fn validate_source_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("must not be empty".into());
     }
@@ -188,7 +191,7 @@ pub fn validate_source_name(name: &str) -> Result<(), String> {
 }
 
 /// A source's own labels, sorted by name: valid names that no series of the exporter sets.
-pub fn validate_labels(
+pub(crate) fn validate_labels(
     labels: &BTreeMap<String, String>,
     reserved: &[&str],
 ) -> Result<Vec<(String, String)>, (String, String)> {
@@ -219,7 +222,7 @@ pub fn validate_labels(
 }
 
 /// A vendor's base URL: http or https, no credentials, query or fragment.
-pub fn parse_base_url(text: &str) -> Result<Url, String> {
+pub(crate) fn parse_base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{text:?} must use http or https"));

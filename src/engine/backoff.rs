@@ -5,7 +5,11 @@ use std::time::Duration;
 /// Sleep after the `failures`-th consecutive failure: exponential from a tenth of the
 /// interval (at most 5 s), capped at the interval, with "equal jitter" (half fixed, half
 /// random), and never shorter than what the vendor asked for (within the interval).
-pub fn backoff(failures: u32, interval: Duration, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn backoff(
+    failures: u32,
+    interval: Duration,
+    retry_after: Option<Duration>,
+) -> Duration {
     let base = (interval / 10).clamp(Duration::from_millis(100), Duration::from_secs(5));
     let exponent = failures.saturating_sub(1).min(20);
     let ceiling = base.saturating_mul(1 << exponent).min(interval);
@@ -14,7 +18,7 @@ pub fn backoff(failures: u32, interval: Duration, retry_after: Option<Duration>)
 }
 
 /// The interval with ±5 % jitter, so sources started together drift apart.
-pub fn jittered_interval(interval: Duration) -> Duration {
+pub(crate) fn jittered_interval(interval: Duration) -> Duration {
     interval.mul_f64(0.95 + fastrand::f64() * 0.1)
 }
 

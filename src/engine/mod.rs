@@ -10,7 +10,7 @@
 
 mod backoff;
 pub(crate) mod persist;
-pub mod reload;
+pub(crate) mod reload;
 mod task;
 mod vendors;
 
@@ -22,7 +22,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-pub use vendors::{Config, SourceSpec, VendorSpec, families};
+pub use vendors::Config;
+pub(crate) use vendors::{SourceSpec, families};
 
 use crate::exposition::Exposition;
 use crate::health::HealthSummary;
@@ -34,7 +35,7 @@ use task::Task;
 use vendors::Client;
 
 /// Reads and validates a configuration file of these vendors.
-pub fn load_config(
+pub(crate) fn load_config(
     path: &std::path::Path,
 ) -> Result<(Config, Vec<crate::config::ConfigWarning>), crate::config::ConfigError> {
     crate::config::load(path)
@@ -138,7 +139,7 @@ impl std::fmt::Debug for SourceHandle {
 }
 
 /// The sources scrapes read: swapped whole when the configuration is reloaded.
-pub type SourceList = Arc<ArcSwap<Vec<Arc<SourceHandle>>>>;
+pub(crate) type SourceList = Arc<ArcSwap<Vec<Arc<SourceHandle>>>>;
 
 /// A source's refresh task.
 struct Running {
@@ -164,7 +165,10 @@ fn client(
 /// `check-source`: authenticates against one source and reads the first page of what it
 /// reads, within the source's `timeout`. What was found, a sentence per line, or what
 /// went wrong.
-pub async fn check_source(spec: &SourceSpec, clock: Clock) -> Result<Vec<String>, RefreshError> {
+pub(crate) async fn check_source(
+    spec: &SourceSpec,
+    clock: Clock,
+) -> Result<Vec<String>, RefreshError> {
     let client = client(spec, Arc::new(RequestStats::default()), clock)?;
     match tokio::time::timeout(spec.timeout, client.check()).await {
         Ok(result) => result,

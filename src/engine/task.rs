@@ -26,7 +26,7 @@ pub(super) struct Task {
 }
 
 impl Task {
-    pub async fn run<V: Vendor>(mut self, client: V) {
+    pub(crate) async fn run<V: Vendor>(mut self, client: V) {
         let mut state: Option<Arc<V::State>> = match &self.store {
             Some(store) => self.restore::<V>(store).await,
             None => None,

@@ -19,7 +19,7 @@ use crate::sources::druva::Druva;
 use crate::sources::{ClientContext, RefreshError, Vendor};
 
 /// A configured source of one of the vendors.
-pub type SourceSpec = config::SourceSpec<VendorSpec>;
+pub(crate) type SourceSpec = config::SourceSpec<VendorSpec>;
 /// A configuration of sources of these vendors.
 pub type Config = config::Config<VendorSpec>;
 
@@ -32,7 +32,7 @@ macro_rules! vendors {
         }
 
         /// A vendor's keys of a source entry, as read.
-        pub enum VendorBlock {
+        pub(crate) enum VendorBlock {
             $($variant(<$vendor as Vendor>::Config),)+
         }
 
@@ -119,7 +119,7 @@ macro_rules! vendors {
 
         /// Every vendor's families in the order a scrape writes them; a family vendors
         /// share comes where the first vendor lists it.
-        pub fn families() -> &'static [Family] {
+        pub(crate) fn families() -> &'static [Family] {
             static FAMILIES: OnceLock<Vec<Family>> = OnceLock::new();
             FAMILIES.get_or_init(|| {
                 let mut all: Vec<Family> = Vec::new();

@@ -23,7 +23,7 @@ pub struct FamilyDef {
 }
 
 /// A family, by reference to its static definition.
-pub type Family = &'static FamilyDef;
+pub(crate) type Family = &'static FamilyDef;
 
 impl FamilyDef {
     pub const fn gauge(name: &'static str, help: &'static str) -> FamilyDef {
@@ -64,11 +64,12 @@ impl FamilyDef {
 }
 
 /// Appended to every family's HELP: values come from the background refresh.
-pub const HELP_SUFFIX: &str = " Refreshed in the background every refresh_interval of its source (see backup_source_refresh_interval_seconds).";
+pub(crate) const HELP_SUFFIX: &str = " Refreshed in the background every refresh_interval of its source (see backup_source_refresh_interval_seconds).";
 
 /// Checks names against Prometheus conventions: the prefix, `_total` exactly on counters,
 /// `_info` on info families. Each vendor's tests run it on its families.
-pub fn check_names(families: &[Family]) -> Result<(), String> {
+#[cfg(test)]
+pub(crate) fn check_names(families: &[Family]) -> Result<(), String> {
     for family in families {
         let name = family.name;
         let ok = name.starts_with("backup_")

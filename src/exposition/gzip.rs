@@ -46,7 +46,7 @@ fn deflate_into(
 }
 
 /// Builds a [`GzSegment`] from text written in pieces.
-pub struct SegmentCompressor {
+pub(crate) struct SegmentCompressor {
     compress: Compress,
     crc: crc32fast::Hasher,
     out: Vec<u8>,
@@ -59,7 +59,7 @@ impl Default for SegmentCompressor {
 }
 
 impl SegmentCompressor {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         SegmentCompressor {
             compress: Compress::new(level(), false),
             crc: crc32fast::Hasher::new(),
@@ -67,12 +67,12 @@ impl SegmentCompressor {
         }
     }
 
-    pub fn write(&mut self, data: &[u8]) {
+    pub(crate) fn write(&mut self, data: &[u8]) {
         self.crc.update(data);
         deflate_into(&mut self.compress, data, &mut self.out, FlushCompress::None);
     }
 
-    pub fn finish(mut self) -> GzSegment {
+    pub(crate) fn finish(mut self) -> GzSegment {
         deflate_into(&mut self.compress, &[], &mut self.out, FlushCompress::Sync);
         self.out.shrink_to_fit();
         GzSegment {
@@ -85,7 +85,7 @@ impl SegmentCompressor {
 
 /// Inflates a segment back to its text, handing it to `sink` in chunks of about `chunk`
 /// bytes (a plain-text scrape of a family kept only deflated).
-pub fn inflate(segment: &GzSegment, chunk: usize, mut sink: impl FnMut(&mut Vec<u8>)) {
+pub(crate) fn inflate(segment: &GzSegment, chunk: usize, mut sink: impl FnMut(&mut Vec<u8>)) {
     let mut decompress = Decompress::new(false);
     let mut input = &segment.deflate[..];
     let mut out = Vec::with_capacity(chunk);
@@ -110,7 +110,7 @@ pub fn inflate(segment: &GzSegment, chunk: usize, mut sink: impl FnMut(&mut Vec<
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 /// Writes one gzip member from live text and spliced [`GzSegment`]s, in order.
-pub struct GzipWriter {
+pub(crate) struct GzipWriter {
     compress: Compress,
     crc: crc32fast::Hasher,
     out: Vec<u8>,
@@ -126,7 +126,7 @@ impl Default for GzipWriter {
 }
 
 impl GzipWriter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         GzipWriter {
             compress: Compress::new(level(), false),
             crc: crc32fast::Hasher::new(),
@@ -144,19 +144,19 @@ impl GzipWriter {
     }
 
     /// Compresses text. Compressed bytes accumulate until [`GzipWriter::take`].
-    pub fn write(&mut self, data: &[u8]) {
+    pub(crate) fn write(&mut self, data: &[u8]) {
         self.header();
         self.crc.update(data);
         deflate_into(&mut self.compress, data, &mut self.out, FlushCompress::None);
     }
 
     /// Bytes compressed so far and not yet taken.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.out.len()
     }
 
     /// Takes the compressed bytes produced so far.
-    pub fn take(&mut self) -> Bytes {
+    pub(crate) fn take(&mut self) -> Bytes {
         Bytes::from(std::mem::replace(
             &mut self.out,
             Vec::with_capacity(64 * 1024),
@@ -165,7 +165,7 @@ impl GzipWriter {
 
     /// Splices a pre-compressed segment: returns the bytes to send before it (everything
     /// compressed so far, fully flushed so that nothing after refers back across the splice).
-    pub fn splice(&mut self, segment: &GzSegment) -> Bytes {
+    pub(crate) fn splice(&mut self, segment: &GzSegment) -> Bytes {
         self.header();
         deflate_into(&mut self.compress, &[], &mut self.out, FlushCompress::Full);
         self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
@@ -177,7 +177,7 @@ impl GzipWriter {
     }
 
     /// Ends the member: final block and trailer. Returns the remaining bytes.
-    pub fn finish(mut self) -> Bytes {
+    pub(crate) fn finish(mut self) -> Bytes {
         self.header();
         deflate_into(
             &mut self.compress,

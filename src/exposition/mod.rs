@@ -9,7 +9,11 @@ mod policy;
 mod scrape;
 mod table;
 
-pub use family::{Family, FamilyDef, HELP_SUFFIX, Kind, check_names};
-pub use policy::{Detail, ExposeContext, Identities, IdentityHasher};
-pub use scrape::{Format, accepts_gzip, produce};
-pub use table::{Exposition, ExpositionBuilder, LabelId, Table, Value, escape_label_value};
+#[cfg(test)]
+pub(crate) use family::check_names;
+pub(crate) use family::{Family, FamilyDef, HELP_SUFFIX, Kind};
+pub(crate) use policy::{Detail, ExposeContext, Identities, IdentityHasher};
+pub(crate) use scrape::accepts_gzip;
+pub use scrape::{Format, produce};
+pub(crate) use table::Exposition;
+pub use table::{ExpositionBuilder, Value};

@@ -75,7 +75,7 @@ impl Format {
 }
 
 /// Whether an `Accept-Encoding` header allows gzip.
-pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+pub(crate) fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
     accept_encoding.is_some_and(|header| {
         header.split(',').any(|item| {
             let mut parts = item.split(';').map(str::trim);

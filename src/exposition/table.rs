@@ -48,7 +48,7 @@ fn write_float(v: f64, out: &mut Vec<u8>) {
 }
 
 /// Writes Unix milliseconds as Prometheus seconds with at most three decimals, e.g. `1602533872.084`.
-pub fn write_seconds(out: &mut Vec<u8>, ms: i64) {
+pub(crate) fn write_seconds(out: &mut Vec<u8>, ms: i64) {
     let mut buf = itoa::Buffer::new();
     if ms < 0 {
         out.push(b'-');
@@ -75,7 +75,7 @@ pub fn write_seconds(out: &mut Vec<u8>, ms: i64) {
 }
 
 /// Appends `value` escaped for a label value in both text formats.
-pub fn escape_label_value(value: &str, out: &mut String) {
+pub(crate) fn escape_label_value(value: &str, out: &mut String) {
     if !value.contains(['\\', '"', '\n']) {
         out.push_str(value);
         return;
@@ -439,17 +439,18 @@ pub(crate) mod tests {
     use super::*;
     use crate::exposition::FamilyDef;
 
-    pub static INFO: FamilyDef = FamilyDef::info("backup_device_info", "Device.");
-    pub static ARCHIVE_BYTES: FamilyDef =
+    pub(crate) static INFO: FamilyDef = FamilyDef::info("backup_device_info", "Device.");
+    pub(crate) static ARCHIVE_BYTES: FamilyDef =
         FamilyDef::gauge("backup_device_archive_bytes", "Archive size.");
-    pub static COMPLETE_RATIO: FamilyDef =
+    pub(crate) static COMPLETE_RATIO: FamilyDef =
         FamilyDef::gauge("backup_device_backup_complete_ratio", "Ratio.");
-    pub static BACKUP_AGE: FamilyDef = FamilyDef::age("backup_device_backup_age_seconds", "Age.");
-    pub static LAST_COMPLETED: FamilyDef = FamilyDef::gauge(
+    pub(crate) static BACKUP_AGE: FamilyDef =
+        FamilyDef::age("backup_device_backup_age_seconds", "Age.");
+    pub(crate) static LAST_COMPLETED: FamilyDef = FamilyDef::gauge(
         "backup_device_last_completed_backup_timestamp_seconds",
         "Last completed.",
     );
-    pub static SELECTED_BYTES: FamilyDef =
+    pub(crate) static SELECTED_BYTES: FamilyDef =
         FamilyDef::gauge("backup_device_selected_bytes", "Selected.");
 
     #[test]

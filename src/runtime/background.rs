@@ -40,7 +40,7 @@ fn pool() -> &'static Sender<Job> {
 
 /// Runs `work` on a refresh thread and waits for its result; a panic in `work` resumes in
 /// the caller, as with `tokio::task::spawn_blocking`.
-pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     let (result_sender, result) = tokio::sync::oneshot::channel();
     pool()
         .send(Box::new(move || {
@@ -54,7 +54,7 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 }
 
 /// Nice 10 for the calling thread (on Linux the nice value is per thread).
-pub fn lower_priority() {
+pub(crate) fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority only changes the scheduling priority of the calling thread.
     unsafe {

@@ -32,7 +32,7 @@ impl Clock {
 }
 
 /// RFC 3339 with milliseconds, for logs and the status page.
-pub fn format_rfc3339(ms: i64) -> String {
+pub(crate) fn format_rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|dt| dt.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_else(|| ms.to_string())

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 #[derive(Default)]
-pub struct Interner(foldhash::HashSet<Arc<str>>);
+pub(crate) struct Interner(foldhash::HashSet<Arc<str>>);
 
 impl Interner {
-    pub fn get(&mut self, value: &str) -> Arc<str> {
+    pub(crate) fn get(&mut self, value: &str) -> Arc<str> {
         if let Some(existing) = self.0.get(value) {
             return existing.clone();
         }

@@ -7,7 +7,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Level {
+pub(crate) enum Level {
     Debug,
     Info,
     Warn,
@@ -15,14 +15,14 @@ pub enum Level {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Logfmt,
     Json,
 }
 
 /// Installs the global logger. Only this crate logs at debug level; dependencies log
 /// warnings and above, so `--log.level=debug` stays readable.
-pub fn init(level: Level, format: Format) {
+pub(crate) fn init(level: Level, format: Format) {
     let level = match level {
         Level::Debug => LevelFilter::DEBUG,
         Level::Info => LevelFilter::INFO,

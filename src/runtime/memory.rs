@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Caps glibc's arenas at two per process; call before any thread starts.
-pub fn limit_arenas() {
+pub(crate) fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; it is called before other threads exist.
     unsafe {
@@ -18,7 +18,7 @@ pub fn limit_arenas() {
 }
 
 /// Returns freed memory to the operating system, after a new snapshot replaced the old one.
-pub fn release_free_memory() {
+pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim is thread-safe and only releases memory the allocator holds free.
     unsafe {
@@ -28,7 +28,7 @@ pub fn release_free_memory() {
 
 /// After a scrape: returns what its buffers left free, at most once a second, so that a
 /// burst of concurrent scrapes does not leave the process tens of megabytes larger.
-pub fn release_after_scrape() {
+pub(crate) fn release_after_scrape() {
     static START: OnceLock<Instant> = OnceLock::new();
     static LAST_RELEASE_MS: AtomicU64 = AtomicU64::new(0);
     let now_ms = START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1000;

@@ -2,7 +2,7 @@
 //! string interning and logging.
 
 pub(crate) mod background;
-pub mod clock;
+pub(crate) mod clock;
 pub(crate) mod intern;
 pub(crate) mod logging;
 pub(crate) mod memory;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 
 /// Writes a JSON string literal.
-pub fn json_str(out: &mut String, value: &str) {
+pub(crate) fn json_str(out: &mut String, value: &str) {
     out.push('"');
     let mut plain_from = 0;
     for (i, byte) in value.bytes().enumerate() {
@@ -31,13 +31,13 @@ pub fn json_str(out: &mut String, value: &str) {
 }
 
 /// A JSON object under construction.
-pub struct Obj<'a> {
+pub(crate) struct Obj<'a> {
     out: &'a mut String,
     first: bool,
 }
 
 impl<'a> Obj<'a> {
-    pub fn new(out: &'a mut String) -> Obj<'a> {
+    pub(crate) fn new(out: &'a mut String) -> Obj<'a> {
         out.push('{');
         Obj { out, first: true }
     }
@@ -51,43 +51,43 @@ impl<'a> Obj<'a> {
         self.out.push(':');
     }
 
-    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
+    pub(crate) fn str(&mut self, key: &str, value: &str) -> &mut Self {
         self.key(key);
         json_str(self.out, value);
         self
     }
 
-    pub fn opt_str(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+    pub(crate) fn opt_str(&mut self, key: &str, value: Option<&str>) -> &mut Self {
         match value {
             Some(v) => self.str(key, v),
             None => self.null(key),
         }
     }
 
-    pub fn null(&mut self, key: &str) -> &mut Self {
+    pub(crate) fn null(&mut self, key: &str) -> &mut Self {
         self.key(key);
         self.out.push_str("null");
         self
     }
 
     /// A number, bool or other literal written as is.
-    pub fn raw(&mut self, key: &str, literal: &str) -> &mut Self {
+    pub(crate) fn raw(&mut self, key: &str, literal: &str) -> &mut Self {
         self.key(key);
         self.out.push_str(literal);
         self
     }
 
-    pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
+    pub(crate) fn int(&mut self, key: &str, value: i64) -> &mut Self {
         self.raw(key, &value.to_string())
     }
 
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         self.out.push('}');
     }
 }
 
 /// Writes one CSV field, quoted when needed.
-pub fn csv_field(out: &mut String, value: &str) {
+pub(crate) fn csv_field(out: &mut String, value: &str) {
     if value.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));
@@ -112,7 +112,7 @@ pub enum DateStyle {
     UtcSeconds,
 }
 
-pub fn format_date(ms: i64, style: DateStyle) -> String {
+pub(crate) fn format_date(ms: i64, style: DateStyle) -> String {
     let utc: DateTime<Utc> = DateTime::from_timestamp_millis(ms).expect("date in range");
     match style {
         DateStyle::Utc => utc.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -129,7 +129,7 @@ pub fn format_date(ms: i64, style: DateStyle) -> String {
 
 /// What a date looks like after a round trip through a format (on-premises drops the
 /// milliseconds): the value a faithful client must report.
-pub fn date_precision(ms: i64, style: DateStyle) -> i64 {
+pub(crate) fn date_precision(ms: i64, style: DateStyle) -> i64 {
     match style {
         DateStyle::OnPremises | DateStyle::UtcSeconds => ms.div_euclid(1000) * 1000,
         _ => ms,

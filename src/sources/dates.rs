@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime};
 /// ISO-8601 without a zone (taken as UTC), and the 2015 on-premises Code42 format
 /// `Apr 13, 2015 10:22:33 AM` (UTC), and the legacy inSync Events API's `09/21/17 13:41`
 /// (UTC, minutes).
-pub fn parse_date_ms(text: &str) -> Option<i64> {
+pub(crate) fn parse_date_ms(text: &str) -> Option<i64> {
     let text = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Some(dt.timestamp_millis());
@@ -27,7 +27,7 @@ pub fn parse_date_ms(text: &str) -> Option<i64> {
 
 /// Interprets a bare number in a date field as Unix time: milliseconds when it is too large
 /// to be seconds (after the year 5138), seconds otherwise.
-pub fn epoch_number_to_ms(value: f64) -> Option<i64> {
+pub(crate) fn epoch_number_to_ms(value: f64) -> Option<i64> {
     if !value.is_finite() || value < 0.0 {
         return None;
     }

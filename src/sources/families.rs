@@ -3,7 +3,7 @@
 
 use crate::exposition::FamilyDef;
 
-pub static ALERTS_ACTIVE: FamilyDef = FamilyDef::gauge(
+pub(crate) static ALERTS_ACTIVE: FamilyDef = FamilyDef::gauge(
     "backup_alerts_active",
     "Active vendor alerts by severity. Code42: distinct devices with a warning-level or critical-level alert state. Druva: m365Alerts rows that are active and not deleted.",
 );

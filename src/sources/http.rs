@@ -104,19 +104,19 @@ impl RequestStats {
 
 /// A response read completely.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
 impl Response {
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// `Retry-After` as a delay: seconds or an HTTP date.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         let value = self
             .headers
             .get(reqwest::header::RETRY_AFTER)?
@@ -134,7 +134,7 @@ impl Response {
 
 /// The innermost cause of a reqwest error, which carries the useful part
 /// ("connection refused", "unexpected EOF").
-pub fn root_cause(error: &reqwest::Error) -> String {
+pub(crate) fn root_cause(error: &reqwest::Error) -> String {
     let mut cause: &dyn std::error::Error = error;
     while let Some(next) = cause.source() {
         cause = next;
@@ -151,7 +151,7 @@ pub fn install_crypto_provider() {
 }
 
 /// A vendor API reached through one base URL.
-pub struct Upstream {
+pub(crate) struct Upstream {
     http: reqwest::Client,
     base: Url,
     stats: std::sync::Arc<RequestStats>,
@@ -159,7 +159,7 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    pub fn new(
+    pub(crate) fn new(
         base: Url,
         settings: &HttpSpec,
         stats: std::sync::Arc<RequestStats>,
@@ -195,12 +195,12 @@ impl Upstream {
         })
     }
 
-    pub fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
     /// The configured base URL with `path` appended to its path.
-    pub fn url(&self, path: &str) -> Url {
+    pub(crate) fn url(&self, path: &str) -> Url {
         let mut url = self.base.clone();
         let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
         url.set_path(&joined);
@@ -208,7 +208,7 @@ impl Upstream {
     }
 
     /// Sends a request and reads its whole body, counting it under `endpoint`.
-    pub async fn execute(
+    pub(crate) async fn execute(
         &self,
         endpoint: &'static str,
         request: RequestBuilder,
@@ -274,7 +274,7 @@ impl Upstream {
 }
 
 /// A short, single-line excerpt of a vendor's error text with `secrets` removed, for logs.
-pub fn excerpt(text: &str, secrets: &[&Secret]) -> String {
+pub(crate) fn excerpt(text: &str, secrets: &[&Secret]) -> String {
     // Redact before cutting, so a secret split by the cut cannot survive in part.
     let mut line: String = text
         .chars()
@@ -293,7 +293,7 @@ pub fn excerpt(text: &str, secrets: &[&Secret]) -> String {
 /// error envelope it uses (Druva's `{code, message, retryable}`, Code42's
 /// `[{name, description}]`, or else the start of the body), secrets removed, and a 429's
 /// `Retry-After`.
-pub fn status_error(
+pub(crate) fn status_error(
     endpoint: &'static str,
     response: &Response,
     secrets: &[&Secret],
@@ -309,12 +309,12 @@ pub fn status_error(
 }
 
 /// The vendor's words in an error response, short, on one line, secrets removed.
-pub fn vendor_text(response: &Response, secrets: &[&Secret]) -> String {
+pub(crate) fn vendor_text(response: &Response, secrets: &[&Secret]) -> String {
     excerpt(&vendor_message(&response.body), secrets)
 }
 
 /// Whether an error body asks to be retried (Druva's `retryable`).
-pub fn is_retryable(response: &Response) -> bool {
+pub(crate) fn is_retryable(response: &Response) -> bool {
     matches!(
         serde_json::from_slice::<ErrorEnvelope>(&response.body),
         Ok(ErrorEnvelope::Druva {

@@ -7,13 +7,13 @@
 //! request counting and a size limit ([`http`]), bearer tokens ([`token`]), tolerant row
 //! decoding ([`record`]), the vendors' date formats ([`dates`]) and skip counts ([`skip`]).
 
-pub mod code42;
+pub(crate) mod code42;
 pub(crate) mod dates;
-pub mod druva;
+pub(crate) mod druva;
 mod error;
 pub(crate) mod families;
-pub mod http;
-pub mod record;
+pub(crate) mod http;
+pub(crate) mod record;
 mod skip;
 pub(crate) mod token;
 
@@ -26,7 +26,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use error::RefreshError;
-pub use skip::{SkipCounts, SkipReason};
+pub(crate) use skip::SkipCounts;
+pub use skip::SkipReason;
 
 use crate::config::{ConfigWarning, FieldError, HttpSpec};
 use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Family};

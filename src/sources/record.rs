@@ -379,7 +379,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 
 /// Deserializes a JSON array of rows, handing each to `on_row` as it is read, so a page is
 /// never held twice (once as bytes, once as a vector of rows).
-pub struct RowsSeed<'f, F> {
+pub(crate) struct RowsSeed<'f, F> {
     pub seed: RowSeed,
     pub on_row: &'f mut F,
 }
@@ -469,7 +469,7 @@ pub fn decode_page<'de>(
 }
 
 /// Decodes a body that is a bare array of rows.
-pub fn decode_rows<'de>(
+pub(crate) fn decode_rows<'de>(
     body: &'de [u8],
     seed: RowSeed,
     mut on_row: impl FnMut(Row<'de>),

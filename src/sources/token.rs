@@ -19,7 +19,7 @@ const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A bearer token and how long the vendor says it lives.
 #[derive(Debug, Clone)]
-pub struct Token {
+pub(crate) struct Token {
     pub value: Secret,
     pub lifetime: Duration,
 }
@@ -40,7 +40,7 @@ fn seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u
 /// The client-credentials exchange: `request` (the vendor's token URL, method and body) is
 /// sent with HTTP Basic `client_id:secret`; a lifetime the answer does not state is
 /// `default_lifetime`.
-pub async fn client_credentials(
+pub(crate) async fn client_credentials(
     upstream: &Upstream,
     request: RequestBuilder,
     client_id: &str,
@@ -78,7 +78,7 @@ struct Cached {
 
 /// A request's final answer and the token it was sent with (to keep that token out of
 /// error messages).
-pub struct Sent {
+pub(crate) struct Sent {
     pub response: Response,
     pub token: Secret,
     /// The first token was rejected and this answer came with a new one.
@@ -86,11 +86,11 @@ pub struct Sent {
 }
 
 #[derive(Default)]
-pub struct TokenCache(tokio::sync::Mutex<Option<Cached>>);
+pub(crate) struct TokenCache(tokio::sync::Mutex<Option<Cached>>);
 
 impl TokenCache {
     /// The cached token, or a new one from `fetch`.
-    pub async fn get<F, Fut>(&self, fetch: F) -> Result<Secret, RefreshError>
+    pub(crate) async fn get<F, Fut>(&self, fetch: F) -> Result<Secret, RefreshError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token, RefreshError>>,
@@ -111,14 +111,14 @@ impl TokenCache {
         Ok(value)
     }
 
-    pub async fn forget(&self) {
+    pub(crate) async fn forget(&self) {
         *self.0.lock().await = None;
     }
 
     /// Sends a request with a token. If the answer's status is in `rejected`, the token is
     /// dropped, a new one fetched and the request sent once more; that second answer is
     /// returned whatever it is.
-    pub async fn send<F, Fut, S, SFut>(
+    pub(crate) async fn send<F, Fut, S, SFut>(
         &self,
         fetch: F,
         rejected: &[u16],

@@ -22,8 +22,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type HttpBody = BoxBody<Bytes, BoxError>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type HttpBody = BoxBody<Bytes, BoxError>;
 
 /// A response body fed by a channel; an `Err` item aborts the response mid-body.
 struct ChannelBody {
@@ -45,13 +45,13 @@ impl Body for ChannelBody {
 }
 
 /// A streaming body and the sender that feeds it (`capacity` chunks may wait in between).
-pub fn channel_body(capacity: usize) -> (mpsc::Sender<Result<Bytes, BoxError>>, HttpBody) {
+pub(crate) fn channel_body(capacity: usize) -> (mpsc::Sender<Result<Bytes, BoxError>>, HttpBody) {
     let (tx, rx) = mpsc::channel(capacity);
     (tx, ChannelBody { rx }.boxed())
 }
 
 /// Parses a Go-style listen address: `:9877` means every interface.
-pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     let full = if text.starts_with(':') {
         format!("0.0.0.0{text}")
     } else {
@@ -62,14 +62,14 @@ pub fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// Supplies the TLS settings for each new connection; `None` serves plain HTTP.
-pub trait TlsSource: Send + Sync + 'static {
+pub(crate) trait TlsSource: Send + Sync + 'static {
     fn tls(&self) -> Option<(Arc<rustls::ServerConfig>, Vec<String>)>;
 }
 
 /// Accepts connections until `shutdown` resolves, answering each request with `handler`,
 /// over TLS when `tls` says so; then lets open requests finish (at most ten seconds). A
 /// handler's error ends its connection without an answer.
-pub async fn serve_http<H, F, E>(
+pub(crate) async fn serve_http<H, F, E>(
     listener: TcpListener,
     handler: H,
     tls: Option<Arc<dyn TlsSource>>,

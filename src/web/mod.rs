@@ -94,7 +94,7 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<HttpBody> {
 }
 
 /// Checks basic auth and adds the configured headers, then routes the request.
-pub async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<HttpBody> {
+pub(crate) async fn handle(app: Arc<App>, request: Request<Incoming>) -> Response<HttpBody> {
     let Some(watch) = app.web.clone() else {
         return route(app, request).await;
     };

@@ -16,12 +16,12 @@ use crate::exposition::Format;
 use crate::sources::SkipReason;
 use crate::sources::http::RequestCounts;
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Set by build.rs from git (or the BACKUP_EXPORTER_REVISION variable at build time).
-pub const REVISION: &str = env!("BACKUP_EXPORTER_REVISION");
+pub(crate) const REVISION: &str = env!("BACKUP_EXPORTER_REVISION");
 
 /// Builds the registry of the exporter's own metrics.
-pub fn registry(sources: SourceList, reload: &ReloadMetrics) -> Registry {
+pub(crate) fn registry(sources: SourceList, reload: &ReloadMetrics) -> Registry {
     let mut registry = Registry::default();
     registry.register(
         "backup_exporter_build",
@@ -44,7 +44,7 @@ pub fn registry(sources: SourceList, reload: &ReloadMetrics) -> Registry {
 
 /// Encodes the registry in the negotiated format, without the OpenMetrics `# EOF` (the
 /// snapshot families follow).
-pub fn encode(registry: &Registry, format: Format) -> String {
+pub(crate) fn encode(registry: &Registry, format: Format) -> String {
     let mut out = String::new();
     let result = match format {
         Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, registry),

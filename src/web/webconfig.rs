@@ -505,7 +505,7 @@ impl WebConfigWatch {
 }
 
 /// Whether a client certificate is valid for one of `allowed` (DNS names or IP addresses).
-pub fn client_san_allowed(certificate: &CertificateDer<'_>, allowed: &[String]) -> bool {
+pub(crate) fn client_san_allowed(certificate: &CertificateDer<'_>, allowed: &[String]) -> bool {
     let Ok(cert) = webpki::EndEntityCert::try_from(certificate) else {
         return false;
     };

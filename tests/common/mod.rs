@@ -7,11 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backup_exporter::engine::reload::ReloadMetrics;
-use backup_exporter::engine::{self, Engine, RefreshStatus as Status, SourceHandle};
-use backup_exporter::runtime::clock::Clock;
+use backup_exporter::App;
+use backup_exporter::Clock;
 use backup_exporter::simulator::{self, FaultRule, RunningSimulator, Simulator, SimulatorOptions};
-use backup_exporter::web::{self, App};
+use backup_exporter::{Engine, RefreshStatus as Status, ReloadMetrics, SourceHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -88,7 +87,7 @@ impl Harness {
         faults: Vec<FaultRule>,
         yaml: impl FnOnce(&str, &std::path::Path) -> String,
     ) -> Harness {
-        backup_exporter::sources::http::install_crypto_provider();
+        backup_exporter::install_crypto_provider();
         let secret_dir = tempfile::tempdir().unwrap();
         let secret_file = secret_dir.path().join("code42-secret");
         std::fs::write(&secret_file, format!("{}\n", options.code42.client_secret)).unwrap();
@@ -108,18 +107,17 @@ impl Harness {
             .for_each(|rule| simulator.faults.add(rule));
         let sim =
             simulator::start(simulator, TcpListener::bind("127.0.0.1:0").await.unwrap()).unwrap();
-        let (config, _) = engine::parse_config("test.yml", &yaml(&sim.url(), &secret_file))
-            .expect("valid test config");
+        let (config, _) =
+            backup_exporter::parse_config("test.yml", &yaml(&sim.url(), &secret_file))
+                .expect("valid test config");
         Self::serve(sim, &config, clock, secret_dir).await
     }
 
     /// The built-in demo (`--demo`: its simulated tenants and configuration) at `clock`,
     /// after every source's first refresh.
     pub async fn demo(clock: Clock) -> Harness {
-        backup_exporter::sources::http::install_crypto_provider();
-        let (config, sim) = backup_exporter::cli::start_demo(clock.clone())
-            .await
-            .unwrap();
+        backup_exporter::install_crypto_provider();
+        let (config, sim) = backup_exporter::start_demo(clock.clone()).await.unwrap();
         let harness = Self::serve(sim, &config, clock, tempfile::tempdir().unwrap()).await;
         harness.wait_until(|h| h.engine.is_ready()).await;
         harness
@@ -128,7 +126,7 @@ impl Harness {
     /// Starts the engine for `config` and the HTTP server in front of it.
     async fn serve(
         sim: RunningSimulator,
-        config: &engine::Config,
+        config: &backup_exporter::Config,
         clock: Clock,
         secret_dir: tempfile::TempDir,
     ) -> Harness {
@@ -143,7 +141,7 @@ impl Harness {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, mut stopped) = watch::channel(false);
-        tokio::spawn(web::serve(listener, app.clone(), async move {
+        tokio::spawn(backup_exporter::serve(listener, app.clone(), async move {
             let _ = stopped.changed().await;
         }));
         Harness {

@@ -17,7 +17,7 @@ const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// "Authentication tokens obtained from an API client expire after 15 minutes."
 const API_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
-pub struct Client {
+pub(crate) struct Client {
     pub spec: Code42Spec,
     upstream: Upstream,
     token: TokenCache,
@@ -34,7 +34,7 @@ struct UserTokenData {
 }
 
 impl Client {
-    pub fn new(spec: Code42Spec, upstream: Upstream) -> Client {
+    pub(crate) fn new(spec: Code42Spec, upstream: Upstream) -> Client {
         Client {
             spec,
             upstream,
@@ -42,7 +42,7 @@ impl Client {
         }
     }
 
-    pub async fn fetch_token(&self) -> Result<Token, RefreshError> {
+    pub(crate) async fn fetch_token(&self) -> Result<Token, RefreshError> {
         match &self.spec.auth {
             Code42Auth::ApiClient { client_id, secret } => {
                 let secret = secret.load()?;
@@ -119,7 +119,7 @@ impl Client {
         Ok(response)
     }
 
-    pub async fn get_page(&self, page: u32) -> Result<Response, RefreshError> {
+    pub(crate) async fn get_page(&self, page: u32) -> Result<Response, RefreshError> {
         self.authorized_get("device_backup_report", self.page_url(page))
             .await
     }

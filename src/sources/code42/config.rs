@@ -12,9 +12,9 @@ use crate::config::{ConfigWarning, FieldError, SecretKeys, err, non_empty};
 use crate::exposition::Detail;
 use crate::secret::SecretRef;
 
-pub const DEFAULT_REPORT_PATH: &str = "/api/v1/DeviceBackupReport";
+pub(crate) const DEFAULT_REPORT_PATH: &str = "/api/v1/DeviceBackupReport";
 /// The documented maximum page size of DeviceBackupReport.
-pub const MAX_PAGE_SIZE: u32 = 1000;
+pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
 
 /// The keys as read.
 #[derive(Deserialize)]

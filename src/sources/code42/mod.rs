@@ -12,8 +12,9 @@ use std::sync::Arc;
 use reqwest::Url;
 
 pub(crate) use config::Code42Auth;
-pub use config::{Code42Config, Code42Spec};
-pub use estate::{Code42Estate, EstateBuilder};
+pub(crate) use config::{Code42Config, Code42Spec};
+pub(crate) use estate::Code42Estate;
+pub use estate::EstateBuilder;
 use row::ArchiveRow;
 
 use crate::config::{ConfigWarning, FieldError};

@@ -7,7 +7,7 @@ use crate::sources::record::{Record, RowSeed};
 
 /// The report's columns in the order of its CSV export, which is also the order of the keys
 /// in JSON rows (the decoder looks for each key where the previous one left off).
-pub const FIELDS: &[&str] = &[
+pub(crate) const FIELDS: &[&str] = &[
     "archiveGuid",
     "orgUid",
     "orgName",
@@ -44,7 +44,7 @@ pub const FIELDS: &[&str] = &[
     "mostRecentUserProfileBackupResult",
 ];
 
-pub const SEED: RowSeed = RowSeed { fields: FIELDS };
+pub(crate) const SEED: RowSeed = RowSeed { fields: FIELDS };
 
 /// Code42 alert states, as bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -23,7 +23,7 @@ const RETRYABLE_ATTEMPTS: u32 = 3;
 
 /// One complete read of a report.
 #[derive(Debug, Default)]
-pub struct ReportRead {
+pub(crate) struct ReportRead {
     pub rows: Vec<Parsed>,
     pub skipped: SkipCounts,
     /// The earliest `lastSyncTimestamp` of the read's pages: where the next incremental
@@ -35,19 +35,19 @@ pub struct ReportRead {
 }
 
 /// A final answer and the token it was sent with, to keep it out of error messages.
-pub struct Answer {
+pub(crate) struct Answer {
     pub response: Response,
     token: Secret,
 }
 
 impl Answer {
     /// The failed exchange described without the token.
-    pub fn error(&self, endpoint: &'static str) -> RefreshError {
+    pub(crate) fn error(&self, endpoint: &'static str) -> RefreshError {
         status_error(endpoint, &self.response, &[&self.token])
     }
 }
 
-pub struct DruvaApi {
+pub(crate) struct DruvaApi {
     pub upstream: Upstream,
     client_id: String,
     secret: SecretRef,
@@ -57,9 +57,9 @@ pub struct DruvaApi {
 
 /// Far enough in the past to ask for every row ("lastUpdatedTime GTE" this): the API
 /// returns only the last 24 hours without a date filter.
-pub const FAR_PAST_MS: i64 = 946_684_800_000; // 2000-01-01T00:00:00Z
+pub(crate) const FAR_PAST_MS: i64 = 946_684_800_000; // 2000-01-01T00:00:00Z
 
-pub fn format_filter_time(ms: i64) -> String {
+pub(crate) fn format_filter_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .expect("valid time")
         .format("%Y-%m-%dT%H:%M:%SZ")
@@ -67,7 +67,12 @@ pub fn format_filter_time(ms: i64) -> String {
 }
 
 impl DruvaApi {
-    pub fn new(upstream: Upstream, client_id: String, secret: SecretRef, page_size: u32) -> Self {
+    pub(crate) fn new(
+        upstream: Upstream,
+        client_id: String,
+        secret: SecretRef,
+        page_size: u32,
+    ) -> Self {
         DruvaApi {
             upstream,
             client_id,
@@ -77,7 +82,7 @@ impl DruvaApi {
         }
     }
 
-    pub async fn fetch_token(&self) -> Result<Token, RefreshError> {
+    pub(crate) async fn fetch_token(&self) -> Result<Token, RefreshError> {
         let secret = self.secret.load()?;
         let request = self
             .upstream
@@ -99,7 +104,7 @@ impl DruvaApi {
     /// 403 depending on the API, so both renew the token once and the request is sent
     /// again. Requests the API marks `retryable` are retried with exponential backoff.
     /// The final answer is returned whatever its status.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         endpoint: &'static str,
         build: impl Fn(&Secret) -> reqwest::RequestBuilder,
@@ -130,7 +135,7 @@ impl DruvaApi {
     /// `nextPageToken` until it is empty. A 400 on a follow-up page means the token (valid
     /// five minutes) was refused: the report is read again from the start, once. With
     /// `first_page_only`, the read stops after the first page (`check-source`).
-    pub async fn read_report(
+    pub(crate) async fn read_report(
         &self,
         report: &'static Report,
         since_ms: Option<i64>,
@@ -259,7 +264,7 @@ async fn parse_page(report: &'static Report, body: bytes::Bytes) -> Result<Page,
 }
 
 /// A JSON value read as text, for fields the vendor sends as strings or numbers.
-pub fn scalar_text(value: &Scalar) -> String {
+pub(crate) fn scalar_text(value: &Scalar) -> String {
     value
         .as_text()
         .ok()

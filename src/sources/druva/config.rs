@@ -15,11 +15,11 @@ use crate::config::{
 use crate::exposition::Detail;
 use crate::secret::SecretRef;
 
-pub const DEFAULT_URL: &str = "https://apis.druva.com";
-pub const DEFAULT_LEGACY_EVENTS_URL: &str = "https://insyncapi-cloud.druva.com";
+pub(crate) const DEFAULT_URL: &str = "https://apis.druva.com";
+pub(crate) const DEFAULT_LEGACY_EVENTS_URL: &str = "https://insyncapi-cloud.druva.com";
 /// The reports API's maximum page size.
-pub const MAX_PAGE_SIZE: u32 = 500;
-pub const DEFAULT_FULL_READ_INTERVAL: Duration = Duration::from_secs(6 * 3600);
+pub(crate) const MAX_PAGE_SIZE: u32 = 500;
+pub(crate) const DEFAULT_FULL_READ_INTERVAL: Duration = Duration::from_secs(6 * 3600);
 
 /// The keys as read.
 #[derive(Deserialize)]

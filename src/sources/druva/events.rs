@@ -19,7 +19,7 @@ use crate::sources::{RefreshError, SkipCounts, SkipReason};
 
 /// A page holds at most 500 events; a refresh reads at most this many pages and continues
 /// from its cursor next time.
-pub const MAX_PAGES: u32 = 2_000;
+pub(crate) const MAX_PAGES: u32 = 2_000;
 
 const V2_FIELDS: &[&str] = &[
     "eventDetails",
@@ -124,7 +124,7 @@ fn count(
 }
 
 /// `GET /insync/eventmanagement/v2/events?tracker=…` until `nextPageExists` is false.
-pub async fn read_v2(
+pub(crate) async fn read_v2(
     api: &DruvaApi,
     log: &mut EventLog,
     skipped: &mut SkipCounts,
@@ -192,7 +192,7 @@ pub async fn read_v2(
 
 /// The deprecated `/api/events/v1`: HTTP Basic, a `progress` cookie, and a `nextpage`
 /// header while more than 500 events wait.
-pub async fn read_legacy(
+pub(crate) async fn read_legacy(
     upstream: &Upstream,
     admin_email: &str,
     token: &SecretRef,

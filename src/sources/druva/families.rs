@@ -3,72 +3,72 @@
 use crate::exposition::{Family, FamilyDef};
 use crate::sources::families::ALERTS_ACTIVE;
 
-pub static WORKLOAD_STORAGE_BYTES: FamilyDef = FamilyDef::gauge(
+pub(crate) static WORKLOAD_STORAGE_BYTES: FamilyDef = FamilyDef::gauge(
     "backup_workload_storage_bytes",
     "Druva: backup data of a Microsoft 365 workload's enabled or disabled resources, in bytes (m365StorageConsumption).",
 );
-pub static WORKLOAD_RESOURCES: FamilyDef = FamilyDef::gauge(
+pub(crate) static WORKLOAD_RESOURCES: FamilyDef = FamilyDef::gauge(
     "backup_workload_resources",
     "Druva: number of a workload's enabled or disabled resources (m365StorageConsumption).",
 );
-pub static LICENSE_ALLOCATED: FamilyDef = FamilyDef::gauge(
+pub(crate) static LICENSE_ALLOCATED: FamilyDef = FamilyDef::gauge(
     "backup_license_allocated",
     "Druva: licenses allocated in the newest month of m365LicenseUsage.",
 );
-pub static LICENSE_USED: FamilyDef = FamilyDef::gauge(
+pub(crate) static LICENSE_USED: FamilyDef = FamilyDef::gauge(
     "backup_license_used",
     "Druva: licenses used in the newest month of m365LicenseUsage.",
 );
-pub static USERS: FamilyDef = FamilyDef::gauge(
+pub(crate) static USERS: FamilyDef = FamilyDef::gauge(
     "backup_users",
     "Druva: active and preserved users in the newest month of m365UserCountAndStatus.",
 );
-pub static RESOURCE_INFO: FamilyDef = FamilyDef::info(
+pub(crate) static RESOURCE_INFO: FamilyDef = FamilyDef::info(
     "backup_resource_info",
     "Druva Microsoft 365 resource (user mailbox or OneDrive, site, team, group); value is always 1. id is the user's e-mail or the siteDbId, teamDbId or groupDbId.",
 );
-pub static LAST_SUCCESS: FamilyDef = FamilyDef::gauge(
+pub(crate) static LAST_SUCCESS: FamilyDef = FamilyDef::gauge(
     "backup_resource_last_success_timestamp_seconds",
     "Druva resource: Unix time of the last successful backup. Absent if never backed up.",
 );
-pub static LAST_ATTEMPT: FamilyDef = FamilyDef::gauge(
+pub(crate) static LAST_ATTEMPT: FamilyDef = FamilyDef::gauge(
     "backup_resource_last_attempt_timestamp_seconds",
     "Druva resource: Unix time of the last backup attempt.",
 );
-pub static BACKUP_AGE: FamilyDef = FamilyDef::age(
+pub(crate) static BACKUP_AGE: FamilyDef = FamilyDef::age(
     "backup_resource_backup_age_seconds",
     "Druva resource: seconds since the last successful backup, computed at scrape time; for a resource never backed up, seconds since it was added.",
 );
-pub static NEVER_BACKED_UP: FamilyDef = FamilyDef::gauge(
+pub(crate) static NEVER_BACKED_UP: FamilyDef = FamilyDef::gauge(
     "backup_resource_never_backed_up",
     "Druva resource never backed up; value is always 1, other resources have no series.",
 );
-pub static EXPECTED_INTERVAL: FamilyDef = FamilyDef::gauge(
+pub(crate) static EXPECTED_INTERVAL: FamilyDef = FamilyDef::gauge(
     "backup_resource_expected_interval_seconds",
     "Druva resource: configured backup frequency as an interval in seconds. Absent for 'never' and for user workloads, whose report has no frequency.",
 );
-pub static RESOURCE_BYTES: FamilyDef = FamilyDef::gauge(
+pub(crate) static RESOURCE_BYTES: FamilyDef = FamilyDef::gauge(
     "backup_resource_bytes",
     "Druva resource: total backup data in bytes.",
 );
-pub static LAST_BACKUP_FAILED: FamilyDef = FamilyDef::gauge(
+pub(crate) static LAST_BACKUP_FAILED: FamilyDef = FamilyDef::gauge(
     "backup_resource_last_backup_failed",
     "Druva resource: 1 if the last backup attempt failed or was cancelled, else 0.",
 );
-pub static JOBS: FamilyDef = FamilyDef::counter(
+pub(crate) static JOBS: FamilyDef = FamilyDef::counter(
     "backup_jobs_total",
     "Druva backup and restore jobs by final status (success, with_errors, failed, cancelled, other), each job counted once, from the activity reports.",
 );
-pub static JOB_BYTES: FamilyDef = FamilyDef::counter(
+pub(crate) static JOB_BYTES: FamilyDef = FamilyDef::counter(
     "backup_job_bytes_total",
     "Druva: bytes of finished jobs (snapshotSize of backups, restoreSize of restores).",
 );
-pub static EVENTS: FamilyDef = FamilyDef::counter(
+pub(crate) static EVENTS: FamilyDef = FamilyDef::counter(
     "backup_events_total",
     "Druva inSync events by type and state (lower-case), from the Events API; each event counted once.",
 );
 
-pub const FAMILIES: &[Family] = &[
+pub(crate) const FAMILIES: &[Family] = &[
     &ALERTS_ACTIVE,
     &WORKLOAD_STORAGE_BYTES,
     &WORKLOAD_RESOURCES,
@@ -89,7 +89,7 @@ pub const FAMILIES: &[Family] = &[
 ];
 
 /// Label names the Druva series set.
-pub const LABELS: &[&str] = &[
+pub(crate) const LABELS: &[&str] = &[
     "workload",
     "state",
     "license",

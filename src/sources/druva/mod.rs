@@ -8,7 +8,7 @@
 mod api;
 mod config;
 mod events;
-pub mod families;
+pub(crate) mod families;
 pub mod reports;
 pub(crate) mod state;
 
@@ -17,9 +17,9 @@ use std::sync::Arc;
 use reqwest::Url;
 
 pub(crate) use config::DruvaEvents;
-pub use config::{DruvaConfig, DruvaSpec};
+pub(crate) use config::{DruvaConfig, DruvaSpec};
 pub use reports::DEFAULT_REPORTS;
-pub use state::DruvaState;
+pub(crate) use state::DruvaState;
 
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};

@@ -31,7 +31,7 @@ const RESOURCE_INTERVAL_FACTOR: i64 = 2;
 const REMEMBER_JOBS_MS: i64 = 2 * 24 * 3600 * 1000;
 /// At most this many distinct (event_type, event_state) pairs per source; more are counted
 /// under `other` so a vendor change cannot explode the series count.
-pub const MAX_EVENT_LABEL_PAIRS: usize = 500;
+pub(crate) const MAX_EVENT_LABEL_PAIRS: usize = 500;
 
 /// Where an incremental report continues from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -102,7 +102,7 @@ impl EventLog {
 
 /// A vendor vocabulary word as a bounded label value: lower case, words joined by `_`, at
 /// most 64 characters ("Backed up with Errors" → `backed_up_with_errors`).
-pub fn label_value(text: &str) -> String {
+pub(crate) fn label_value(text: &str) -> String {
     let mut out = String::new();
     for word in text
         .split(|c: char| !c.is_alphanumeric())
@@ -126,14 +126,14 @@ mod entries {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+    pub(crate) fn serialize<K: Serialize, V: Serialize, S: Serializer>(
         map: &BTreeMap<K, V>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_seq(map.iter())
     }
 
-    pub fn deserialize<
+    pub(crate) fn deserialize<
         'de,
         K: DeserializeOwned + Ord,
         V: DeserializeOwned,

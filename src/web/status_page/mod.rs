@@ -13,7 +13,7 @@ use crate::runtime::clock::format_rfc3339;
 use summary::{Summary, summarize};
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -29,7 +29,7 @@ pub fn escape_html(text: &str) -> String {
 }
 
 /// A duration in ms as people read it on a status page: "4d 3h", "2h 5m", "40s".
-pub fn format_age(ms: i64) -> String {
+pub(crate) fn format_age(ms: i64) -> String {
     let seconds = ms.max(0) / 1000;
     let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
     match (days, hours, minutes) {
@@ -54,7 +54,7 @@ fn moment(ms: i64, now_ms: i64) -> String {
 }
 
 /// The page for the sources `app` serves, at the time of its clock.
-pub fn render(app: &App) -> String {
+pub(crate) fn render(app: &App) -> String {
     let summary = summarize(&app.sources.load(), app.clock.now_ms());
     html(&summary, &app.telemetry_path)
 }

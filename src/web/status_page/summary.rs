@@ -8,7 +8,7 @@ use crate::health::{HealthCounts, STALEST, StaleItem};
 
 /// How a source is doing, as a word class and a phrase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceState {
+pub(crate) enum SourceState {
     Up,
     Restored,
     Waiting,
@@ -18,7 +18,7 @@ pub enum SourceState {
 
 impl SourceState {
     /// The CSS class: ok, wait or bad.
-    pub fn class(self) -> &'static str {
+    pub(crate) fn class(self) -> &'static str {
         match self {
             SourceState::Up | SourceState::Restored => "ok",
             SourceState::Waiting => "wait",
@@ -26,7 +26,7 @@ impl SourceState {
         }
     }
 
-    pub fn phrase(self) -> &'static str {
+    pub(crate) fn phrase(self) -> &'static str {
         match self {
             SourceState::Up => "up",
             SourceState::Restored => "serving restored data",
@@ -39,7 +39,7 @@ impl SourceState {
 
 /// A row of the sources table.
 #[derive(Debug, Clone)]
-pub struct SourceRow {
+pub(crate) struct SourceRow {
     pub name: String,
     pub vendor: &'static str,
     pub state: SourceState,
@@ -52,7 +52,7 @@ pub struct SourceRow {
 
 /// A row of the health table: one source's items by health.
 #[derive(Debug, Clone)]
-pub struct HealthRow {
+pub(crate) struct HealthRow {
     pub source: String,
     /// "device" or "resource".
     pub kind: &'static str,
@@ -62,7 +62,7 @@ pub struct HealthRow {
 
 /// The status page's content.
 #[derive(Debug, Clone, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub now_ms: i64,
     pub sources: Vec<SourceRow>,
     pub health: Vec<HealthRow>,
@@ -74,7 +74,7 @@ pub struct Summary {
     pub stalest: Vec<(String, StaleItem)>,
 }
 
-pub fn summarize(sources: &[Arc<SourceHandle>], now_ms: i64) -> Summary {
+pub(crate) fn summarize(sources: &[Arc<SourceHandle>], now_ms: i64) -> Summary {
     let mut summary = Summary {
         now_ms,
         ..Summary::default()
