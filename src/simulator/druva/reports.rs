@@ -1,0 +1,472 @@
+//! The simulated tenant's reports: one builder per report, writing rows with the wire field
+//! names of Druva's documentation, misspellings included.
+
+use serde_json::Value;
+
+use super::{ACTIVITY, DAY, DruvaTenant, HOUR, JobTruth, Kind, MINUTE, Resource, ResourceTruth};
+use crate::simulator::wire::{DateStyle, format_date};
+
+/// A report row: a JSON object.
+pub(super) type Row = serde_json::Map<String, Value>;
+
+fn date(ms: i64) -> Value {
+    Value::from(format_date(ms, DateStyle::UtcMillis))
+}
+
+fn opt_date(ms: Option<i64>) -> Value {
+    ms.map_or(Value::Null, date)
+}
+
+fn object(pairs: Vec<(&str, Value)>) -> Row {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+impl DruvaTenant {
+    /// The rows of a report at `now`.
+    pub(super) fn rows(&self, report: &str, now: i64) -> Vec<Row> {
+        match report {
+            "m365UserWorkload" => self.user_workload(now),
+            "m365SharePointSiteDiscovery" => self.site_discovery(now),
+            "m365TeamsDiscovery" => self.team_discovery(now),
+            "m365GroupsDiscovery" => self.group_discovery(now),
+            "m365UserLastBackupStatus" => self.last_backup_status(now),
+            "m365UserProvisioning" | "m365PreservedUsersDatasources" => self.user_rows(report, now),
+            "m365Alerts" => self.alerts(now),
+            "m365StorageConsumption" => self.storage_rows(now),
+            "m365LicenseUsage" | "m365UserCountAndStatus" => self.period_rows(report, now),
+            _ => self.job_rows(report, now),
+        }
+    }
+
+    /// The resources of `kind` the tenant still reports at `now` (purged ones are gone).
+    fn live(&self, now: i64, kind: Kind) -> impl Iterator<Item = (&Resource, ResourceTruth)> {
+        self.resources
+            .iter()
+            .filter(move |r| r.kind == kind)
+            .map(move |r| (r, self.resource_at(r, now)))
+            .filter(|(_, t)| !t.purged)
+    }
+
+    /// Rows of `m365UserWorkload`: a user's Exchange Online or OneDrive (`lastSuccessfulbackup` with a lower-case b).
+    fn user_workload(&self, now: i64) -> Vec<Row> {
+        self.live(now, Kind::User)
+            .map(|(r, t)| {
+                object(vec![
+                    ("addedOn", date(t.added_ms)),
+                    (
+                        "appStatus",
+                        (if r.enabled { "Enabled" } else { "Disabled" }).into(),
+                    ),
+                    ("lastAttemptedBackup", opt_date(t.last_attempt_ms)),
+                    ("lastBackupStatus", t.status.into()),
+                    ("lastSuccessfulbackup", opt_date(t.last_success_ms)),
+                    ("lastUpdatedTime", date(t.last_updated_ms)),
+                    ("preferredDataLocation", "-".into()),
+                    ("profileId", 55.into()),
+                    ("profileName", "Default".into()),
+                    (
+                        "statusDetails",
+                        if t.status == "Backup Failed" {
+                            "EINTERNAL".into()
+                        } else {
+                            serde_json::Value::Null
+                        },
+                    ),
+                    ("storageId", 1_000_021.into()),
+                    ("storageName", format!("{}_us-east-1", r.email).into()),
+                    ("totalBackupData", r.bytes.into()),
+                    ("userEmail", r.email.clone().into()),
+                    ("userName", r.name.clone().into()),
+                    ("userPrincipalName", r.email.clone().into()),
+                    ("workloadType", r.workload.into()),
+                ])
+            })
+            .collect()
+    }
+
+    /// Rows of `m365SharePointSiteDiscovery`. The documentation's table says `isdeleted`
+    /// while its samples say `isDeleted`: sites use one spelling, the other reports the other.
+    fn site_discovery(&self, now: i64) -> Vec<Row> {
+        self.live(now, Kind::Site)
+            .map(|(r, t)| {
+                let mut row = discovery(r, &t, "siteDbId", "siteName", "isdeleted");
+                row.insert("siteType".into(), "MS Teams Site".into());
+                row.insert(
+                    "siteURL".into(),
+                    format!("https://m365.example.com/sites/{}", r.id).into(),
+                );
+                row.insert("geolocation".into(), "FRA (France)".into());
+                row.insert("errorDetailsOld".into(), "-".into());
+                row.insert("errorDetailsNew".into(), serde_json::Value::Null);
+                row.remove("statusDetails");
+                row
+            })
+            .collect()
+    }
+
+    /// Rows of `m365TeamsDiscovery`.
+    fn team_discovery(&self, now: i64) -> Vec<Row> {
+        self.live(now, Kind::Team)
+            .map(|(r, t)| {
+                let mut row = discovery(r, &t, "teamDbId", "teamName", "isDeleted");
+                row.insert("privacy".into(), "Public".into());
+                row.insert("teamState".into(), "Active".into());
+                row.insert("sharedChannelCount".into(), 0.into());
+                row.insert("privateChannelCount".into(), 1.into());
+                row
+            })
+            .collect()
+    }
+
+    /// Rows of `m365GroupsDiscovery`.
+    fn group_discovery(&self, now: i64) -> Vec<Row> {
+        self.live(now, Kind::Group)
+            .map(|(r, t)| {
+                let mut row = discovery(r, &t, "groupDbId", "groupName", "isDeleted");
+                row.insert("groupEmail".into(), r.email.clone().into());
+                row.insert("groupType".into(), "Microsoft 365".into());
+                row.insert("teamsEnabled".into(), "Enabled".into());
+                row.insert("plannerEnabled".into(), "Enabled".into());
+                row
+            })
+            .collect()
+    }
+
+    /// Rows of `m365UserLastBackupStatus`: each user workload's last backup.
+    fn last_backup_status(&self, now: i64) -> Vec<Row> {
+        self.live(now, Kind::User)
+            .map(|(r, t)| {
+                object(vec![
+                    (
+                        "appStatus",
+                        (if r.enabled { "Enabled" } else { "Disabled" }).into(),
+                    ),
+                    (
+                        "endTime",
+                        opt_date(t.last_attempt_ms.map(|a| a + 20 * MINUTE)),
+                    ),
+                    ("itemsBackedUp", 120.into()),
+                    ("itemsMissed", i64::from(t.status == "Backup Failed").into()),
+                    ("lastBackupData", (r.bytes / 1000).into()),
+                    ("lastBackupStatus", t.status.into()),
+                    ("lastUpdatedTime", date(t.last_updated_ms)),
+                    ("profileId", 55.into()),
+                    ("profileName", "Default".into()),
+                    ("startTime", opt_date(t.last_attempt_ms)),
+                    (
+                        "statusDetails",
+                        (if t.status == "Backup Failed" {
+                            "EINTERNAL"
+                        } else {
+                            "-"
+                        })
+                        .into(),
+                    ),
+                    ("totalBackupData", r.bytes.into()),
+                    ("userEmail", r.email.clone().into()),
+                    ("userName", r.name.clone().into()),
+                    ("workloadType", r.workload.into()),
+                ])
+            })
+            .collect()
+    }
+
+    /// Rows of `m365UserProvisioning` (every user) and `m365PreservedUsersDatasources` (every fifteenth, preserved).
+    fn user_rows(&self, report: &str, now: i64) -> Vec<Row> {
+        self.live(now, Kind::User)
+            .filter(|(r, _)| r.workload == "Exchange Online")
+            .enumerate()
+            .filter(|(i, _)| report == "m365UserProvisioning" || i % 15 == 0)
+            .map(|(i, (r, t))| {
+                let mut row = object(vec![
+                    ("lastUpdatedTime", date(t.added_ms)),
+                    ("profileId", 55.into()),
+                    ("profileName", "Default".into()),
+                    ("totalBackupData", r.bytes.into()),
+                    ("userEmail", r.email.clone().into()),
+                    ("userName", r.name.clone().into()),
+                    ("smbLicenseState", "No".into()),
+                ]);
+                if report == "m365UserProvisioning" {
+                    row.insert(
+                        "userStatus".into(),
+                        (if i % 15 == 0 { "Preserved" } else { "Active" }).into(),
+                    );
+                    row.insert(
+                        "m365LicenseState".into(),
+                        (if i % 15 == 0 { "Preserved" } else { "Active" }).into(),
+                    );
+                    row.insert("createdOn".into(), date(t.added_ms));
+                    row.insert("managedBy".into(), "AzureAD".into());
+                    row.insert("mapping".into(), "-".into());
+                    row.insert("customAttributeName".into(), "-".into());
+                    row.insert("customAttributeValue".into(), "-".into());
+                    row.insert("activeLicenseAllocated".into(), 1.into());
+                    row.insert("preservedLicenseAllocated".into(), 0.into());
+                    row.insert("smbLicenseAllocated".into(), 0.into());
+                } else {
+                    row.insert("m365LicenseState".into(), "Preserved".into());
+                    row.insert("preservedOn".into(), date(t.added_ms + DAY));
+                    row.insert("mode".into(), "AZUREAD".into());
+                    row.insert("autoDeleteOn".into(), "-".into());
+                    row.insert("preserveLicenseAllocated".into(), 1.into());
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// Rows of `m365Alerts`.
+    fn alerts(&self, now: i64) -> Vec<Row> {
+        self.alerts
+            .iter()
+            .filter(|a| a.first_ms <= now)
+            .map(|a| {
+                let resolved = a.resolved_at.filter(|r| *r <= now);
+                object(vec![
+                    ("alertDetails", a.details.into()),
+                    ("alertId", a.id.into()),
+                    ("entity", "M365".into()),
+                    ("firstOccurrence", date(a.first_ms)),
+                    (
+                        "isActive",
+                        (if resolved.is_none() { "Yes" } else { "No" }).into(),
+                    ),
+                    ("isDeleted", i64::from(a.deleted).into()),
+                    ("lastUpdatedTime", date(resolved.unwrap_or(a.first_ms))),
+                    ("latestOccurrence", date(resolved.unwrap_or(a.first_ms))),
+                    ("severity", a.severity.into()),
+                ])
+            })
+            .collect()
+    }
+
+    /// Rows of `m365StorageConsumption`: one per workload.
+    fn storage_rows(&self, now: i64) -> Vec<Row> {
+        self.storage(now)
+            .into_iter()
+            .map(
+                |(workload, enabled, enabled_bytes, disabled, disabled_bytes)| {
+                    object(vec![
+                        ("disabled", disabled.into()),
+                        ("disabledBackupData", disabled_bytes.into()),
+                        ("enabled", enabled.into()),
+                        ("enabledBackupData", enabled_bytes.into()),
+                        ("resourceCount", (enabled + disabled).into()),
+                        ("totalBackupData", (enabled_bytes + disabled_bytes).into()),
+                        ("workloadName", workload.into()),
+                    ])
+                },
+            )
+            .collect()
+    }
+
+    /// Rows of `m365LicenseUsage` and `m365UserCountAndStatus`: six months and eight weeks.
+    fn period_rows(&self, report: &str, now: i64) -> Vec<Row> {
+        self.periods(now)
+            .into_iter()
+            .map(|(period, start, end, scale)| {
+                let users = (self.options.users as u64 * scale / 100).max(1);
+                let mut row = object(vec![
+                    ("period", period.into()),
+                    ("startDate", date(start)),
+                    ("endDate", date(end)),
+                ]);
+                if report == "m365LicenseUsage" {
+                    row.insert("usersAdded".into(), (users / 10).into());
+                    row.insert("usersDeleted".into(), 1.into());
+                    row.insert("totalActiveLicense".into(), self.active_licenses().into());
+                    row.insert("activeLicenseUsed".into(), users.into());
+                    row.insert("totalPreservedLicense".into(), 50.into());
+                    row.insert("preservedLicenseUsed".into(), 20.into());
+                } else {
+                    row.insert("totalUsers".into(), users.into());
+                    row.insert("totalPreservedUsers".into(), 20.into());
+                    row.insert("userAdded".into(), (users / 10).into());
+                    row.insert("usersDeleted".into(), 1.into());
+                    row.insert("usersPreserved".into(), 2.into());
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// Rows of an activity report: one per job.
+    fn job_rows(&self, report: &str, now: i64) -> Vec<Row> {
+        self.jobs(now)
+            .into_iter()
+            .filter(|j| j.report == report)
+            .map(|j| job_row(&j))
+            .collect()
+    }
+}
+
+/// The fields the three discovery reports share.
+fn discovery(
+    r: &Resource,
+    t: &ResourceTruth,
+    id_key: &str,
+    name_key: &str,
+    deleted_key: &str,
+) -> Row {
+    let mut row = object(vec![
+        ("addedOn", date(t.added_ms)),
+        (
+            "appStatus",
+            (if r.enabled { "Enabled" } else { "Disabled" }).into(),
+        ),
+        ("backupFrequency", r.frequency.into()),
+        (deleted_key, i64::from(t.deleted).into()),
+        ("lastBackupAttempted", opt_date(t.last_attempt_ms)),
+        ("lastBackupStatus", t.status.into()),
+        ("lastSuccessfulBackup", opt_date(t.last_success_ms)),
+        ("lastUpdatedTime", date(t.last_updated_ms)),
+        ("retention", "7D, 4W, 12M".into()),
+        (id_key, r.id.parse::<u64>().unwrap_or(0).into()),
+        (name_key, r.name.clone().into()),
+        ("storageRegion", "us-east-1".into()),
+        ("totalBackupData", r.bytes.into()),
+    ]);
+    row.insert(
+        "statusDetails".into(),
+        (if t.status == "Backup Failed" {
+            "EUSERNOTFOUND"
+        } else {
+            "-"
+        })
+        .into(),
+    );
+    row
+}
+
+fn job_row(j: &JobTruth) -> Row {
+    let date = |ms: i64| Value::from(format_date(ms, DateStyle::UtcMillis));
+    let mut row = serde_json::Map::new();
+    let mut put = |k: &str, v: Value| {
+        row.insert(k.to_string(), v);
+    };
+    put("administrator", "Rohit Patil".into());
+    put("endTime", j.end_ms.map_or(Value::Null, date));
+    put("jobId", j.id.into());
+    put("lastUpdatedTime", date(j.last_updated_ms));
+    // SharePoint backup activity spells it `starTtime`.
+    put(
+        if j.report == "m365SharePointBackupActivity" {
+            "starTtime"
+        } else {
+            "startTime"
+        },
+        date(j.start_ms),
+    );
+    if j.backup {
+        put("backupStatus", j.status.into());
+        put("snapshotSize", j.bytes.into());
+        put("filesBackedUp", 0.into());
+        put("filesMissed", 0.into());
+        put("appStatus", "Enabled".into());
+    } else {
+        put("restoreStatus", j.status.into());
+        put("restoreSize", j.bytes.into());
+        put("snapshotTimestamp", date(j.start_ms - 6 * HOUR));
+        match j.report {
+            "m365PublicFolderRestoreActivity" => put("filesreStored", 0.into()),
+            "m365TeamsRestoreActivity" => put("filesmissed", 0.into()),
+            _ => put("filesRestored", 0.into()),
+        }
+    }
+    match j.report {
+        "m365UserRestoreActivity" => {
+            put("workloadType", j.workload.into());
+            put(
+                "userEmail",
+                format!("user{:04}@m365.example.com", j.id % 50).into(),
+            );
+            put("userName", format!("User {:04}", j.id % 50).into());
+        }
+        "m365GroupsBackupActivity" | "m365GroupsRestoreActivity" => {
+            put("groupName", format!("group-{}", j.id % 30).into())
+        }
+        "m365SharePointBackupActivity" | "m365SharePointRestoreActivity" => {
+            put("siteName", format!("site-{}", j.id % 30).into())
+        }
+        "m365TeamsBackupActivity" | "m365TeamsRestoreActivity" => {
+            put("teamName", format!("team-{}", j.id % 30).into())
+        }
+        _ => put("publicFolderName", format!("pf-{}", j.id % 10).into()),
+    }
+    row
+}
+
+/// Whether a report exists and whether it has `lastUpdatedTime`.
+pub(super) fn report_has_last_updated(report: &str) -> Option<bool> {
+    match report {
+        "m365StorageConsumption" | "m365LicenseUsage" | "m365UserCountAndStatus" => Some(false),
+        "m365UserWorkload"
+        | "m365SharePointSiteDiscovery"
+        | "m365TeamsDiscovery"
+        | "m365GroupsDiscovery"
+        | "m365Alerts"
+        | "m365UserLastBackupStatus"
+        | "m365UserProvisioning"
+        | "m365PreservedUsersDatasources" => Some(true),
+        _ if ACTIVITY.iter().any(|a| a.0 == report) => Some(true),
+        _ => None,
+    }
+}
+
+pub(super) fn date_ms(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|d| d.timestamp_millis())
+        .unwrap_or(i64::MIN)
+}
+
+/// One entry of `filters.filterBy`. Operators are case-insensitive (the documentation's
+/// examples use both `GTE` and `gte`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Filter {
+    pub(super) field_name: String,
+    operator: String,
+    value: Value,
+}
+
+impl Filter {
+    pub(super) fn matches(&self, row: &Row) -> bool {
+        let Some(actual) = row.get(&self.field_name) else {
+            return false;
+        };
+        let op = self.operator.to_ascii_uppercase();
+        let ordering = match (actual, &self.value) {
+            (Value::String(a), Value::String(b))
+                if self.field_name.ends_with("Time")
+                    || self.field_name.ends_with("Date")
+                    || self.field_name == "addedOn" =>
+            {
+                date_ms(a).cmp(&date_ms(b))
+            }
+            (Value::String(a), Value::String(b)) => a.cmp(b),
+            (a, b) => match (a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+                _ => return false,
+            },
+        };
+        use std::cmp::Ordering::*;
+        match op.as_str() {
+            "EQUAL" => ordering == Equal,
+            "NOTEQUAL" => ordering != Equal,
+            "LT" => ordering == Less,
+            "LTE" => ordering != Greater,
+            "GT" => ordering == Greater,
+            "GTE" => ordering != Less,
+            "CONTAINS" => actual
+                .as_str()
+                .zip(self.value.as_str())
+                .is_some_and(|(a, b)| a.contains(b)),
+            _ => false,
+        }
+    }
+
+    pub(super) fn to_json(&self) -> Value {
+        serde_json::json!({"fieldName": self.field_name, "value": self.value, "operator": self.operator})
+    }
+}
