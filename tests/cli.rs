@@ -1,8 +1,10 @@
 //! The binary: `--config.check` on every test configuration, `--version`, `--help`, and
 //! `--demo` serving every documented metric, stopped gracefully by SIGTERM.
 
+mod common;
+
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_backup-exporter");
@@ -127,14 +129,6 @@ fn version_and_help() {
     assert!(stdout.contains("Exit status: 0 when it authenticated and read a page"));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::Write;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -153,18 +147,20 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// README command one: every metric of the Code42 table is served with plausible values.
 #[test]
 fn demo_serves_every_documented_metric_and_stops_on_sigterm() {
-    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("exporter.log");
     let mut child = Command::new(BIN)
         .args([
             "--demo",
             "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "--log.format",
             "json",
         ])
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let port = common::exporter_port(&log);
     let deadline = Instant::now() + Duration::from_secs(20);
     while http_get(port, "/-/ready").map(|r| r.0) != Some(200) {
         assert!(Instant::now() < deadline, "demo not ready in 20s");
@@ -249,13 +245,7 @@ fn demo_serves_every_documented_metric_and_stops_on_sigterm() {
     let (code, _, stderr) = run(&["healthcheck", "--url", &health_url]);
     assert_eq!(code, 1, "a stopped exporter is unhealthy");
     assert!(stderr.contains("Connection refused"), "{stderr}");
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = std::fs::read_to_string(&log).unwrap();
     assert!(logs.contains("\"message\":\"shutting down\""), "{logs}");
     assert!(
         !logs.contains("demo-secret"),

@@ -20,14 +20,6 @@ const DAY: f64 = 86400.0;
 /// Archives this close to a threshold may cross it while the test runs; they are not judged.
 const MARGIN: f64 = 300.0;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Kills the processes it owns when the test ends, however it ends.
 struct Processes(Vec<Child>);
 
@@ -259,29 +251,29 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     };
     let dir = tempfile::tempdir().unwrap();
     let dir_path: PathBuf = dir.path().to_path_buf();
-    let (exporter_port, prometheus_port, alertmanager_port) =
-        (free_port(), free_port(), free_port());
     let mut processes = Processes(Vec::new());
-
+    // Each listens on a port of its own choosing, read back from the process.
     processes.0.push(spawn(
         env!("CARGO_BIN_EXE_backup-exporter"),
         &[
             "--demo".into(),
             "--web.listen-address".into(),
-            format!("127.0.0.1:{exporter_port}"),
+            "127.0.0.1:0".into(),
         ],
         &dir_path.join("exporter.log"),
     ));
+    let exporter_port = common::exporter_port(&dir_path.join("exporter.log"));
     processes.0.push(spawn(
         &alertmanager_bin,
         &[
             format!("--config.file={ROOT}/alerts/alertmanager.example.yml"),
             format!("--storage.path={}", dir_path.join("alertmanager").display()),
-            format!("--web.listen-address=127.0.0.1:{alertmanager_port}"),
+            "--web.listen-address=127.0.0.1:0".into(),
             "--cluster.listen-address=".into(),
         ],
         &dir_path.join("alertmanager.log"),
     ));
+    let alertmanager_port = common::listening_port(processes.0[1].id());
     let config = dir_path.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -298,10 +290,11 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
         &[
             format!("--config.file={}", config.display()),
             format!("--storage.tsdb.path={}", dir_path.join("tsdb").display()),
-            format!("--web.listen-address=127.0.0.1:{prometheus_port}"),
+            "--web.listen-address=127.0.0.1:0".into(),
         ],
         &dir_path.join("prometheus.log"),
     ));
+    let prometheus_port = common::listening_port(processes.0[2].id());
 
     backup_exporter::install_crypto_provider();
     let client = reqwest::Client::new();

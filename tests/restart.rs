@@ -24,17 +24,12 @@ struct Exporter {
 
 impl Exporter {
     fn start(args: &[&str], log: &Path) -> Exporter {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let file = std::fs::File::create(log).unwrap();
         let child = Command::new(BIN)
             .args(args)
             .args([
                 "--web.listen-address",
-                &format!("127.0.0.1:{port}"),
+                "127.0.0.1:0",
                 "--log.level",
                 "debug",
             ])
@@ -42,6 +37,7 @@ impl Exporter {
             .stderr(file)
             .spawn()
             .unwrap();
+        let port = common::exporter_port(log);
         Exporter {
             child,
             port,

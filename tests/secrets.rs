@@ -89,11 +89,6 @@ async fn no_secret_leaks_through_any_failure_path() {
         "the inline secret is warned about: {seen}"
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let log = d.join("exporter.log");
     let storage = d.join("state");
     let mut child = Command::new(BIN)
@@ -101,7 +96,7 @@ async fn no_secret_leaks_through_any_failure_path() {
             "--config.file",
             config.to_str().unwrap(),
             "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "--storage.path",
             storage.to_str().unwrap(),
             "--log.level",
@@ -114,6 +109,7 @@ async fn no_secret_leaks_through_any_failure_path() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let port = common::listening_port(child.id());
 
     let faults = &sim.simulator.faults;
     let rounds: Vec<Vec<FaultRule>> = vec![
@@ -166,7 +162,17 @@ async fn no_secret_leaks_through_any_failure_path() {
         sim.simulator
             .tokens
             .set_lifetime(if i % 2 == 0 { Some(1) } else { None });
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Wait until the sources have made requests under this round's faults (they
+        // refresh every second): a condition, not a fixed time.
+        let before = sim.simulator.requests();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while sim.simulator.requests() < before + 20 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no refreshes in round {i}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         for path in ["/metrics", "/", "/-/ready", "/-/healthy"] {
             if let Ok(response) = client
                 .get(format!("http://127.0.0.1:{port}{path}"))

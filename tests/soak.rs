@@ -75,17 +75,12 @@ async fn soak() {
         ),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let mut exporter = Command::new(env!("CARGO_BIN_EXE_backup-exporter"))
         .args([
             "--config.file",
             config.to_str().unwrap(),
             "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "--storage.path",
             dir.path().join("state").to_str().unwrap(),
             "--log.level",
@@ -96,6 +91,7 @@ async fn soak() {
         .spawn()
         .unwrap();
     let pid = exporter.id();
+    let port = common::listening_port(pid);
     let url = format!("http://127.0.0.1:{port}/metrics");
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
     while client

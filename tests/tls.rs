@@ -24,14 +24,6 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -73,7 +65,6 @@ async fn tls_client_certificates_and_basic_auth() {
     let client_key = write(d, "client.key", &pki.client_key);
     let hash = bcrypt::hash("s3cret-canary", 4).unwrap();
     let web = write(d, "web.yml", &web_config(d, &hash));
-    let port = free_port();
     let log = std::fs::File::create(d.join("exporter.log")).unwrap();
     let _exporter = Process(
         Command::new(BIN)
@@ -82,12 +73,13 @@ async fn tls_client_certificates_and_basic_auth() {
                 "--web.config.file",
                 &web,
                 "--web.listen-address",
-                &format!("127.0.0.1:{port}"),
+                "127.0.0.1:0",
             ])
             .stderr(log)
             .spawn()
             .unwrap(),
     );
+    let port = common::exporter_port(&d.join("exporter.log"));
     let https = format!("https://localhost:{port}");
     let good = client(&pki, Some((&pki.client_cert, &pki.client_key)));
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -185,7 +177,6 @@ async fn tls_client_certificates_and_basic_auth() {
 
     // A real Prometheus scrapes it.
     if let Some(prometheus) = common::required_tool(&["prometheus"], "prometheus") {
-        let prometheus_port = free_port();
         let config = write(
             d,
             "prometheus.yml",
@@ -197,18 +188,19 @@ async fn tls_client_certificates_and_basic_auth() {
                 d.join("ca.crt").display()
             ),
         );
-        let _prometheus = Process(
+        let prometheus = Process(
             Command::new(prometheus)
                 .args([
                     format!("--config.file={config}"),
                     format!("--storage.tsdb.path={}", d.join("tsdb").display()),
-                    format!("--web.listen-address=127.0.0.1:{prometheus_port}"),
+                    "--web.listen-address=127.0.0.1:0".to_string(),
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),
         );
+        let prometheus_port = common::listening_port(prometheus.0.id());
         let query = format!("http://127.0.0.1:{prometheus_port}/api/v1/query?query=up");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -297,7 +289,7 @@ fn invalid_web_configurations_are_refused_at_start() {
                 "--web.config.file",
                 &web,
                 "--web.listen-address",
-                &format!("127.0.0.1:{}", free_port()),
+                "127.0.0.1:0",
             ])
             .output()
             .unwrap();

@@ -36,6 +36,92 @@ pub fn required_tool(names: &[&str], package: &str) -> Option<std::path::PathBuf
     found
 }
 
+/// The port an exporter started with `--web.listen-address 127.0.0.1:0` listens on, read
+/// back from its "listening" log line in `log` (logfmt or JSON). Its sockets alone do not
+/// say which: the demo listens for its simulator too. Panics after 20 s.
+pub fn exporter_port(log: &std::path::Path) -> u16 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .lines()
+            .filter(|line| line.contains("listening"))
+            .find_map(|line| {
+                let at = line.find("127.0.0.1:")? + "127.0.0.1:".len();
+                let digits: String = line[at..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            });
+        if let Some(port) = port {
+            return port;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no \"listening\" line in {} after 20s:\n{text}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The TCP port a process listens on, read back from the process itself once it listens
+/// (its listening sockets in /proc), so a test can start anything on port 0 and never race
+/// another test for a port chosen in advance. Panics after 20 s, or if it listens on
+/// several ports.
+pub fn listening_port(pid: u32) -> u16 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ports = listening_ports(pid);
+        match ports.as_slice() {
+            [port] => return *port,
+            [] => assert!(
+                std::time::Instant::now() < deadline,
+                "process {pid} is not listening after 20s"
+            ),
+            more => panic!("process {pid} listens on several ports: {more:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The ports of `pid`'s listening TCP sockets: the socket inodes among its file
+/// descriptors, looked up in its network namespace's socket tables.
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: std::collections::BTreeSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    Some(
+                        target
+                            .strip_prefix("socket:[")?
+                            .strip_suffix(']')?
+                            .to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut ports = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state (0A is LISTEN), inode.
+            if fields.len() > 9 && fields[3] == "0A" && inodes.contains(fields[9]) {
+                let port = fields[1].rsplit(':').next().unwrap();
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// 2026-11-01T12:00:00Z, the fixed "now" of deterministic tests.
 pub const NOW_MS: i64 = 1_793_534_400_000;
 
