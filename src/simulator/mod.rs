@@ -1,9 +1,9 @@
 //! A simulator of the vendors' APIs, for the demo, the tests and the benchmark.
 //!
-//! It follows `upstream-apis.md` (paths, auth, paging caps, value types, error bodies,
-//! quirks) and is written independently of the exporter's clients: it shares no types or
-//! decoding code with them, so a test against it checks the client, not the client against
-//! itself. Fault modes are switched on per request pattern, in process or over HTTP
+//! It follows the vendors' documentation and observed behaviour, as docs/simulator.md
+//! records it (paths, auth, paging caps, value types, error bodies, quirks), and is written
+//! independently of the exporter's clients: it shares no types or decoding code with them,
+//! so a test against it checks the client, not the client against itself. Fault modes are switched on per request pattern, in process or over HTTP
 //! (`POST /_sim/faults`).
 
 pub mod code42;
