@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use base64::Engine as _;
@@ -410,16 +409,22 @@ impl WebConfig {
 /// The current web configuration, reloaded when its files change.
 pub struct WebConfigWatch {
     current: ArcSwap<WebConfig>,
-    stamp: Mutex<Vec<Option<SystemTime>>>,
+    stamp: Mutex<Vec<Option<(usize, u32)>>>,
     /// Credentials already checked, as keyed hashes (bcrypt is slow by design).
     verified: Mutex<HashSet<u64>>,
     hasher: std::hash::RandomState,
 }
 
-fn stamp(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+/// What the files hold, in a few bytes each: their length and CRC-32. A change is seen
+/// by its content, not by a modification time that a rewrite within the same second keeps.
+fn stamp(files: &[PathBuf]) -> Vec<Option<(usize, u32)>> {
     files
         .iter()
-        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .map(|f| {
+            std::fs::read(f)
+                .ok()
+                .map(|bytes| (bytes.len(), crc32fast::hash(&bytes)))
+        })
         .collect()
 }
 
