@@ -11,5 +11,4 @@ local mixin = (import '../mixin.libsonnet') + {
     ],
   },
 };
-'# Generated from alerts/tests/overrides.jsonnet by alerts/render. Do not edit.\n' +
-(import '../lib/yaml.libsonnet').manifest({ groups: mixin.prometheusRules.groups + mixin.prometheusAlerts.groups })
+{ groups: mixin.prometheusRules.groups + mixin.prometheusAlerts.groups }
