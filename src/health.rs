@@ -25,14 +25,6 @@ impl Thresholds {
         }
     }
 
-    /// Each threshold raised to at least `floor_ms`.
-    pub(crate) fn at_least(self, floor_ms: i64) -> Thresholds {
-        Thresholds {
-            warning_ms: self.warning_ms.max(floor_ms),
-            critical_ms: self.critical_ms.max(floor_ms),
-        }
-    }
-
     /// The line of `alerts/config.libsonnet` that sets these defaults under `key`, so a test
     /// can keep the two equal.
     #[cfg(test)]
@@ -54,6 +46,9 @@ pub struct HealthCounts {
     pub healthy: usize,
     pub warning: usize,
     pub critical: usize,
+    /// Items that cannot back up by choice (archives in cold storage, backup disabled,
+    /// archived, never scheduled): neither healthy nor unhealthy.
+    pub unprotected: usize,
 }
 
 /// An item among the stalest of its source.
@@ -78,6 +73,8 @@ pub struct HealthSummary {
     /// When each item turns warning and critical (Unix ms; `i64::MAX` for never), sorted.
     warning_at: Vec<i64>,
     critical_at: Vec<i64>,
+    /// Items that cannot back up by choice.
+    unprotected: usize,
     /// At most [`STALEST`], stalest first.
     pub stalest: Vec<StaleItem>,
 }
@@ -92,11 +89,13 @@ impl HealthSummary {
             healthy: self.warning_at.len() - warning - critical,
             warning,
             critical,
+            unprotected: self.unprotected,
         }
     }
 
+    /// Every item, protected or not.
     pub fn items(&self) -> usize {
-        self.warning_at.len()
+        self.warning_at.len() + self.unprotected
     }
 }
 
@@ -151,6 +150,7 @@ impl SummaryBuilder {
                 rule,
                 warning_at: Vec::with_capacity(items),
                 critical_at: Vec::with_capacity(items),
+                unprotected: 0,
                 stalest: Vec::new(),
             },
         }
@@ -160,6 +160,11 @@ impl SummaryBuilder {
     pub(crate) fn count(&mut self, crossing: Crossing) {
         self.summary.warning_at.push(crossing.warning_at);
         self.summary.critical_at.push(crossing.critical_at);
+    }
+
+    /// Counts an item that cannot back up by choice.
+    pub(crate) fn count_unprotected(&mut self) {
+        self.summary.unprotected += 1;
     }
 
     /// Offers an item whose age runs from `since_ms` to the stalest list; `describe` is
@@ -215,7 +220,8 @@ mod tests {
             HealthCounts {
                 healthy: 2,
                 warning: 1,
-                critical: 0
+                critical: 0,
+                unprotected: 0
             }
         );
         assert_eq!(
@@ -223,7 +229,8 @@ mod tests {
             HealthCounts {
                 healthy: 1,
                 warning: 2,
-                critical: 0
+                critical: 0,
+                unprotected: 0
             }
         );
         assert_eq!(
@@ -231,7 +238,8 @@ mod tests {
             HealthCounts {
                 healthy: 0,
                 warning: 3,
-                critical: 0
+                critical: 0,
+                unprotected: 0
             }
         );
         assert_eq!(
@@ -239,7 +247,8 @@ mod tests {
             HealthCounts {
                 healthy: 0,
                 warning: 2,
-                critical: 1
+                critical: 1,
+                unprotected: 0
             }
         );
         assert_eq!(summary.stalest[0].name, "never");

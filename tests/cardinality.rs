@@ -98,18 +98,58 @@ fn source_value(metrics: &Metrics, name: &str, source: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name}{{source={source}}} is missing"))
 }
 
-/// Per device: the age of its stalest archive, in ms at `now`.
-fn stalest_archive_by_device(harness: &Harness) -> BTreeMap<String, i64> {
-    let now = harness.clock.now_ms();
-    let mut ages = BTreeMap::new();
-    for row in harness.sim.simulator.code42.truth(now) {
-        if row.active {
-            let age = now - row.last_completed_ms.unwrap_or(row.creation_ms);
-            let worst = ages.entry(row.device_uid).or_insert(i64::MIN);
-            *worst = age.max(*worst);
-        }
+/// A device as the tenant reports it, its live archives (not in cold storage) together.
+#[derive(Default)]
+struct DeviceTruth {
+    live: bool,
+    /// The freshest completed backup over its live archives.
+    freshest_ms: Option<i64>,
+    created_ms: i64,
+    /// The oldest last activity over its live archives.
+    oldest_activity_ms: Option<i64>,
+    connected_ms: i64,
+    /// Some live archive is in a Code42 alert state.
+    alerting: bool,
+}
+
+impl DeviceTruth {
+    /// The oldest of its backup (freshest destination), activity and connection ages.
+    fn worst_age_ms(&self, now: i64) -> i64 {
+        let since = [
+            Some(self.freshest_ms.unwrap_or(self.created_ms)),
+            self.oldest_activity_ms,
+            Some(self.connected_ms),
+        ];
+        now - since.into_iter().flatten().min().unwrap()
     }
-    ages
+}
+
+/// Every active device of the simulated tenant.
+fn devices(harness: &Harness) -> BTreeMap<String, DeviceTruth> {
+    let now = harness.clock.now_ms();
+    let mut devices: BTreeMap<String, DeviceTruth> = BTreeMap::new();
+    for row in harness.sim.simulator.code42.truth(now) {
+        if !row.active {
+            continue;
+        }
+        let device = devices.entry(row.device_uid.clone()).or_default();
+        device.created_ms = row.creation_ms;
+        device.connected_ms = row.last_connected_ms;
+        if row.cold_storage {
+            continue;
+        }
+        device.live = true;
+        device.freshest_ms = device.freshest_ms.max(row.last_completed_ms);
+        if let Some(activity) = row.last_activity_ms {
+            device.oldest_activity_ms = Some(
+                device
+                    .oldest_activity_ms
+                    .map_or(activity, |a| a.min(activity)),
+            );
+        }
+        device.alerting |= !row.alert_states.is_empty();
+    }
+    devices
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,8 +176,9 @@ async fn code42_alerting_keeps_only_archives_that_need_attention() {
     .await;
     let (all, alerting) = (full.metrics().await, harness.metrics().await);
 
-    // Kept: archives with an alert, never completed, or within one refresh interval of
-    // the alerting age.
+    // Kept: every archive of each device that can back up and has a live archive in an
+    // alert state, never completed a backup, or is within one refresh interval of the
+    // alerting age (its freshest backup, oldest activity or connection).
     let truth: Vec<_> = harness
         .sim
         .simulator
@@ -146,14 +187,15 @@ async fn code42_alerting_keeps_only_archives_that_need_attention() {
         .into_iter()
         .filter(|row| row.active)
         .collect();
+    let devices = devices(&harness);
+    let kept_device = |uid: &str| {
+        let d = &devices[uid];
+        d.live
+            && (d.alerting || d.freshest_ms.is_none() || d.worst_age_ms(now) + HOUR >= alerting_age)
+    };
     let kept: BTreeSet<(String, String)> = truth
         .iter()
-        .filter(|row| {
-            let age = now - row.last_completed_ms.unwrap_or(row.creation_ms);
-            !row.alert_states.is_empty()
-                || row.last_completed_ms.is_none()
-                || age + HOUR >= alerting_age
-        })
+        .filter(|row| kept_device(&row.device_uid))
         .map(|row| (row.device_uid.clone(), row.destination.clone()))
         .collect();
     let exposed: BTreeSet<(String, String)> = alerting
@@ -241,7 +283,11 @@ async fn max_series_cuts_the_least_stale_devices_and_counts_what_it_cut() {
     assert_eq!(aggregates(&capped), aggregates(&all));
 
     // Every device shown is at least as stale as every device left out.
-    let ages = stalest_archive_by_device(&harness);
+    let now = harness.clock.now_ms();
+    let ages: BTreeMap<String, i64> = devices(&harness)
+        .into_iter()
+        .map(|(uid, d)| (uid, d.worst_age_ms(now)))
+        .collect();
     let shown = label_values(&capped, "backup_device_info", "device_uid");
     assert!(!shown.is_empty() && shown.len() < ages.len());
     let freshest_shown = shown.iter().map(|d| ages[d]).min().unwrap();
@@ -351,8 +397,17 @@ async fn druva_alerting_and_hashing_apply_to_resources() {
     let personal = |workload: &str| !matches!(workload, "SharePoint" | "Teams" | "Groups");
     let mut expected = BTreeSet::new();
     let resources = harness.sim.simulator.druva.resources(now);
-    for r in resources.iter().filter(|r| !r.deleted && !r.purged) {
+    // Only protected resources are kept: what an administrator disabled, an archived team
+    // or a resource never scheduled cannot alert.
+    let protected =
+        |r: &&backup_exporter::simulator::ResourceTruth| r.enabled && !r.archived && !r.unscheduled;
+    for r in resources
+        .iter()
+        .filter(|r| !r.deleted && !r.purged)
+        .filter(protected)
+    {
         let age = now - r.last_success_ms.unwrap_or(r.added_ms);
+        // The alerting age (3 days), or the warning threshold if later: two backup intervals.
         let floor = (3 * DAY).max(r.interval_seconds.unwrap_or(0) as i64 * 2000);
         let status = r.status.to_ascii_lowercase();
         let failed = status.contains("fail") || status.contains("cancel");

@@ -65,11 +65,17 @@ fn snake(text: &str) -> String {
 /// Compares the exporter's output with what the tenant reports at the harness clock.
 /// `jobs_since` is where job counting started (24 hours before the first refresh).
 fn assert_matches_truth(metrics: &Metrics, harness: &Harness, jobs_since: i64) {
+    assert_matches_truth_at(metrics, harness, jobs_since, harness.clock.now_ms());
+}
+
+/// The metrics hold the tenant as it was at `read_ms` (the last successful refresh); ages
+/// are still computed at the scrape.
+fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64, read_ms: i64) {
     let now = harness.clock.now_ms();
     let tenant = &harness.sim.simulator.druva;
     let source = ("source", SOURCE);
 
-    let all = tenant.resources(now);
+    let all = tenant.resources(read_ms);
     let resources: Vec<_> = all.iter().filter(|r| !r.deleted && !r.purged).collect();
     // Purged resources (gone without a deletion row) stay until the next full read; the
     // test about purges checks when they leave.
@@ -138,16 +144,61 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness, jobs_since: i64) {
             }),
             "{context}"
         );
-        if r.last_updated_ms < now - DAY {
+        assert_eq!(
+            get("backup_resource_backup_enabled"),
+            Some(f64::from(u8::from(r.enabled))),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_archived"),
+            (r.workload == "Teams").then_some(f64::from(u8::from(r.archived))),
+            "{context}"
+        );
+        let scheduled = r.interval_seconds.is_some() || r.unscheduled;
+        assert_eq!(
+            get("backup_resource_scheduled"),
+            scheduled.then_some(f64::from(u8::from(!r.unscheduled))),
+            "{context}"
+        );
+        if r.last_updated_ms < read_ms - DAY {
             quiet_for_days += 1;
         }
+    }
+    let mut by_protection: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for r in all.iter().filter(|r| {
+        !r.deleted
+            && !metrics
+                .find("backup_resource_info", &[source, ("id", r.id.as_str())])
+                .is_empty()
+    }) {
+        let protection = if !r.enabled {
+            "disabled"
+        } else if r.archived {
+            "archived"
+        } else if r.unscheduled {
+            "unscheduled"
+        } else {
+            "protected"
+        };
+        *by_protection.entry((&r.workload, protection)).or_default() += 1;
+    }
+    assert!(by_protection.keys().any(|(_, p)| *p != "protected"));
+    for ((workload, protection), count) in &by_protection {
+        assert_eq!(
+            metrics.get(
+                "backup_resources",
+                &[source, ("workload", workload), ("protection", protection)]
+            ),
+            Some(*count as f64),
+            "{workload} {protection}"
+        );
     }
     assert!(
         quiet_for_days >= 10,
         "the tenant should have resources quiet for more than 24 hours ({quiet_for_days})"
     );
 
-    for (workload, enabled, enabled_bytes, disabled, disabled_bytes) in tenant.storage(now) {
+    for (workload, enabled, enabled_bytes, disabled, disabled_bytes) in tenant.storage(read_ms) {
         let get = |name: &str, state: &str| {
             metrics.get(name, &[source, ("workload", workload), ("state", state)])
         };
@@ -202,7 +253,7 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness, jobs_since: i64) {
         Some(20.0)
     );
 
-    let alerts = tenant.active_alerts(now);
+    let alerts = tenant.active_alerts(read_ms);
     for (severity, label) in [
         ("Warning", "warning"),
         ("Critical", "critical"),
@@ -218,7 +269,7 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness, jobs_since: i64) {
     let mut jobs: BTreeMap<(String, &str, &str), u64> = BTreeMap::new();
     let mut job_bytes: BTreeMap<(String, &str), u64> = BTreeMap::new();
     for job in tenant
-        .jobs(now)
+        .jobs(read_ms)
         .iter()
         .filter(|j| j.end_ms.is_some() && j.last_updated_ms >= jobs_since)
     {
@@ -421,7 +472,7 @@ async fn an_expired_page_token_restarts_the_report_once() {
             ..
         })
     ));
-    assert_matches_truth(&harness.metrics().await, &harness, NOW_MS - DAY);
+    assert_matches_truth_at(&harness.metrics().await, &harness, NOW_MS - DAY, NOW_MS);
     harness.stop().await;
 }
 

@@ -35,30 +35,61 @@ fn words(ms: i64) -> String {
     }
 }
 
-/// The 20 stalest from the simulator's truth: a device by its oldest active archive
-/// (last completed backup, or creation when it never completed one), a resource by its
-/// last success or, if none, when it was added.
-fn expected(sim: &RunningSimulator) -> Vec<Row> {
-    let mut items: Vec<(i64, Row)> = Vec::new();
-    let mut devices: std::collections::BTreeMap<String, (i64, bool, String, String)> =
-        Default::default();
+/// A device as Code42's backup alert sees it ("hasn't backed up to any destination"):
+/// its live archives (not in cold storage) together.
+#[derive(Default)]
+struct Device {
+    name: String,
+    org: String,
+    created_ms: i64,
+    live: bool,
+    /// The youngest last completed backup over its live archives.
+    freshest_ms: Option<i64>,
+    /// The oldest last activity over its live archives.
+    oldest_activity_ms: Option<i64>,
+    last_connected_ms: i64,
+}
+
+fn devices(sim: &RunningSimulator) -> std::collections::BTreeMap<String, Device> {
+    let mut devices: std::collections::BTreeMap<String, Device> = Default::default();
     for a in sim.simulator.code42.truth(NOW_MS) {
         if !a.active {
             continue;
         }
-        let since = a.last_completed_ms.unwrap_or(a.creation_ms);
-        let never = a.last_completed_ms.is_none();
-        let entry = devices.entry(a.device_uid.clone()).or_insert((
-            i64::MAX,
-            false,
-            a.device_name.clone(),
-            a.org.clone(),
-        ));
-        if since < entry.0 {
-            entry.0 = since;
-            entry.1 = never;
+        let device = devices.entry(a.device_uid.clone()).or_insert(Device {
+            name: a.device_name.clone(),
+            org: a.org.clone(),
+            created_ms: a.creation_ms,
+            last_connected_ms: a.last_connected_ms,
+            ..Device::default()
+        });
+        if a.cold_storage {
+            continue;
+        }
+        device.live = true;
+        device.freshest_ms = device.freshest_ms.max(a.last_completed_ms);
+        if let Some(t) = a.last_activity_ms {
+            device.oldest_activity_ms = Some(device.oldest_activity_ms.map_or(t, |o| o.min(t)));
         }
     }
+    devices
+}
+
+/// Druva's thresholds: 2 and 3 backup intervals, never under 1 and 2 days.
+fn resource_thresholds_ms(interval_seconds: Option<u64>) -> (i64, i64) {
+    let interval_ms = interval_seconds.unwrap_or(0) as i64 * 1000;
+    (
+        (2 * interval_ms).max(DAY_MS),
+        (3 * interval_ms).max(2 * DAY_MS),
+    )
+}
+
+/// The 20 stalest from the simulator's truth: a device by its freshest live destination
+/// (or its creation when none ever completed), a resource by its last success or, if
+/// none, when it was added. Devices with every archive in cold storage, and resources
+/// disabled, archived or never scheduled, cannot back up: they are not ranked.
+fn expected(sim: &RunningSimulator) -> Vec<Row> {
+    let mut items: Vec<(i64, Row)> = Vec::new();
     let age = |since: i64, never: bool| {
         if never {
             format!("never completed (created {} ago)", words(NOW_MS - since))
@@ -66,19 +97,20 @@ fn expected(sim: &RunningSimulator) -> Vec<Row> {
             format!("{} ago", words(NOW_MS - since))
         }
     };
-    for (since, never, name, org) in devices.into_values() {
+    for device in devices(sim).into_values().filter(|d| d.live) {
+        let since = device.freshest_ms.unwrap_or(device.created_ms);
         items.push((
             since,
             Row {
                 source: "demo-crashplan".into(),
-                name,
-                group: org,
-                age: age(since, never),
+                name: device.name,
+                group: device.org,
+                age: age(since, device.freshest_ms.is_none()),
             },
         ));
     }
     for r in sim.simulator.druva.resources(NOW_MS) {
-        if r.deleted || r.purged {
+        if r.deleted || r.purged || !r.enabled || r.archived || r.unscheduled {
             continue;
         }
         let since = r.last_success_ms.unwrap_or(r.added_ms);
@@ -149,29 +181,52 @@ fn stalest_rows(html: &str) -> Vec<Row> {
         .collect()
 }
 
-/// Devices by health from the truth, with the alerting rules' default thresholds.
-fn device_health(sim: &RunningSimulator) -> [usize; 3] {
-    let mut level: std::collections::BTreeMap<String, usize> = Default::default();
+/// Devices by health from the truth, with the alerting rules' default thresholds: healthy,
+/// warning, critical and not protected (every archive in cold storage).
+fn device_health(sim: &RunningSimulator) -> [usize; 4] {
     let over = |since: i64, days: i64| NOW_MS - since > days * DAY_MS;
-    for a in sim.simulator.code42.truth(NOW_MS) {
-        if !a.active {
+    let mut counts = [0; 4];
+    for d in devices(sim).values() {
+        if !d.live {
+            counts[3] += 1;
             continue;
         }
-        let backup = match a.last_completed_ms {
+        let backup = match d.freshest_ms {
             Some(t) => over(t, 3) as usize + over(t, 5) as usize,
-            None => over(a.creation_ms, 3) as usize,
+            None => over(d.created_ms, 3) as usize,
         };
-        let activity = a
-            .last_activity_ms
+        let activity = d
+            .oldest_activity_ms
             .map_or(0, |t| over(t, 3) as usize + over(t, 7) as usize);
         let connection =
-            over(a.last_connected_ms, 3) as usize + over(a.last_connected_ms, 5) as usize;
-        let device = level.entry(a.device_uid).or_default();
-        *device = (*device).max(backup).max(activity).max(connection);
+            over(d.last_connected_ms, 3) as usize + over(d.last_connected_ms, 5) as usize;
+        counts[backup.max(activity).max(connection)] += 1;
     }
-    let mut counts = [0; 3];
-    for l in level.values() {
-        counts[*l] += 1;
+    counts
+}
+
+/// Resources by health from the truth: healthy, warning, critical and not protected.
+fn resource_health(sim: &RunningSimulator) -> [usize; 4] {
+    let mut counts = [0; 4];
+    for r in sim.simulator.druva.resources(NOW_MS) {
+        if r.deleted || r.purged {
+            continue;
+        }
+        if !r.enabled || r.archived || r.unscheduled {
+            counts[3] += 1;
+            continue;
+        }
+        let (warning, critical) = resource_thresholds_ms(r.interval_seconds);
+        let never = r.last_success_ms.is_none();
+        let age = NOW_MS - r.last_success_ms.unwrap_or(r.added_ms);
+        let mut level = usize::from(age > warning);
+        if age > critical && !never {
+            level = 2;
+        }
+        if r.status == "Backup Failed" {
+            level = level.max(1);
+        }
+        counts[level] += 1;
     }
     counts
 }
@@ -192,33 +247,26 @@ async fn shows_the_stalest_devices_and_resources_with_their_ages() {
     assert_eq!(stalest_rows(&html), expected);
 
     let health = table(&html, "health");
-    let [healthy, warning, critical] = device_health(&demo.sim);
-    assert_eq!(
-        health[0],
-        [
-            "demo-crashplan",
-            "devices",
-            &(healthy + warning + critical).to_string(),
-            &healthy.to_string(),
-            &warning.to_string(),
-            &critical.to_string()
-        ]
-    );
+    let row = |source: &str, kind: &str, counts: [usize; 4]| {
+        let mut row = vec![
+            source.to_string(),
+            kind.to_string(),
+            counts.iter().sum::<usize>().to_string(),
+        ];
+        row.extend(counts.iter().map(usize::to_string));
+        row
+    };
+    let devices = device_health(&demo.sim);
+    assert_eq!(health[0], row("demo-crashplan", "devices", devices));
     assert!(
-        warning > 0 && critical > 0,
-        "the demo has devices in trouble"
+        devices[1..].iter().all(|n| *n > 0),
+        "the demo has devices in trouble and devices in cold storage: {devices:?}"
     );
-    let live = demo
-        .sim
-        .simulator
-        .druva
-        .resources(NOW_MS)
-        .iter()
-        .filter(|r| !r.deleted && !r.purged)
-        .count();
-    assert_eq!(
-        health[1][..3],
-        ["demo-druva", "resources", &live.to_string()]
+    let resources = resource_health(&demo.sim);
+    assert_eq!(health[1], row("demo-druva", "resources", resources));
+    assert!(
+        resources[1..].iter().all(|n| *n > 0),
+        "the demo has resources in trouble and resources not protected: {resources:?}"
     );
 
     let sources = table(&html, "sources");
@@ -280,6 +328,12 @@ async fn renders_in_headless_chromium_on_a_phone_sized_screen() {
 
     // The browser's DOM: the page parsed as a browser parses it, escaping included.
     assert_eq!(stalest_rows(&dom), expected);
+    // The tiles count what cannot back up apart from the healthy and the unhealthy.
+    let unprotected = device_health(&demo.sim)[3];
+    assert!(
+        text(&dom).contains(&format!("{unprotected} not protected (by choice)")),
+        "the devices tile shows {unprotected} not protected"
+    );
 
     // The screenshot: phone-sized, with the tiles' green, amber and red text drawn.
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));

@@ -90,7 +90,10 @@ struct Resource {
     /// `backupFrequency` in minutes (0: never).
     frequency: i64,
     bytes: u64,
+    /// `appStatus` Enabled; a disabled resource stopped backing up.
     enabled: bool,
+    /// A team whose `teamState` is Archived (and stopped backing up).
+    archived: bool,
     /// Marked `isDeleted: 1` from this instant on.
     deleted_at: Option<i64>,
     /// Gone from every report from this instant on, without a deletion row: only a full
@@ -122,6 +125,12 @@ pub struct ResourceTruth {
     pub interval_seconds: Option<u64>,
     pub bytes: u64,
     pub status: &'static str,
+    /// `appStatus` Enabled.
+    pub enabled: bool,
+    /// `teamState` Archived.
+    pub archived: bool,
+    /// `backupFrequency` 0 (sites, teams and groups only).
+    pub unscheduled: bool,
     pub deleted: bool,
     pub purged: bool,
 }
@@ -272,7 +281,12 @@ impl DruvaTenant {
                 format!("User {i:04}")
             };
             for (w, workload) in ["Exchange Online", "OneDrive"].iter().enumerate() {
-                let h = health(&mut rng, if w == 0 { i } else { i + 3 });
+                let enabled = rng.f64() < 0.95;
+                let h = match health(&mut rng, if w == 0 { i } else { i + 3 }) {
+                    // A user whose backup was disabled stopped backing up then.
+                    _ if !enabled => Health::StaleSince(start_ms - rng.i64(5 * DAY..30 * DAY)),
+                    h => h,
+                };
                 resources.push(Resource {
                     kind: Kind::User,
                     workload,
@@ -283,7 +297,8 @@ impl DruvaTenant {
                     health: h,
                     frequency: 0,
                     bytes: rng.u64(1_000_000..20_000_000_000),
-                    enabled: rng.f64() < 0.95,
+                    enabled,
+                    archived: false,
                     deleted_at: None,
                     purged_at: None,
                 });
@@ -304,7 +319,14 @@ impl DruvaTenant {
                     (Kind::Team, _) => format!("team-{id}"),
                     _ => format!("group-{id}"),
                 };
-                let h = health(&mut rng, i);
+                // Every seventh team is archived, and has not backed up since.
+                let archived = kind == Kind::Team && i % 7 == 6;
+                let enabled = rng.f64() < 0.9;
+                let h = if archived || !enabled {
+                    Health::StaleSince(start_ms - rng.i64(5 * DAY..30 * DAY))
+                } else {
+                    health(&mut rng, i)
+                };
                 let frequency = if h == Health::Never {
                     [0, 1440][i % 2]
                 } else {
@@ -328,7 +350,8 @@ impl DruvaTenant {
                     health: h,
                     frequency,
                     bytes: rng.u64(100_000..50_000_000_000),
-                    enabled: rng.f64() < 0.9,
+                    enabled,
+                    archived,
                     deleted_at,
                     purged_at,
                 });
@@ -403,6 +426,9 @@ impl DruvaTenant {
             interval_seconds: (r.frequency > 0).then_some(r.frequency as u64 * 60),
             bytes: r.bytes,
             status,
+            enabled: r.enabled,
+            archived: r.archived,
+            unscheduled: r.kind != Kind::User && r.frequency == 0,
             deleted,
             purged: r.purged_at.is_some_and(|p| p <= now),
         }

@@ -110,7 +110,10 @@ impl DruvaTenant {
             .map(|(r, t)| {
                 let mut row = discovery(r, &t, "teamDbId", "teamName", "isDeleted");
                 row.insert("privacy".into(), "Public".into());
-                row.insert("teamState".into(), "Active".into());
+                row.insert(
+                    "teamState".into(),
+                    (if r.archived { "Archived" } else { "Active" }).into(),
+                );
                 row.insert("sharedChannelCount".into(), 0.into());
                 row.insert("privateChannelCount".into(), 1.into());
                 row

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::families::{
-    ARCHIVE_BYTES, BACKUP_AGE, COLD_STORAGE, COMPLETE_RATIO, DEVICE_ALERTS, DEVICE_INFO,
-    LAST_ACTIVITY, LAST_COMPLETED, LAST_CONNECTED, NEVER_COMPLETED, ORG_ARCHIVE_BYTES, ORG_DEVICES,
-    SELECTED_BYTES,
+    ALERT_STATE, ARCHIVE_BYTES, BACKUP_AGE, COLD_STORAGE, COMPLETE_RATIO, DEVICE_ALERTS,
+    DEVICE_INFO, LAST_ACTIVITY, LAST_COMPLETED, LAST_CONNECTED, NEVER_COMPLETED, ORG_ARCHIVE_BYTES,
+    ORG_DEVICES, ORG_DEVICES_UNPROTECTED, SELECTED_BYTES,
 };
 use super::row::{AlertStates, ArchiveRow};
 use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Value};
@@ -141,6 +141,8 @@ impl EstateBuilder {
 #[derive(Default)]
 struct OrgTotals {
     devices: u64,
+    /// Devices with every archive in cold storage.
+    unprotected: u64,
     archive_bytes: u64,
     /// Devices per alert state, in the order of [`AlertStates::NAMED`].
     alerts: [u64; 4],
@@ -172,7 +174,7 @@ impl Archive {
 fn health_rule() -> String {
     let days = |ms: i64| ms / crate::health::DAY_MS;
     format!(
-        "A device is a warning when a backup is older than {} days, a destination received no new data for {} days or the device has not connected for {} days; critical after {}, {} and {} days. A device that never completed a backup is at most a warning.",
+        "A device is a warning when none of its destinations completed a backup for {} days, a destination received no new data for {} days or the device has not connected for {} days; critical after {}, {} and {} days. A device that never completed a backup is at most a warning; one whose every archive is in cold storage is not protected, neither healthy nor unhealthy.",
         days(BACKUP_AGE_THRESHOLDS.warning_ms),
         days(NO_NEW_DATA_THRESHOLDS.warning_ms),
         days(CONNECTION_THRESHOLDS.warning_ms),
@@ -182,38 +184,120 @@ fn health_rule() -> String {
     )
 }
 
-impl VendorState for Code42Estate {
-    /// Every device's health and the stalest devices. A device is as unhealthy as its
-    /// worst archive or its connection, and as stale as its oldest archive.
-    fn summarize(&self, ctx: &ExposeContext) -> HealthSummary {
-        // Per device: health crossing, and the oldest archive's (since, never completed).
-        let mut devices = vec![(Crossing::default(), None::<(i64, bool)>); self.devices.len()];
-        for archive in &self.archives {
-            let (crossing, oldest) = &mut devices[archive.device as usize];
-            if let Some(since) = archive.age_from_ms() {
-                let never = archive.last_completed_ms.is_none();
-                *crossing = crossing.age(since, BACKUP_AGE_THRESHOLDS, never);
-                if oldest.is_none_or(|(s, _)| since < s) {
-                    *oldest = Some((since, never));
-                }
-            }
-            if let Some(activity) = archive.last_activity_ms {
-                *crossing = crossing.age(activity, NO_NEW_DATA_THRESHOLDS, false);
-            }
+/// One device as the health rules see it: its live archives (not in cold storage) taken
+/// together, as Code42's own alert is ("hasn't backed up to any destination").
+struct DeviceView<'e> {
+    device: &'e Device,
+    /// All its archives, live and cold.
+    archives: Vec<&'e Archive>,
+    /// Some archive is not in cold storage: the device can back up.
+    live: bool,
+    /// The youngest last completed backup over its live archives.
+    freshest_ms: Option<i64>,
+    /// When the device was created: the age of one that never completed a backup.
+    created_ms: Option<i64>,
+    /// The oldest last activity over its live archives.
+    oldest_activity_ms: Option<i64>,
+    /// The union of its live archives' alert states.
+    alerts: AlertStates,
+}
+
+impl DeviceView<'_> {
+    /// What its backup age counts from: the freshest completed backup, else its creation.
+    fn backup_since_ms(&self) -> Option<i64> {
+        self.freshest_ms.or(self.created_ms)
+    }
+
+    /// It can back up, and no live destination ever completed a backup.
+    fn never_completed(&self) -> bool {
+        self.live && self.freshest_ms.is_none()
+    }
+
+    /// The oldest of its backup, activity and connection ages at `now_ms`.
+    fn worst_age_ms(&self, now_ms: i64) -> Option<i64> {
+        [
+            self.backup_since_ms(),
+            self.oldest_activity_ms,
+            self.device.last_connected_ms,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|since| now_ms - since)
+    }
+
+    /// When it turns warning and critical.
+    fn crossing(&self) -> Crossing {
+        let mut crossing = Crossing::default();
+        if let Some(since) = self.backup_since_ms() {
+            crossing = crossing.age(since, BACKUP_AGE_THRESHOLDS, self.never_completed());
         }
+        if let Some(activity) = self.oldest_activity_ms {
+            crossing = crossing.age(activity, NO_NEW_DATA_THRESHOLDS, false);
+        }
+        match self.device.last_connected_ms {
+            Some(connected) => crossing.age(connected, CONNECTION_THRESHOLDS, false),
+            None => crossing,
+        }
+    }
+}
+
+impl Code42Estate {
+    /// Every device with its archives and what its live archives say together.
+    fn views(&self) -> Vec<DeviceView<'_>> {
+        let mut views: Vec<DeviceView> = self
+            .devices
+            .iter()
+            .map(|device| DeviceView {
+                device,
+                archives: Vec::new(),
+                live: false,
+                freshest_ms: None,
+                created_ms: None,
+                oldest_activity_ms: None,
+                alerts: AlertStates::default(),
+            })
+            .collect();
+        for archive in &self.archives {
+            let view = &mut views[archive.device as usize];
+            view.archives.push(archive);
+            view.created_ms = view.created_ms.or(archive.creation_ms);
+            if archive.cold_storage {
+                continue;
+            }
+            view.live = true;
+            view.freshest_ms = view.freshest_ms.max(archive.last_completed_ms);
+            if let Some(activity) = archive.last_activity_ms {
+                view.oldest_activity_ms = Some(
+                    view.oldest_activity_ms
+                        .map_or(activity, |a| a.min(activity)),
+                );
+            }
+            view.alerts.0 |= archive.alerts.0;
+        }
+        views
+    }
+}
+
+impl VendorState for Code42Estate {
+    /// Every device's health and the stalest devices. A device's backup is as old as its
+    /// freshest live destination's; it is as unhealthy as that, its live destinations'
+    /// new data and its connection make it. A device with every archive in cold storage
+    /// cannot back up: it is counted as not protected, never as unhealthy.
+    fn summarize(&self, ctx: &ExposeContext) -> HealthSummary {
         let mut summary = SummaryBuilder::new("device", health_rule(), self.devices.len());
-        for (device, (crossing, oldest)) in self.devices.iter().zip(devices) {
-            let crossing = match device.last_connected_ms {
-                Some(connected) => crossing.age(connected, CONNECTION_THRESHOLDS, false),
-                None => crossing,
-            };
-            summary.count(crossing);
-            if let Some((since_ms, never_completed)) = oldest {
+        for view in self.views() {
+            if !view.live {
+                summary.count_unprotected();
+                continue;
+            }
+            summary.count(view.crossing());
+            if let Some(since_ms) = view.backup_since_ms() {
                 summary.offer(since_ms, || StaleItem {
-                    name: ctx.identity(&device.name).into_owned(),
-                    group: device.org.to_string(),
+                    name: ctx.identity(&view.device.name).into_owned(),
+                    group: view.device.org.to_string(),
                     since_ms,
-                    never_completed,
+                    never_completed: view.never_completed(),
                 });
             }
         }
@@ -222,54 +306,35 @@ impl VendorState for Code42Estate {
 
     /// Adds the estate's series: org and alert totals over every device, then per-device
     /// series as `ctx` keeps them and `out` admits them (the stalest devices first when
-    /// the source's series are capped).
+    /// the source's series are capped). A device kept keeps all its archives, so rules
+    /// that take the freshest destination see every destination.
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
         out.reserve_labels(self.devices.len() * 2 + self.archives.len(), 96);
         self.expose_totals(out);
         if ctx.detail == Detail::None {
             return;
         }
-        // The archives of each device, via offsets into one index array.
-        let mut offsets = vec![0u32; self.devices.len() + 1];
-        for archive in &self.archives {
-            offsets[archive.device as usize + 1] += 1;
-        }
-        for i in 1..offsets.len() {
-            offsets[i] += offsets[i - 1];
-        }
-        let mut next = offsets.clone();
-        let mut by_device = vec![0u32; self.archives.len()];
-        for (i, archive) in self.archives.iter().enumerate() {
-            by_device[next[archive.device as usize] as usize] = i as u32;
-            next[archive.device as usize] += 1;
-        }
-        let archives_of = |d: usize| {
-            by_device[offsets[d] as usize..offsets[d + 1] as usize]
-                .iter()
-                .map(|&a| &self.archives[a as usize])
-        };
-        let age = |a: &Archive| a.age_from_ms().map(|t| ctx.now_ms - t);
-        let mut order: Vec<usize> = (0..self.devices.len()).collect();
+        let mut views = self.views();
         if out.is_limited() {
-            let worst = |d: usize| archives_of(d).filter_map(age).max().unwrap_or(i64::MIN);
-            order.sort_by_cached_key(|&d| std::cmp::Reverse(worst(d)));
+            views.sort_by_cached_key(|v| std::cmp::Reverse(v.worst_age_ms(ctx.now_ms)));
         }
-        let mut kept = Vec::new();
-        for d in order {
-            let device = &self.devices[d];
-            kept.clear();
-            kept.extend(archives_of(d).filter(|a| {
-                ctx.keeps(age(a), a.alerts.0 != 0 || a.last_completed_ms.is_none(), 0)
-            }));
-            let connection_trouble = device
-                .alerts
-                .has(AlertStates::WARNING_CONNECTION | AlertStates::CRITICAL_CONNECTION);
-            if kept.is_empty() && !ctx.keeps(None, connection_trouble, 0) {
+        for view in &views {
+            // A device that cannot back up never alerts: with `alerting` it is left out.
+            let in_trouble = view.never_completed() || view.alerts.0 != 0;
+            if !(ctx.detail == Detail::All
+                || view.live && ctx.keeps(view.worst_age_ms(ctx.now_ms), in_trouble, 0))
+            {
                 continue;
             }
+            let device = view.device;
+            let states = AlertStates::NAMED
+                .iter()
+                .filter(|(_, bit)| view.alerts.has(*bit))
+                .count();
             let series = 1
                 + usize::from(device.last_connected_ms.is_some())
-                + kept.iter().map(|a| a.series()).sum::<usize>();
+                + states
+                + view.archives.iter().map(|a| a.series()).sum::<usize>();
             if !out.admit(series) {
                 continue;
             }
@@ -287,7 +352,17 @@ impl VendorState for Code42Estate {
                 let labels = out.labels(&[("org", &device.org), ("device_uid", &device.uid)]);
                 out.push(&LAST_CONNECTED, labels, Value::TimestampMs(ms));
             }
-            for archive in &kept {
+            for (name, bit) in AlertStates::NAMED {
+                if view.alerts.has(bit) {
+                    let labels = out.labels(&[
+                        ("org", &device.org),
+                        ("device_uid", &device.uid),
+                        ("alert", name),
+                    ]);
+                    out.push(&ALERT_STATE, labels, Value::Int(1));
+                }
+            }
+            for archive in &view.archives {
                 expose_archive(device, archive, out);
             }
         }
@@ -311,16 +386,26 @@ impl Code42Estate {
             warning_devices += u64::from(device.alerts.is_warning());
             critical_devices += u64::from(device.alerts.is_critical());
         }
+        let mut live = vec![false; self.devices.len()];
         for archive in &self.archives {
             let device = &self.devices[archive.device as usize];
             let org = orgs.entry(&device.org).or_default();
             org.archive_bytes = org
                 .archive_bytes
                 .saturating_add(archive.archive_bytes.unwrap_or(0));
+            live[archive.device as usize] |= !archive.cold_storage;
+        }
+        for (device, live) in self.devices.iter().zip(live) {
+            orgs.entry(&device.org).or_default().unprotected += u64::from(!live);
         }
         for (org, totals) in &orgs {
             let labels = out.labels(&[("org", org)]);
             out.push(&ORG_DEVICES, labels, Value::Int(totals.devices as i64));
+            out.push(
+                &ORG_DEVICES_UNPROTECTED,
+                labels,
+                Value::Int(totals.unprotected as i64),
+            );
             out.push(
                 &ORG_ARCHIVE_BYTES,
                 labels,

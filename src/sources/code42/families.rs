@@ -43,6 +43,10 @@ pub static COLD_STORAGE: FamilyDef = FamilyDef::gauge(
     "backup_device_cold_storage",
     "Code42 archive: 1 if the archive is in cold storage, else 0.",
 );
+pub static ALERT_STATE: FamilyDef = FamilyDef::gauge(
+    "backup_device_alert_state",
+    "Code42 device: 1 for each alert state Code42 itself reports for the device's live archives (WarningBackupAlert, CriticalBackupAlert, WarningConnectionAlert, CriticalConnectionAlert), by the thresholds set in the Code42 console; absent when not in that state.",
+);
 pub static DEVICE_ALERTS: FamilyDef = FamilyDef::gauge(
     "backup_device_alerts",
     "Code42: number of distinct devices in each alert state, per org.",
@@ -50,6 +54,10 @@ pub static DEVICE_ALERTS: FamilyDef = FamilyDef::gauge(
 pub static ORG_DEVICES: FamilyDef = FamilyDef::gauge(
     "backup_org_devices",
     "Code42: number of devices in the org.",
+);
+pub static ORG_DEVICES_UNPROTECTED: FamilyDef = FamilyDef::gauge(
+    "backup_org_devices_unprotected",
+    "Code42: devices of the org with every archive in cold storage (destination removed or device deactivated): they cannot back up and never alert.",
 );
 pub static ORG_ARCHIVE_BYTES: FamilyDef = FamilyDef::gauge(
     "backup_org_archive_bytes",
@@ -67,9 +75,11 @@ pub const FAMILIES: &[Family] = &[
     &ARCHIVE_BYTES,
     &SELECTED_BYTES,
     &COLD_STORAGE,
+    &ALERT_STATE,
     &DEVICE_ALERTS,
     &ALERTS_ACTIVE,
     &ORG_DEVICES,
+    &ORG_DEVICES_UNPROTECTED,
     &ORG_ARCHIVE_BYTES,
 ];
 

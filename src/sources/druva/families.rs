@@ -55,6 +55,22 @@ pub(crate) static LAST_BACKUP_FAILED: FamilyDef = FamilyDef::gauge(
     "backup_resource_last_backup_failed",
     "Druva resource: 1 if the last backup attempt failed or was cancelled, else 0.",
 );
+pub(crate) static BACKUP_ENABLED: FamilyDef = FamilyDef::gauge(
+    "backup_resource_backup_enabled",
+    "Druva resource: 1 if its backup is enabled (appStatus Enabled), 0 if an administrator disabled it; a disabled resource never alerts.",
+);
+pub(crate) static ARCHIVED: FamilyDef = FamilyDef::gauge(
+    "backup_resource_archived",
+    "Druva team: 1 if the team is archived (teamState Archived), else 0; an archived team never alerts.",
+);
+pub(crate) static SCHEDULED: FamilyDef = FamilyDef::gauge(
+    "backup_resource_scheduled",
+    "Druva site, team or group: 0 if its backup frequency is never (backupFrequency 0), else 1; an unscheduled resource never alerts. Absent for user workloads, whose report has no frequency.",
+);
+pub(crate) static RESOURCES: FamilyDef = FamilyDef::gauge(
+    "backup_resources",
+    "Druva: resources of each workload by protection: protected, or not backed up by choice (disabled, archived, unscheduled), over every resource whatever resource_metrics; deleted resources are not counted.",
+);
 pub(crate) static JOBS: FamilyDef = FamilyDef::counter(
     "backup_jobs_total",
     "Druva backup and restore jobs by final status (success, with_errors, failed, cancelled, other), each job counted once, from the activity reports.",
@@ -83,6 +99,10 @@ pub(crate) const FAMILIES: &[Family] = &[
     &EXPECTED_INTERVAL,
     &RESOURCE_BYTES,
     &LAST_BACKUP_FAILED,
+    &BACKUP_ENABLED,
+    &ARCHIVED,
+    &SCHEDULED,
+    &RESOURCES,
     &JOBS,
     &JOB_BYTES,
     &EVENTS,
@@ -100,6 +120,7 @@ pub(crate) const LABELS: &[&str] = &[
     "event_type",
     "event_state",
     "severity",
+    "protection",
 ];
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ impl Report {
 
 const RESOURCE_FIELDS: &[&str] = &[
     "addedOn",
+    "appStatus",
     "backupFrequency",
     "groupDbId",
     "groupName",
@@ -71,6 +72,7 @@ const RESOURCE_FIELDS: &[&str] = &[
     "siteName",
     "teamDbId",
     "teamName",
+    "teamState",
     "totalBackupData",
     "userEmail",
     "userName",
@@ -297,6 +299,61 @@ pub struct Resource {
     pub bytes: Option<u64>,
     /// The last attempt failed or was cancelled.
     pub last_failed: bool,
+    /// `appStatus`: whether backup is enabled for it; absent when the row does not say.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `teamState` "Archived" (Teams).
+    #[serde(default)]
+    pub archived: bool,
+    /// `backupFrequency` 0: never scheduled.
+    #[serde(default)]
+    pub unscheduled: bool,
+}
+
+/// Whether a resource is meant to be backed up, and if not, why: the vendor's own state,
+/// set by an administrator. Only protected resources can be stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protection {
+    Protected,
+    /// `appStatus` "Disabled".
+    Disabled,
+    /// `teamState` "Archived".
+    Archived,
+    /// `backupFrequency` 0 ("never").
+    Unscheduled,
+}
+
+impl Protection {
+    pub const ALL: [Protection; 4] = [
+        Protection::Protected,
+        Protection::Disabled,
+        Protection::Archived,
+        Protection::Unscheduled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protection::Protected => "protected",
+            Protection::Disabled => "disabled",
+            Protection::Archived => "archived",
+            Protection::Unscheduled => "unscheduled",
+        }
+    }
+}
+
+impl Resource {
+    /// The first reason it is not backed up by choice, if any.
+    pub fn protection(&self) -> Protection {
+        if self.enabled == Some(false) {
+            Protection::Disabled
+        } else if self.archived {
+            Protection::Archived
+        } else if self.unscheduled {
+            Protection::Unscheduled
+        } else {
+            Protection::Protected
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -538,6 +595,16 @@ impl Report {
                 last_success_ms: timestamp(&["lastSuccessfulbackup", "lastSuccessfulBackup"])?,
                 last_attempt_ms: timestamp(&["lastAttemptedBackup", "lastBackupAttempted"])?,
                 interval_seconds: interval(record.field("backupFrequency"))?,
+                unscheduled: record.field("backupFrequency").as_u64()? == Some(0),
+                enabled: match text(record.field("appStatus"))?
+                    .to_ascii_lowercase()
+                    .as_str()
+                {
+                    "enabled" => Some(true),
+                    "disabled" => Some(false),
+                    _ => None,
+                },
+                archived: text(record.field("teamState"))?.eq_ignore_ascii_case("archived"),
                 bytes: record.field("totalBackupData").as_u64()?,
                 last_failed: status.contains("fail") || status.contains("cancel"),
             },

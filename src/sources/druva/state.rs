@@ -7,12 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::families::{
-    BACKUP_AGE, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOBS, LAST_ATTEMPT, LAST_BACKUP_FAILED,
-    LAST_SUCCESS, LICENSE_ALLOCATED, LICENSE_USED, NEVER_BACKED_UP, RESOURCE_BYTES, RESOURCE_INFO,
-    USERS, WORKLOAD_RESOURCES, WORKLOAD_STORAGE_BYTES,
+    ARCHIVED, BACKUP_AGE, BACKUP_ENABLED, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOBS, LAST_ATTEMPT,
+    LAST_BACKUP_FAILED, LAST_SUCCESS, LICENSE_ALLOCATED, LICENSE_USED, NEVER_BACKED_UP,
+    RESOURCE_BYTES, RESOURCE_INFO, RESOURCES, SCHEDULED, USERS, WORKLOAD_RESOURCES,
+    WORKLOAD_STORAGE_BYTES,
 };
 use super::reports::{
-    Alert, Job, JobStatus, Kind, Operation, Parsed, PeriodCounts, Report, Resource, WorkloadStorage,
+    Alert, Job, JobStatus, Kind, Operation, Parsed, PeriodCounts, Protection, Report, Resource,
+    WorkloadStorage,
 };
 use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Value};
 use crate::health::{Crossing, HealthSummary, StaleItem, SummaryBuilder, Thresholds};
@@ -20,10 +22,23 @@ use crate::sources::VendorState;
 use crate::sources::families::ALERTS_ACTIVE;
 
 /// The default thresholds of the alerting rules (`alerts/config.libsonnet`): a resource
-/// without a successful backup...
-const RESOURCE_AGE_THRESHOLDS: Thresholds = Thresholds::days(3, 5);
-/// ...or, if larger, this many of its backup intervals.
-const RESOURCE_INTERVAL_FACTOR: i64 = 2;
+/// without a successful backup for this many of its backup intervals...
+const INTERVAL_FACTORS: (i64, i64) = (2, 3);
+/// ...and at least this long (all a resource without a schedule, a user workload, gets).
+const RESOURCE_AGE_FLOORS: Thresholds = Thresholds::days(1, 2);
+
+/// When a resource backed up every `interval_seconds` (if known) turns warning and critical.
+pub(crate) fn resource_thresholds(interval_seconds: Option<u64>) -> Thresholds {
+    let interval_ms = (interval_seconds.unwrap_or(0) as i64).saturating_mul(1000);
+    Thresholds {
+        warning_ms: RESOURCE_AGE_FLOORS
+            .warning_ms
+            .max(interval_ms.saturating_mul(INTERVAL_FACTORS.0)),
+        critical_ms: RESOURCE_AGE_FLOORS
+            .critical_ms
+            .max(interval_ms.saturating_mul(INTERVAL_FACTORS.1)),
+    }
+}
 
 /// How long a counted job is remembered, so an overlapping or repeated read does not count
 /// it twice: jobs updated this long before the newest job seen (vendor time, so a skewed
@@ -283,9 +298,11 @@ impl DruvaState {
 fn health_rule() -> String {
     let days = |ms: i64| ms / crate::health::DAY_MS;
     format!(
-        "A resource is a warning when its last successful backup is older than {} days, critical after {} days, or after {RESOURCE_INTERVAL_FACTOR} of its backup intervals if that is longer; a failed last backup is a warning, and a resource never backed up is at most a warning.",
-        days(RESOURCE_AGE_THRESHOLDS.warning_ms),
-        days(RESOURCE_AGE_THRESHOLDS.critical_ms),
+        "A resource is a warning when its last successful backup is older than {} of its backup intervals, critical after {}, and never sooner than {} and {} days; a failed last backup is a warning, a resource never backed up is at most a warning, and one whose backup is disabled, archived or never scheduled is not protected, neither healthy nor unhealthy.",
+        INTERVAL_FACTORS.0,
+        INTERVAL_FACTORS.1,
+        days(RESOURCE_AGE_FLOORS.warning_ms),
+        days(RESOURCE_AGE_FLOORS.critical_ms),
     )
 }
 
@@ -297,9 +314,11 @@ impl VendorState for DruvaState {
         for (report, rows) in &self.resources {
             let personal = report == "m365UserWorkload";
             for r in rows.values() {
-                let interval_ms = (r.interval_seconds.unwrap_or(0) as i64)
-                    .saturating_mul(1000 * RESOURCE_INTERVAL_FACTOR);
-                let thresholds = RESOURCE_AGE_THRESHOLDS.at_least(interval_ms);
+                if r.protection() != Protection::Protected {
+                    summary.count_unprotected();
+                    continue;
+                }
+                let thresholds = resource_thresholds(r.interval_seconds);
                 let never = r.last_success_ms.is_none();
                 let mut crossing = Crossing::default();
                 if r.last_failed {
@@ -343,8 +362,11 @@ impl VendorState for DruvaState {
                 rows.values().map(move |r| (r, personal))
             })
             .filter(|(r, _)| {
-                let floor = (r.interval_seconds.unwrap_or(0) as i64).saturating_mul(2000);
-                ctx.keeps(age(r), r.last_failed || r.last_success_ms.is_none(), floor)
+                // What cannot back up by choice never alerts: with `alerting` it is left out.
+                let floor = resource_thresholds(r.interval_seconds).warning_ms;
+                ctx.detail == Detail::All
+                    || r.protection() == Protection::Protected
+                        && ctx.keeps(age(r), r.last_failed || r.last_success_ms.is_none(), floor)
             })
             .collect();
         if out.is_limited() {
@@ -361,6 +383,7 @@ impl VendorState for DruvaState {
 impl DruvaState {
     /// Storage, licences, users, alerts, jobs and events: complete whatever the detail.
     fn expose_totals(&self, out: &mut ExpositionBuilder) {
+        self.expose_protection(out);
         if let Some(storage) = &self.storage {
             for s in storage {
                 for (state, resources, bytes) in [
@@ -441,6 +464,23 @@ impl DruvaState {
     }
 }
 
+impl DruvaState {
+    /// Resources by workload and protection, over every resource whatever the detail.
+    fn expose_protection(&self, out: &mut ExpositionBuilder) {
+        let mut counts: BTreeMap<(&str, Protection), u64> = BTreeMap::new();
+        for r in self.resources.values().flat_map(BTreeMap::values) {
+            for protection in Protection::ALL {
+                counts.entry((&r.workload, protection)).or_default();
+            }
+            *counts.entry((&r.workload, r.protection())).or_default() += 1;
+        }
+        for ((workload, protection), count) in counts {
+            let labels = out.labels(&[("workload", workload), ("protection", protection.as_str())]);
+            out.push(&RESOURCES, labels, Value::Int(count as i64));
+        }
+    }
+}
+
 impl Resource {
     /// Series this resource adds.
     fn series(&self) -> usize {
@@ -451,6 +491,9 @@ impl Resource {
             self.last_attempt_ms.is_some(),
             self.interval_seconds.is_some(),
             self.bytes.is_some(),
+            self.enabled.is_some(),
+            self.workload == "Teams",
+            self.interval_seconds.is_some() || self.unscheduled,
         ];
         2 + optional.iter().filter(|b| **b).count()
     }
@@ -491,6 +534,15 @@ fn expose_resource(r: &Resource, personal: bool, ctx: &ExposeContext, out: &mut 
         labels,
         Value::Int(i64::from(r.last_failed)),
     );
+    if let Some(enabled) = r.enabled {
+        out.push(&BACKUP_ENABLED, labels, Value::Int(i64::from(enabled)));
+    }
+    if r.workload == "Teams" {
+        out.push(&ARCHIVED, labels, Value::Int(i64::from(r.archived)));
+    }
+    if r.interval_seconds.is_some() || r.unscheduled {
+        out.push(&SCHEDULED, labels, Value::Int(i64::from(!r.unscheduled)));
+    }
 }
 
 #[cfg(test)]
@@ -511,6 +563,9 @@ mod tests {
                 interval_seconds: Some(86_400),
                 bytes: Some(1),
                 last_failed: false,
+                enabled: Some(true),
+                archived: false,
+                unscheduled: false,
             },
         }
     }
@@ -630,15 +685,35 @@ mod tests {
     #[test]
     fn thresholds_are_the_alerting_rules_defaults() {
         let config = include_str!("../../../alerts/config.libsonnet");
-        let line = RESOURCE_AGE_THRESHOLDS.libsonnet("resourceAge");
+        let line = RESOURCE_AGE_FLOORS.libsonnet("resourceAge");
         assert!(
             config.contains(&line),
             "alerts/config.libsonnet lacks {line:?}"
         );
-        let factor = format!(
-            "resourceIntervalFactor: {{ warning: {RESOURCE_INTERVAL_FACTOR}, critical: {RESOURCE_INTERVAL_FACTOR} }}"
+        let (warning, critical) = INTERVAL_FACTORS;
+        let factor =
+            format!("resourceIntervalFactor: {{ warning: {warning}, critical: {critical} }}");
+        assert!(
+            config.contains(&factor),
+            "alerts/config.libsonnet lacks {factor:?}"
         );
-        assert!(config.contains(&factor));
+    }
+
+    #[test]
+    fn tiers_are_tiers_for_every_schedule() {
+        let day = 86_400_000;
+        // A 12-hour schedule warns after a day; a daily one is critical after three.
+        assert_eq!(resource_thresholds(Some(43_200)), Thresholds::days(1, 2));
+        assert_eq!(resource_thresholds(Some(86_400)), Thresholds::days(2, 3));
+        assert_eq!(resource_thresholds(Some(604_800)), Thresholds::days(14, 21));
+        assert_eq!(resource_thresholds(None), Thresholds::days(1, 2));
+        for minutes in [240u64, 480, 720, 1440, 2880, 4320, 10080] {
+            let t = resource_thresholds(Some(minutes * 60));
+            assert!(
+                t.warning_ms < t.critical_ms && t.warning_ms >= day,
+                "{minutes}: {t:?}"
+            );
+        }
     }
 
     #[test]

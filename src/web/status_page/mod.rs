@@ -84,21 +84,22 @@ fn html(summary: &Summary, telemetry_path: &str) -> String {
     for row in &summary.health {
         let _ = writeln!(
             health_rows,
-            "<tr><td>{}</td><td>{}s</td><td class=\"num\">{}</td><td class=\"num ok\">{}</td><td class=\"num warn\">{}</td><td class=\"num bad\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}s</td><td class=\"num\">{}</td><td class=\"num ok\">{}</td><td class=\"num warn\">{}</td><td class=\"num bad\">{}</td><td class=\"num off\">{}</td></tr>",
             escape_html(&row.source),
             row.kind,
             row.items,
             row.counts.healthy,
             row.counts.warning,
-            row.counts.critical
+            row.counts.critical,
+            row.counts.unprotected
         );
     }
     let mut tiles = String::new();
     for (kind, total) in &summary.totals {
         let _ = write!(
             tiles,
-            "<div class=\"tile\"><h3>{kind}s</h3><p><span class=\"ok\">{} healthy</span> · <span class=\"warn\">{} warning</span> · <span class=\"bad\">{} critical</span></p></div>",
-            total.healthy, total.warning, total.critical
+            "<div class=\"tile\"><h3>{kind}s</h3><p><span class=\"ok\">{} healthy</span> · <span class=\"warn\">{} warning</span> · <span class=\"bad\">{} critical</span> · <span class=\"off\">{} not protected (by choice)</span></p></div>",
+            total.healthy, total.warning, total.critical, total.unprotected
         );
     }
     let rules = escape_html(&summary.rules.join(" "));
@@ -140,7 +141,7 @@ table {{ border-collapse: collapse; width: 100%; font-size: .92rem; }}
 td, th {{ border-bottom: 1px solid #d0d7de; padding: .35rem .5rem; text-align: left; vertical-align: top; }}
 th {{ background: #f6f8fa; white-space: nowrap; }}
 .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.ok {{ color: #1a7f37; }} .warn {{ color: #9a6700; }} .bad {{ color: #cf222e; }} .wait {{ color: #57606a; }}
+.ok {{ color: #1a7f37; }} .warn {{ color: #9a6700; }} .bad {{ color: #cf222e; }} .wait, .off {{ color: #57606a; }}
 .err {{ color: #cf222e; font-size: .85rem; word-break: break-word; }}
 .tiles {{ display: flex; flex-wrap: wrap; gap: .8rem; }}
 .tile {{ border: 1px solid #d0d7de; border-radius: 6px; padding: .6rem .9rem; flex: 1 1 16rem; }}
@@ -163,7 +164,7 @@ small {{ color: #57606a; }}
 <div class="tiles">{tiles}</div>
 <p><small>By the default thresholds of the alerting rules. {rules}</small></p>
 <div class="scroll"><table id="health">
-<tr><th>Source</th><th>Of</th><th class="num">Total</th><th class="num">Healthy</th><th class="num">Warning</th><th class="num">Critical</th></tr>
+<tr><th>Source</th><th>Of</th><th class="num">Total</th><th class="num">Healthy</th><th class="num">Warning</th><th class="num">Critical</th><th class="num">Not protected</th></tr>
 {health_rows}</table></div>
 
 <h2>The {STALEST} stalest devices and resources</h2>

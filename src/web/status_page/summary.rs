@@ -106,6 +106,7 @@ pub(crate) fn summarize(sources: &[Arc<SourceHandle>], now_ms: i64) -> Summary {
                 total.healthy += counts.healthy;
                 total.warning += counts.warning;
                 total.critical += counts.critical;
+                total.unprotected += counts.unprotected;
             }
             None => summary.totals.push((health.kind, counts)),
         }
@@ -198,7 +199,8 @@ mod tests {
                     HealthCounts {
                         healthy: 2,
                         warning: 0,
-                        critical: 1
+                        critical: 1,
+                        unprotected: 0
                     }
                 ),
                 (
@@ -206,7 +208,8 @@ mod tests {
                     HealthCounts {
                         healthy: 1,
                         warning: 1,
-                        critical: 0
+                        critical: 0,
+                        unprotected: 0
                     }
                 ),
             ]
