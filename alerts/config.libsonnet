@@ -3,27 +3,36 @@
 //
 //   (import 'mixin.libsonnet') + { _config+:: { exporterSelector: 'job="backups"' } }
 //
-// Thresholds are in seconds (ages) or ratios (licences).
+// Thresholds are in seconds (ages) or ratios (licences). Every warning threshold must be
+// below its critical one, overrides included: alerts/render fails naming the pair otherwise.
 local hour = 3600;
 local day = 24 * hour;
 {
   _config+:: {
     // Selects the exporter's series; every expression uses it.
     exporterSelector: 'job="backup-exporter"',
+    // Labels that tell exporter replicas apart (a rolling update, an HA pair): every rule
+    // aggregates them away, so two replicas serving a source give one series and one alert.
+    replicaLabels: ['instance', 'pod'],
 
-    // Code42: an archive without a completed backup (Code42's alert e-mail defaults:
-    // warning after 3 days, critical after 5).
+    // Code42 device backup and connection alerts: 'exporter' fires them at the thresholds
+    // below; 'vendor' fires them from the alert states Code42 itself reports per device
+    // (backup_device_alert_state), so thresholds set in the Code42 console apply.
+    code42Thresholds: 'exporter',
+    // Code42: a device that has not completed a backup to any live destination (Code42's
+    // alert e-mail defaults: warning after 3 days, critical after 5).
     backupAge: { warning: 3 * day, critical: 5 * day },
     // Code42: a destination that received no new data (the console's yellow and red
     // progress bar: 3 and 7 days), measured from the archive's last backup activity.
     noNewData: { warning: 3 * day, critical: 7 * day },
     // Code42: a device not connected to the Code42 cloud.
     connection: { warning: 3 * day, critical: 5 * day },
-    // Druva: a Microsoft 365 resource without a successful backup. The effective
-    // threshold is the larger of this and `resourceIntervalFactor` times the resource's
-    // expected interval (its backup frequency).
-    resourceAge: { warning: 3 * day, critical: 5 * day },
-    resourceIntervalFactor: { warning: 2, critical: 2 },
+    // Druva: a Microsoft 365 resource without a successful backup for this many of its
+    // backup intervals (backupFrequency)...
+    resourceIntervalFactor: { warning: 2, critical: 3 },
+    // ...and never sooner than this (all a resource without a schedule, such as a user's
+    // mailbox or OneDrive, gets).
+    resourceAge: { warning: 1 * day, critical: 2 * day },
     // Druva: licence use (used / allocated).
     license: { warning: 0.9, critical: 1.0 },
 
@@ -32,23 +41,29 @@ local day = 24 * hour;
     // naming only a source, which beats the defaults above. Examples:
     //   { org: 'Servers', backupAge: { warning: 1 * day, critical: 2 * day } },
     //   { source: 'crashplan-eu', connection: { warning: 7 * day, critical: 14 * day } },
-    //   { workload: 'Exchange Online', resourceAge: { warning: 1 * day, critical: 2 * day } },
-    // An entry may set only `warning` or only `critical`.
+    //   { workload: 'Exchange Online', resourceAge: { warning: 12 * hour, critical: 1 * day } },
+    // An entry may set only `warning` or only `critical`; the other comes from the defaults.
     overrides: [],
 
-    // A source whose last success is older than this many refresh intervals is stale.
+    // A source whose last success is older than this many refresh intervals is stale (a
+    // warning)...
     staleIntervals: 3,
+    // ...and critically stale after this long, whatever its interval (seconds).
+    staleCritical: 6 * hour,
     // How long the exporter or a source may be failing before it alerts.
     exporterDownFor: '5m',
     sourceFailingFor: '15m',
     // A failed last backup must persist this long (over a couple of refreshes).
     lastBackupFailedFor: '30m',
-    // Data alerts keep firing through gaps this long (an exporter restart, a failed
-    // scrape), so they neither resolve falsely nor re-notify.
-    keepFiringFor: '30m',
+    // Data alerts keep firing through gaps this long (an exporter restart, failed
+    // scrapes), so they neither resolve falsely nor notify again when the data returns.
+    keepFiringFor: '1h',
+    // Rows skipped (other than duplicates) in every hour for this long: a ticket.
+    rowsSkippedFor: '1h',
 
-    // Where alert annotations link to.
+    // Where alert annotations link to: the runbook, and Grafana with the shipped dashboards.
     runbookUrl: 'https://github.com/backup-exporter/backup-exporter/blob/main/docs/runbook.md',
+    grafanaUrl: 'http://localhost:3000',
 
     // Dashboards.
     dashboardTags: ['backup-exporter'],

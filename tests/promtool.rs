@@ -56,3 +56,55 @@ async fn real_output_passes_promtool_check_metrics() {
     assert_eq!(report.trim(), "", "promtool reported problems");
     harness.stop().await;
 }
+
+/// A threshold pair that is not a tier (warning at or above critical), in the defaults or
+/// in an override, stops the mixin from rendering, naming the pair.
+#[test]
+fn thresholds_that_are_not_tiers_are_refused() {
+    let Some(jsonnet) = required_tool(&["jsonnet"], "jsonnet") else {
+        return;
+    };
+    let render = |config: &str| {
+        Command::new(&jsonnet)
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/alerts"))
+            .args([
+                "-J",
+                ".",
+                "-e",
+                &format!(
+                    "local day = 86400; ((import 'mixin.libsonnet') + {{ _config+:: {config} }}).prometheusRules"
+                ),
+            ])
+            .output()
+            .unwrap()
+    };
+    let cases = [
+        (
+            "{ overrides: [{ source: 'eu', backupAge: { warning: 7 * day } }] }",
+            r#"override {"backupAge":{"warning":604800},"source":"eu"} of backupAge: warning 604800 is not below critical 432000"#,
+        ),
+        (
+            "{ resourceIntervalFactor: { warning: 2, critical: 2 } }",
+            "resourceIntervalFactor: warning 2 is not below critical 2",
+        ),
+        (
+            "{ connection: { warning: 5 * day, critical: 3 * day } }",
+            "connection: warning 432000 is not below critical 259200",
+        ),
+    ];
+    for (config, expected) in cases {
+        let output = render(config);
+        let stderr = String::from_utf8_lossy(&output.stderr).replace('\n', "");
+        assert!(!output.status.success(), "{config} rendered");
+        assert!(
+            stderr.contains(expected),
+            "{config}: expected {expected:?} in {stderr}"
+        );
+    }
+    let valid = render("{ overrides: [{ source: 'eu', backupAge: { warning: 4 * day } }] }");
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+}

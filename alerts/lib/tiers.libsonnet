@@ -13,7 +13,7 @@ function(config)
       warning: if std.objectHas(o[key], 'warning') then o[key].warning else config[key].warning,
       critical: if std.objectHas(o[key], 'critical') then o[key].critical else config[key].critical,
     };
-    bad('override %s of %s' % [std.manifestJsonEx(o, ''), key], effective)
+    bad('override %s of %s' % [std.manifestJsonMinified(o), key], effective)
     for o in config.overrides
     for key in ageKeys
     if std.objectHas(o, key)

@@ -5,9 +5,9 @@ local mixin = (import '../mixin.libsonnet') + {
   _config+:: {
     overrides: [
       { org: 'Servers', backupAge: { warning: 1 * day, critical: 2 * day } },
-      { source: 'eu', backupAge: { warning: 7 * day } },
+      { source: 'eu', backupAge: { warning: 4 * day } },
       { source: 'eu', org: 'Servers', backupAge: { warning: day / 2 } },
-      { workload: 'Exchange Online', resourceAge: { warning: 1 * day, critical: 2 * day } },
+      { workload: 'Exchange Online', resourceAge: { warning: day / 2, critical: 1 * day } },
     ],
   },
 };
