@@ -321,16 +321,23 @@ impl DruvaTenant {
                 };
                 // Every seventh team is archived, and has not backed up since.
                 let archived = kind == Kind::Team && i % 7 == 6;
-                let enabled = rng.f64() < 0.9;
+                // The first ones, which cover the stale cases, stay enabled.
+                let enabled = i < 8 || rng.f64() < 0.9;
                 let h = if archived || !enabled {
                     Health::StaleSince(start_ms - rng.i64(5 * DAY..30 * DAY))
                 } else {
                     health(&mut rng, i)
                 };
-                let frequency = if h == Health::Never {
-                    [0, 1440][i % 2]
-                } else {
-                    frequencies[rng.usize(..frequencies.len())]
+                // The stale cases have known schedules, so each crosses a known threshold:
+                // 2 days behind a 12-hour schedule, 4 behind a 2-day one, 10 behind a
+                // daily one, 14 behind a weekly one, failing on a daily one.
+                let frequency = match (i, h) {
+                    (_, Health::Never) => [0, 1440][i % 2],
+                    (1, _) => 720,
+                    (2, _) => 2880,
+                    (3 | 5, _) => 1440,
+                    (4, _) => 10080,
+                    _ => frequencies[rng.usize(..frequencies.len())],
                 };
                 // A couple of resources of each kind are deleted, one of them a few minutes
                 // into the tenant's life so incremental reads see it happen.
