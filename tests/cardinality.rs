@@ -407,8 +407,10 @@ async fn druva_alerting_and_hashing_apply_to_resources() {
         .filter(protected)
     {
         let age = now - r.last_success_ms.unwrap_or(r.added_ms);
-        // The alerting age (3 days), or the warning threshold if later: two backup intervals.
-        let floor = (3 * DAY).max(r.interval_seconds.unwrap_or(0) as i64 * 2000);
+        // The alerting age (3 days), or the warning threshold if sooner: two backup
+        // intervals, at least a day.
+        let warning = DAY.max(r.interval_seconds.unwrap_or(0) as i64 * 2000);
+        let floor = (3 * DAY).min(warning);
         let status = r.status.to_ascii_lowercase();
         let failed = status.contains("fail") || status.contains("cancel");
         if failed || r.last_success_ms.is_none() || age + HOUR >= floor {

@@ -108,16 +108,16 @@ impl ExposeContext {
 
     /// Whether an item keeps its series: always with `all`, never with `none`; with
     /// `alerting` when it is in trouble, or when its age (ms) passes — or will pass before
-    /// the next refresh — the larger of `alerting_age` and the item's own `floor_ms`.
-    pub fn keeps(&self, age_ms: Option<i64>, in_trouble: bool, floor_ms: i64) -> bool {
+    /// the next refresh — `alerting_age`, or sooner the item's own `warning_ms` (the shipped
+    /// rules' warning threshold for it, when the exporter knows one), so an alert always
+    /// has its series.
+    pub fn keeps(&self, age_ms: Option<i64>, in_trouble: bool, warning_ms: Option<i64>) -> bool {
         match self.detail {
             Detail::All => true,
             Detail::None => false,
             Detail::Alerting => {
-                in_trouble
-                    || age_ms.is_some_and(|age| {
-                        age + self.margin_ms >= self.alerting_age_ms.max(floor_ms)
-                    })
+                let from = warning_ms.map_or(self.alerting_age_ms, |w| w.min(self.alerting_age_ms));
+                in_trouble || age_ms.is_some_and(|age| age + self.margin_ms >= from)
             }
         }
     }
@@ -148,17 +148,21 @@ mod tests {
             Duration::from_secs(900),
             Identities::Plain,
         );
-        assert!(!ctx.keeps(Some(day), false, 0));
-        assert!(ctx.keeps(Some(day), true, 0));
+        assert!(!ctx.keeps(Some(day), false, None));
+        assert!(ctx.keeps(Some(day), true, None));
         assert!(
-            ctx.keeps(Some(3 * day - 600_000), false, 0),
+            ctx.keeps(Some(3 * day - 600_000), false, None),
             "crosses 3 days before the next refresh"
         );
         assert!(
-            !ctx.keeps(Some(4 * day), false, 14 * day),
-            "a weekly schedule allows 14 days"
+            ctx.keeps(Some(day + 1), false, Some(day)),
+            "a twice-daily schedule warns after a day, before alerting_age"
         );
-        assert!(!ctx.keeps(None, false, 0));
-        assert!(ExposeContext::all(0).keeps(None, false, 0));
+        assert!(
+            ctx.keeps(Some(4 * day), false, Some(14 * day)),
+            "past alerting_age, whatever the schedule"
+        );
+        assert!(!ctx.keeps(None, false, None));
+        assert!(ExposeContext::all(0).keeps(None, false, None));
     }
 }

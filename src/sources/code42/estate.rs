@@ -322,7 +322,7 @@ impl VendorState for Code42Estate {
             // A device that cannot back up never alerts: with `alerting` it is left out.
             let in_trouble = view.never_completed() || view.alerts.0 != 0;
             if !(ctx.detail == Detail::All
-                || view.live && ctx.keeps(view.worst_age_ms(ctx.now_ms), in_trouble, 0))
+                || view.live && ctx.keeps(view.worst_age_ms(ctx.now_ms), in_trouble, None))
             {
                 continue;
             }

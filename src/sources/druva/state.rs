@@ -363,10 +363,14 @@ impl VendorState for DruvaState {
             })
             .filter(|(r, _)| {
                 // What cannot back up by choice never alerts: with `alerting` it is left out.
-                let floor = resource_thresholds(r.interval_seconds).warning_ms;
+                let warning = resource_thresholds(r.interval_seconds).warning_ms;
                 ctx.detail == Detail::All
                     || r.protection() == Protection::Protected
-                        && ctx.keeps(age(r), r.last_failed || r.last_success_ms.is_none(), floor)
+                        && ctx.keeps(
+                            age(r),
+                            r.last_failed || r.last_success_ms.is_none(),
+                            Some(warning),
+                        )
             })
             .collect();
         if out.is_limited() {
