@@ -244,12 +244,17 @@ async fn dashboards_follow_grafana_conventions_and_query_existing_metrics() {
                 "{file}: variable {}",
                 variable["name"]
             );
-            // label_values(<selector>, <label>): the selector's metric.
+            // label_values(<selector>, <label>): the selector's metric; query_result(<expr>):
+            // the expression's.
             let query = variable["query"]["query"].as_str().unwrap();
-            let selector = query
-                .trim_start_matches("label_values(")
-                .rsplit_once(',')
-                .map_or(query, |(s, _)| s);
+            let selector = match query.strip_prefix("query_result(") {
+                Some(expr) => expr.trim_end_matches(')'),
+                None => query
+                    .trim_start_matches("label_values(")
+                    .rsplit_once(',')
+                    .map_or(query, |(s, _)| s),
+            };
+            assert!(!metric_names(selector).is_empty(), "{file}: {query}");
             for name in metric_names(selector) {
                 assert!(
                     known.contains(&name),
@@ -277,6 +282,10 @@ async fn dashboards_follow_grafana_conventions_and_query_existing_metrics() {
             assert!(
                 panel["fieldConfig"]["defaults"]["unit"].is_string(),
                 "{file}: panel {title:?} sets a unit"
+            );
+            assert!(
+                panel["description"].as_str().is_some_and(|d| d.len() > 20),
+                "{file}: panel {title:?} has a description"
             );
             let targets = panel["targets"].as_array().unwrap();
             assert!(!targets.is_empty(), "{file}: panel {title:?} has targets");
@@ -344,9 +353,19 @@ async fn every_rule_names_existing_metrics_and_every_alert_has_its_annotations()
                 "{name}: severity {severity}"
             );
             let annotations = &rule["annotations"];
-            for key in ["summary", "description", "runbook_url"] {
+            for key in ["summary", "description", "runbook_url", "dashboard_url"] {
                 assert!(annotations[key].is_string(), "{name} has a {key}");
             }
+            let dashboard = annotations["dashboard_url"].as_str().unwrap();
+            let uid = dashboard
+                .split("/d/")
+                .nth(1)
+                .and_then(|rest| rest.split(['/', '?']).next())
+                .unwrap_or_else(|| panic!("{name}: {dashboard}"));
+            assert!(
+                dashboards().iter().any(|(_, d)| d["uid"] == uid),
+                "{name}: links to a shipped dashboard ({uid})"
+            );
             assert!(
                 !annotations["summary"].as_str().unwrap().contains("{{"),
                 "{name}: the summary is static"
@@ -364,6 +383,219 @@ async fn every_rule_names_existing_metrics_and_every_alert_has_its_annotations()
                     .strip_prefix("## ")
                     .is_some_and(|h| h.to_lowercase() == anchor)),
                 "{name}: docs/runbook.md has a section #{anchor}"
+            );
+        }
+    }
+}
+
+/// Every query of every dashboard, with the panel it belongs to.
+fn queries() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (file, dashboard) in dashboards() {
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                out.push((
+                    file.clone(),
+                    panel["title"].as_str().unwrap().to_string(),
+                    target["expr"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_query_turns_missing_data_into_zero_or_merges_sources() {
+    for (file, title, expr) in queries() {
+        // `or vector(0)` shows 0 where there is no data at all (the exporter down); a
+        // fallback must depend on the exporter's own series (`or 0 * count(...)`).
+        assert!(
+            !expr.replace(' ', "").contains("vector("),
+            "{file}: panel {title:?} invents a number: {expr}"
+        );
+        // Orgs of the same name in two sources are different orgs.
+        for list in expr.split("by (").skip(1) {
+            let labels = &list[..list.find(')').unwrap()];
+            if labels.split(',').any(|l| l.trim() == "org") {
+                assert!(
+                    labels.split(',').any(|l| l.trim() == "source"),
+                    "{file}: panel {title:?} merges orgs across sources: {expr}"
+                );
+            }
+        }
+    }
+}
+
+fn panel<'a>(dashboard: &'a Value, title: &str) -> &'a Value {
+    dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == title)
+        .unwrap_or_else(|| panic!("no panel {title:?}"))
+}
+
+/// The overrides of a panel's field (by its display name), as (property id, value).
+fn field_properties<'a>(panel: &'a Value, field: &str) -> Vec<(&'a str, &'a Value)> {
+    panel["fieldConfig"]["overrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["matcher"]["id"] == "byName" && o["matcher"]["options"] == field)
+        .flat_map(|o| o["properties"].as_array().unwrap())
+        .map(|p| (p["id"].as_str().unwrap(), &p["value"]))
+        .collect()
+}
+
+#[test]
+fn the_overview_shows_the_exporter_the_data_age_and_links_to_the_drill_downs() {
+    let dashboards = dashboards();
+    let overview = &dashboards
+        .iter()
+        .find(|(file, _)| file == "backup-overview.json")
+        .unwrap()
+        .1;
+    // The exporter tile reads Prometheus's own `up`, mapped to words and colours.
+    let exporter = panel(overview, "Exporter");
+    assert!(
+        exporter["targets"][0]["expr"]
+            .as_str()
+            .unwrap()
+            .starts_with("up{")
+    );
+    let mappings = &exporter["fieldConfig"]["defaults"]["mappings"][0]["options"];
+    assert_eq!(mappings["0"]["color"], "red");
+    assert_eq!(mappings["1"]["color"], "green");
+
+    // The data age is coloured by the level computed against the recorded thresholds.
+    let age = panel(overview, "Data age");
+    let exprs: Vec<&str> = age["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["expr"].as_str().unwrap())
+        .collect();
+    assert!(
+        exprs
+            .iter()
+            .any(|e| e.contains("> bool backup:source_data_age_seconds:critical_threshold"))
+    );
+    let state = field_properties(age, "State");
+    assert!(state.iter().any(|(id, value)| *id == "custom.cellOptions"
+        && value["type"] == "color-background"
+        && value["applyToRow"] == true));
+
+    // Health counts: one tile per level, healthy included, from the recorded counts.
+    for level in ["healthy", "warning", "critical", "unprotected"] {
+        assert!(
+            overview["panels"].as_array().unwrap().iter().any(|p| {
+                p["type"] == "stat"
+                    && p["targets"][0]["expr"].as_str().unwrap().starts_with(&format!(
+                        "sum(backup:source_devices_by_health:count{{job=\"backup-exporter\", source=~\"$source\", health=\"{level}\""
+                    ))
+            }),
+            "a devices {level} tile"
+        );
+    }
+
+    // The tables link each row to its drill-down dashboard with the row's labels.
+    for (title, column, uid) in [
+        (
+            "Needs attention: devices",
+            "Device",
+            "backup-exporter-device",
+        ),
+        ("Oldest device backups", "Device", "backup-exporter-device"),
+        (
+            "Needs attention: Microsoft 365",
+            "Workload",
+            "backup-exporter-m365",
+        ),
+        (
+            "Oldest Microsoft 365 backups",
+            "Workload",
+            "backup-exporter-m365",
+        ),
+    ] {
+        let properties = field_properties(panel(overview, title), column);
+        let link = properties
+            .iter()
+            .find(|(id, _)| *id == "links")
+            .unwrap_or_else(|| panic!("{title}: {column} links"))
+            .1[0]["url"]
+            .as_str()
+            .unwrap();
+        assert!(link.starts_with(&format!("/d/{uid}/")), "{title}: {link}");
+        let target = dashboards
+            .iter()
+            .map(|(_, d)| d)
+            .find(|d| d["uid"] == uid)
+            .unwrap();
+        // Every variable of the target dashboard is set from the row.
+        for variable in target["templating"]["list"].as_array().unwrap() {
+            let name = variable["name"].as_str().unwrap();
+            if name != "datasource" {
+                assert!(
+                    link.contains(&format!("var-{name}=${{__data.fields.")),
+                    "{title}: the link sets {name}: {link}"
+                );
+            }
+        }
+    }
+    // Unhealthy rows show each check's level in colour.
+    for (title, columns) in [
+        (
+            "Needs attention: devices",
+            &["Health", "Backup", "New data", "Connection"][..],
+        ),
+        ("Needs attention: Microsoft 365", &["Health", "Backup"][..]),
+    ] {
+        for column in columns {
+            let properties = field_properties(panel(overview, title), column);
+            let mappings = properties
+                .iter()
+                .find(|(id, _)| *id == "mappings")
+                .unwrap_or_else(|| panic!("{title}: {column} is mapped"))
+                .1;
+            assert_eq!(mappings[0]["options"]["2"]["text"], "critical");
+            assert_eq!(mappings[0]["options"]["2"]["color"], "red");
+        }
+    }
+}
+
+#[test]
+fn the_device_picker_shows_names_and_time_series_draw_the_recorded_thresholds() {
+    let dashboards = dashboards();
+    let device = &dashboards
+        .iter()
+        .find(|(file, _)| file == "backup-device.json")
+        .unwrap()
+        .1;
+    let picker = device["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "device")
+        .unwrap();
+    let regex = picker["regex"].as_str().unwrap();
+    assert!(
+        regex.contains("(?<text>") && regex.contains("(?<value>"),
+        "{regex}"
+    );
+    for title in ["Backup age", "No new data for", "Not connected for"] {
+        let targets = panel(device, title)["targets"].as_array().unwrap();
+        for level in ["warning", "critical"] {
+            let line = targets
+                .iter()
+                .find(|t| t["legendFormat"] == format!("{level} threshold"))
+                .unwrap_or_else(|| panic!("{title}: a {level} threshold line"));
+            assert!(
+                line["expr"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!(":{level}_threshold")),
+                "{title}: {level} from the recorded threshold"
             );
         }
     }

@@ -1,9 +1,12 @@
-//! End to end: the demo exporter, a real Prometheus scraping it with the shipped rules, and
-//! a real Alertmanager with the example configuration, all on loopback. Checks through their
-//! HTTP APIs that every dashboard expression returns data, that exactly the demo's stale
-//! devices and resources raise warning and critical alerts, and that Alertmanager holds
-//! them with their severities (warnings of critical ones inhibited). Requires Debian's
-//! `prometheus` and `prometheus-alertmanager` (mandatory when CI is set).
+//! End to end: two exporter instances (an HA pair, or a rolling update) reading the
+//! simulated vendors, a real Prometheus scraping both with the shipped rules, and a real
+//! Alertmanager with the example configuration, all on loopback. Checked through their HTTP
+//! APIs against the simulator's own truth (its items' ages and states, computed without the
+//! exporter): every Code42 device gets exactly the alerts its freshest live destination
+//! calls for, nothing that cannot back up alerts, each alert arrives once despite two
+//! instances, every dashboard query runs, and with the exporters stopped the wall shows no
+//! numbers while the data alerts keep firing. Requires Debian's `prometheus` and
+//! `prometheus-alertmanager` (mandatory when CI is set).
 
 mod common;
 
@@ -12,13 +15,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::Metrics;
+use backup_exporter::Clock;
+use backup_exporter::simulator::{self, Code42Options, Simulator, SimulatorOptions};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DAY: f64 = 86400.0;
-/// Archives this close to a threshold may cross it while the test runs; they are not judged.
+/// Items this close to a threshold may cross it while the test runs; they are not judged.
 const MARGIN: f64 = 300.0;
+/// The data alerts: one per device, destination or resource.
+const DATA_ALERTS: &[&str] = &[
+    "BackupDeviceBackupAge",
+    "BackupDeviceNeverCompleted",
+    "BackupDestinationNoNewData",
+    "BackupDeviceNotConnected",
+    "BackupResourceBackupAge",
+    "BackupResourceNeverBackedUp",
+];
 
 /// Kills the processes it owns when the test ends, however it ends.
 struct Processes(Vec<Child>);
@@ -63,6 +76,28 @@ async fn wait_for<T>(
     }
 }
 
+/// An alert as (alertname, severity, identity): the source and the device (with its
+/// destination), resource, licence or vendor severity it is about.
+type Alert = (String, String, String);
+
+fn identity(labels: &Value) -> String {
+    let label = |k: &str| labels[k].as_str().unwrap_or("").to_string();
+    let mut parts = vec![label("source")];
+    for key in [
+        "device_uid",
+        "destination",
+        "workload",
+        "id",
+        "license",
+        "vendor_severity",
+    ] {
+        if labels.get(key).is_some() {
+            parts.push(label(key));
+        }
+    }
+    parts.join("|")
+}
+
 struct Prometheus {
     client: reqwest::Client,
     url: String,
@@ -99,144 +134,216 @@ impl Prometheus {
             .filter_map(|s| s[label].as_str().map(String::from))
             .collect();
         values.sort();
-        values.into_iter().find(|v| {
-            v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || " ._@-".contains(c))
-        })
+        values.into_iter().find(|v| plain(v))
     }
 
-    /// Firing alerts as (alertname, severity, identity) triples.
-    async fn firing(&self) -> BTreeSet<(String, String, String)> {
+    /// The value Grafana takes for a `query_result(expr)` variable with `regex`: each
+    /// result written as `name{label="value", ...} value timestamp`, the regex's `value`
+    /// group of the first plain one.
+    async fn query_result_value(&self, expr: &str, regex: &str) -> Option<String> {
+        let regex = regex::Regex::new(regex.trim_matches('/')).unwrap();
+        let mut values: Vec<String> = self
+            .query(expr)
+            .await
+            .iter()
+            .filter_map(|series| {
+                let metric = series["metric"].as_object()?;
+                let labels: Vec<String> = metric
+                    .iter()
+                    .filter(|(k, _)| *k != "__name__")
+                    .map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or("")))
+                    .collect();
+                let text = format!("{{{}}} {}", labels.join(", "), series["value"][1]);
+                let captures = regex.captures(&text)?;
+                Some(captures.name("value")?.as_str().to_string())
+            })
+            .collect();
+        values.sort();
+        values.into_iter().find(|v| plain(v))
+    }
+
+    async fn alerts(&self) -> Vec<Value> {
         let body = get_json(&self.client, &format!("{}/api/v1/alerts", self.url))
             .await
             .unwrap();
-        body["data"]["alerts"]
-            .as_array()
-            .unwrap()
+        body["data"]["alerts"].as_array().unwrap().clone()
+    }
+
+    async fn firing(&self) -> BTreeSet<Alert> {
+        self.alerts()
+            .await
             .iter()
             .filter(|a| a["state"] == "firing")
             .map(|a| {
                 let l = &a["labels"];
                 let label = |k: &str| l[k].as_str().unwrap_or("").to_string();
-                let identity = if l.get("device_uid").is_some() {
-                    format!(
-                        "{}|{}|{}",
-                        label("source"),
-                        label("device_uid"),
-                        label("destination")
-                    )
-                } else if l.get("id").is_some() {
-                    format!("{}|{}|{}", label("source"), label("workload"), label("id"))
-                } else {
-                    format!("{}|{}", label("source"), label("license"))
-                };
-                (label("alertname"), label("severity"), identity)
+                (label("alertname"), label("severity"), identity(l))
             })
             .collect()
     }
 }
 
-/// The alerts the shipped rules must raise for the scraped values, at the default thresholds.
-fn expected_alerts(metrics: &Metrics) -> (BTreeSet<(String, String, String)>, usize) {
-    let mut expected = BTreeSet::new();
-    let mut undecided = 0;
-    let mut judge =
-        |name: &str, identity: String, value: f64, warning: f64, critical: Option<f64>| {
-            let near = (value - warning).abs() < MARGIN
-                || critical.is_some_and(|c| (value - c).abs() < MARGIN);
-            if near {
-                undecided += 1;
-                return;
-            }
-            if value > warning {
-                expected.insert((name.to_string(), "warning".to_string(), identity.clone()));
-            }
-            if critical.is_some_and(|c| value > c) {
-                expected.insert((name.to_string(), "critical".to_string(), identity));
-            }
-        };
-    let never: BTreeSet<String> = metrics
-        .find("backup_device_never_completed", &[])
-        .iter()
-        .map(|s| {
-            format!(
-                "{}|{}|{}",
-                s.labels["source"], s.labels["device_uid"], s.labels["destination"]
-            )
-        })
-        .collect();
-    for s in metrics.find("backup_device_backup_age_seconds", &[]) {
-        let identity = format!(
-            "{}|{}|{}",
-            s.labels["source"], s.labels["device_uid"], s.labels["destination"]
-        );
-        if never.contains(&identity) {
-            judge(
-                "BackupDeviceNeverCompleted",
-                identity,
-                s.value,
-                3.0 * DAY,
-                None,
-            );
+fn plain(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " ._@-".contains(c))
+}
+
+/// What the simulator's truth calls for at `now_ms`, by the shipped rules' default
+/// thresholds, worked out here from the vendor semantics (not from the exporter).
+struct Expected {
+    alerts: BTreeSet<Alert>,
+    /// Items within MARGIN of a threshold: their alerts may or may not fire.
+    undecided: BTreeSet<Alert>,
+    /// Identities that must never alert: they cannot back up.
+    silent: BTreeSet<String>,
+    /// Scenarios the estate must contain for the test to mean something.
+    two_destinations_one_stale: usize,
+    daily_resources_8_days_behind: BTreeSet<String>,
+}
+
+impl Expected {
+    fn judge(&mut self, name: &str, id: String, age: f64, warning: f64, critical: Option<f64>) {
+        let near =
+            (age - warning).abs() < MARGIN || critical.is_some_and(|c| (age - c).abs() < MARGIN);
+        let into = if near {
+            &mut self.undecided
         } else {
-            judge(
+            &mut self.alerts
+        };
+        if near || age > warning {
+            into.insert((name.into(), "warning".into(), id.clone()));
+        }
+        if critical.is_some_and(|c| near || age > c) {
+            into.insert((name.into(), "critical".into(), id));
+        }
+    }
+}
+
+fn expected(sim: &Simulator, now_ms: i64) -> Expected {
+    let mut out = Expected {
+        alerts: BTreeSet::new(),
+        undecided: BTreeSet::new(),
+        silent: BTreeSet::new(),
+        two_destinations_one_stale: 0,
+        daily_resources_8_days_behind: BTreeSet::new(),
+    };
+    let age = |ms: i64| (now_ms - ms) as f64 / 1000.0;
+
+    // Code42: a device across its live (not cold-storage) archives.
+    let mut devices: BTreeMap<String, Vec<simulator::ArchiveTruth>> = BTreeMap::new();
+    for archive in sim.code42.truth(now_ms).into_iter().filter(|a| a.active) {
+        devices
+            .entry(archive.device_uid.clone())
+            .or_default()
+            .push(archive);
+    }
+    for (uid, archives) in devices {
+        let device = format!("demo-crashplan|{uid}");
+        for cold in archives.iter().filter(|a| a.cold_storage) {
+            out.silent.insert(format!("{device}|{}", cold.destination));
+        }
+        let live: Vec<_> = archives.iter().filter(|a| !a.cold_storage).collect();
+        if live.is_empty() {
+            out.silent.insert(device);
+            continue;
+        }
+        match live.iter().filter_map(|a| a.last_completed_ms).max() {
+            Some(freshest) => out.judge(
                 "BackupDeviceBackupAge",
-                identity,
-                s.value,
+                device.clone(),
+                age(freshest),
                 3.0 * DAY,
                 Some(5.0 * DAY),
-            );
+            ),
+            None => {
+                let created = live.iter().map(|a| a.creation_ms).max().unwrap();
+                out.judge(
+                    "BackupDeviceNeverCompleted",
+                    device.clone(),
+                    age(created),
+                    3.0 * DAY,
+                    None,
+                );
+            }
         }
-    }
-    let intervals: BTreeMap<String, f64> = metrics
-        .find("backup_resource_expected_interval_seconds", &[])
-        .iter()
-        .map(|s| {
-            (
-                format!(
-                    "{}|{}|{}",
-                    s.labels["source"], s.labels["workload"], s.labels["id"]
-                ),
-                s.value,
-            )
-        })
-        .collect();
-    let never: BTreeSet<String> = metrics
-        .find("backup_resource_never_backed_up", &[])
-        .iter()
-        .map(|s| {
-            format!(
-                "{}|{}|{}",
-                s.labels["source"], s.labels["workload"], s.labels["id"]
-            )
-        })
-        .collect();
-    for s in metrics.find("backup_resource_backup_age_seconds", &[]) {
-        let identity = format!(
-            "{}|{}|{}",
-            s.labels["source"], s.labels["workload"], s.labels["id"]
+        let completed: Vec<f64> = live
+            .iter()
+            .filter_map(|a| a.last_completed_ms.map(age))
+            .collect();
+        if completed.iter().any(|a| *a > 5.0 * DAY) && completed.iter().any(|a| *a < 2.0 * DAY) {
+            out.two_destinations_one_stale += 1;
+        }
+        for archive in &live {
+            if let Some(activity) = archive.last_activity_ms {
+                out.judge(
+                    "BackupDestinationNoNewData",
+                    format!("{device}|{}", archive.destination),
+                    age(activity),
+                    3.0 * DAY,
+                    Some(7.0 * DAY),
+                );
+            }
+        }
+        out.judge(
+            "BackupDeviceNotConnected",
+            device,
+            age(live[0].last_connected_ms),
+            3.0 * DAY,
+            Some(5.0 * DAY),
         );
-        let twice = 2.0 * intervals.get(&identity).copied().unwrap_or(0.0);
-        let (warning, critical) = ((3.0 * DAY).max(twice), (5.0 * DAY).max(twice));
-        if never.contains(&identity) {
-            judge(
+    }
+
+    // Druva: protected resources at 2 and 3 backup intervals, at least 1 and 2 days.
+    for r in sim.druva.resources(now_ms) {
+        let id = format!("demo-druva|{}|{}", r.workload, r.id);
+        if r.deleted || r.purged || !r.enabled || r.archived || r.unscheduled {
+            out.silent.insert(id);
+            continue;
+        }
+        let interval = r.interval_seconds.unwrap_or(0) as f64;
+        let (warning, critical) = ((2.0 * interval).max(DAY), (3.0 * interval).max(2.0 * DAY));
+        match r.last_success_ms {
+            Some(success) => {
+                if interval == DAY && age(success) > 8.0 * DAY {
+                    out.daily_resources_8_days_behind.insert(id.clone());
+                }
+                out.judge(
+                    "BackupResourceBackupAge",
+                    id,
+                    age(success),
+                    warning,
+                    Some(critical),
+                );
+            }
+            None => out.judge(
                 "BackupResourceNeverBackedUp",
-                identity,
-                s.value,
+                id,
+                age(r.added_ms),
                 warning,
                 None,
-            );
-        } else {
-            judge(
-                "BackupResourceBackupAge",
-                identity,
-                s.value,
-                warning,
-                Some(critical),
-            );
+            ),
         }
     }
-    (expected, undecided)
+    out
+}
+
+/// YAML for both simulated vendors, secrets read from files in `dir`.
+fn config(url: &str, options: &SimulatorOptions, dir: &Path) -> String {
+    let secret = |name: &str, value: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, value).unwrap();
+        path.display().to_string()
+    };
+    format!(
+        "sources:\n\
+         \x20 - name: demo-crashplan\n    vendor: code42\n    url: {url}\n    client_id: {}\n    client_secret_file: {}\n    refresh_interval: 1m\n    query: {{ active: \"true\" }}\n\
+         \x20 - name: demo-druva\n    vendor: druva\n    url: {url}\n    client_id: {}\n    client_secret_file: {}\n    refresh_interval: 1m\n",
+        options.code42.client_id,
+        secret("code42-secret", &options.code42.client_secret),
+        options.druva.client_id,
+        secret("druva-secret", &options.druva.client_secret),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -249,20 +356,42 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     let (Some(prometheus_bin), Some(alertmanager_bin)) = (prometheus_bin, alertmanager_bin) else {
         return;
     };
+    backup_exporter::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let dir_path: PathBuf = dir.path().to_path_buf();
+
+    // The vendors, in process, so the test can ask them for the truth.
+    let options = SimulatorOptions {
+        code42: Code42Options {
+            devices: 120,
+            ..Code42Options::default()
+        },
+        ..SimulatorOptions::default()
+    };
+    let sim = simulator::start(
+        Simulator::new(options.clone(), Clock::System),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .unwrap();
+    let config_file = dir_path.join("backup-exporter.yml");
+    std::fs::write(&config_file, config(&sim.url(), &options, &dir_path)).unwrap();
+
+    // Two exporter instances serving the same sources, each on a port of its own choosing.
+    let mut exporters = Processes(Vec::new());
+    let mut exporter_ports = Vec::new();
+    for i in 0..2 {
+        let log = dir_path.join(format!("exporter{i}.log"));
+        exporters.0.push(spawn(
+            env!("CARGO_BIN_EXE_backup-exporter"),
+            &[
+                format!("--config.file={}", config_file.display()),
+                "--web.listen-address=127.0.0.1:0".into(),
+            ],
+            &log,
+        ));
+        exporter_ports.push(common::exporter_port(&log));
+    }
     let mut processes = Processes(Vec::new());
-    // Each listens on a port of its own choosing, read back from the process.
-    processes.0.push(spawn(
-        env!("CARGO_BIN_EXE_backup-exporter"),
-        &[
-            "--demo".into(),
-            "--web.listen-address".into(),
-            "127.0.0.1:0".into(),
-        ],
-        &dir_path.join("exporter.log"),
-    ));
-    let exporter_port = common::exporter_port(&dir_path.join("exporter.log"));
     processes.0.push(spawn(
         &alertmanager_bin,
         &[
@@ -273,39 +402,42 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
         ],
         &dir_path.join("alertmanager.log"),
     ));
-    let alertmanager_port = common::listening_port(processes.0[1].id());
-    let config = dir_path.join("prometheus.yml");
+    let alertmanager_port = common::listening_port(processes.0[0].id());
+    let prometheus_config = dir_path.join("prometheus.yml");
+    let targets: Vec<String> = exporter_ports
+        .iter()
+        .map(|p| format!("'127.0.0.1:{p}'"))
+        .collect();
     std::fs::write(
-        &config,
+        &prometheus_config,
         format!(
             "global: {{scrape_interval: 5s, evaluation_interval: 5s}}\n\
              rule_files: [{ROOT}/alerts/backup-exporter.rules.yml]\n\
              alerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{alertmanager_port}']}}]}}]}}\n\
-             scrape_configs:\n  - job_name: backup-exporter\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
+             scrape_configs:\n  - job_name: backup-exporter\n    static_configs: [{{targets: [{}]}}]\n",
+            targets.join(", ")
         ),
     )
     .unwrap();
     processes.0.push(spawn(
         &prometheus_bin,
         &[
-            format!("--config.file={}", config.display()),
+            format!("--config.file={}", prometheus_config.display()),
             format!("--storage.tsdb.path={}", dir_path.join("tsdb").display()),
             "--web.listen-address=127.0.0.1:0".into(),
         ],
         &dir_path.join("prometheus.log"),
     ));
-    let prometheus_port = common::listening_port(processes.0[2].id());
+    let prometheus_port = common::listening_port(processes.0[1].id());
 
-    backup_exporter::install_crypto_provider();
     let client = reqwest::Client::new();
     let prometheus = Prometheus {
         client: client.clone(),
         url: format!("http://127.0.0.1:{prometheus_port}"),
     };
     let alertmanager = format!("http://127.0.0.1:{alertmanager_port}");
-    let exporter = format!("http://127.0.0.1:{exporter_port}");
     let logs = || {
-        ["exporter", "prometheus", "alertmanager"]
+        ["exporter0", "exporter1", "prometheus", "alertmanager"]
             .iter()
             .map(|n| {
                 format!(
@@ -317,22 +449,18 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
             .join("\n")
     };
 
-    // Three scrapes and rule evaluations: enough samples for rate() and increase().
+    // Three scrapes of each instance and rule evaluations: enough samples for increase().
     let timeout = Duration::from_secs(90);
-    wait_for("the exporter", timeout, async || {
-        (client
-            .get(format!("{exporter}/-/ready"))
-            .send()
-            .await
-            .ok()?
-            .status()
-            == 200)
-            .then_some(())
-    })
-    .await;
+    for port in &exporter_ports {
+        wait_for("the exporters", timeout, async || {
+            let url = format!("http://127.0.0.1:{port}/-/ready");
+            (client.get(url).send().await.ok()?.status() == 200).then_some(())
+        })
+        .await;
+    }
     wait_for("three scrapes and rule evaluations", timeout, async || {
         let count = prometheus
-            .query("count_over_time(up{job=\"backup-exporter\"}[1m])")
+            .query("min(count_over_time(up{job=\"backup-exporter\"}[1m]))")
             .await;
         let scrapes = count.first()?["value"][1].as_str()?.parse::<f64>().ok()?;
         let rules = prometheus
@@ -342,7 +470,10 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     })
     .await;
 
-    // Every dashboard expression, its variables given real values, returns data.
+    // Every dashboard query runs, its variables at All (or, without All, a real value as
+    // Grafana would pick it); most return data.
+    let mut queries = 0;
+    let mut empty = Vec::new();
     for entry in std::fs::read_dir(format!("{ROOT}/dashboards")).unwrap() {
         let path = entry.unwrap().path();
         let dashboard: Value =
@@ -360,8 +491,6 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
             }
             text
         };
-        // Variables that offer "All" take it (the dashboards' default); the others take a
-        // real value from Prometheus.
         for variable in dashboard["templating"]["list"]
             .as_array()
             .unwrap()
@@ -374,142 +503,251 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
                 continue;
             }
             let query = substitute(variable["query"]["query"].as_str().unwrap(), &values);
-            let inner = query
-                .trim_start_matches("label_values(")
-                .trim_end_matches(')');
-            let (selector, label) = inner.rsplit_once(',').unwrap();
-            let value = prometheus
-                .label_value(selector.trim(), label.trim())
-                .await
-                .unwrap_or_else(|| {
-                    panic!("{}: variable {name} has no value: {query}", path.display())
-                });
+            let value = match query.strip_prefix("query_result(") {
+                Some(expr) => {
+                    prometheus
+                        .query_result_value(
+                            expr.strip_suffix(')').unwrap(),
+                            variable["regex"].as_str().unwrap(),
+                        )
+                        .await
+                }
+                None => {
+                    let inner = query
+                        .trim_start_matches("label_values(")
+                        .trim_end_matches(')');
+                    let (selector, label) = inner.rsplit_once(',').unwrap();
+                    prometheus.label_value(selector.trim(), label.trim()).await
+                }
+            };
+            let value = value.unwrap_or_else(|| {
+                panic!("{}: variable {name} has no value: {query}", path.display())
+            });
             values.push((name, value));
         }
         for panel in dashboard["panels"].as_array().unwrap() {
             for target in panel["targets"].as_array().unwrap() {
                 let expr = substitute(target["expr"].as_str().unwrap(), &values);
-                let result = prometheus.query(&expr).await;
-                assert!(
-                    !result.is_empty(),
-                    "{} panel {:?} returns no data: {expr}\n{}",
-                    path.display(),
-                    panel["title"],
-                    logs()
-                );
+                queries += 1;
+                if prometheus.query(&expr).await.is_empty() {
+                    empty.push(format!(
+                        "{} {}: {expr}",
+                        path.file_name().unwrap().to_string_lossy(),
+                        panel["title"]
+                    ));
+                }
             }
         }
     }
-
-    // Exactly the stale devices and resources alert, with their severities.
-    let metrics = Metrics::parse(
-        &client
-            .get(format!("{exporter}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
-    let (expected, undecided) = expected_alerts(&metrics);
     assert!(
-        expected.iter().any(|a| a.1 == "warning") && expected.iter().any(|a| a.1 == "critical")
+        empty.len() * 10 <= queries,
+        "{} of {queries} dashboard queries return no data:\n{}\n{}",
+        empty.len(),
+        empty.join("\n"),
+        logs()
     );
-    let data_alerts = [
-        "BackupDeviceBackupAge",
-        "BackupDeviceNeverCompleted",
-        "BackupResourceBackupAge",
-        "BackupResourceNeverBackedUp",
-    ];
+
+    // Exactly the alerts the vendors' truth calls for.
+    let now_ms = Clock::System.now_ms();
+    let expected = expected(&sim.simulator, now_ms);
+    assert!(
+        expected.two_destinations_one_stale > 0,
+        "the estate has a device whose one destination is stale and the other fresh"
+    );
+    assert!(
+        !expected.daily_resources_8_days_behind.is_empty(),
+        "the estate has a daily resource 8 days without a success"
+    );
+    for severity in ["warning", "critical"] {
+        for name in ["BackupDeviceBackupAge", "BackupResourceBackupAge"] {
+            assert!(
+                expected
+                    .alerts
+                    .iter()
+                    .any(|a| a.0 == name && a.1 == severity),
+                "the estate calls for a {severity} {name}"
+            );
+        }
+    }
     let firing = wait_for("the data alerts", timeout, async || {
-        let firing: BTreeSet<_> = prometheus
+        let firing: BTreeSet<Alert> = prometheus
             .firing()
             .await
             .into_iter()
-            .filter(|a| data_alerts.contains(&a.0.as_str()))
+            .filter(|a| DATA_ALERTS.contains(&a.0.as_str()))
             .collect();
-        let missing = expected.difference(&firing).count();
-        (missing <= undecided).then_some(firing)
+        expected.alerts.is_subset(&firing).then_some(firing)
     })
     .await;
-    let unexpected: Vec<_> = firing.difference(&expected).collect();
+    let unexpected: Vec<_> = firing
+        .difference(&expected.alerts)
+        .filter(|a| !expected.undecided.contains(*a))
+        .collect();
     assert!(
-        unexpected.len() <= undecided,
-        "alerts the data does not call for: {unexpected:?}"
+        unexpected.is_empty(),
+        "alerts the vendors' truth does not call for: {unexpected:?}"
     );
-    let healthy_devices = metrics
-        .find("backup_device_backup_age_seconds", &[])
-        .iter()
-        .filter(|s| s.value < 2.0 * DAY)
-        .count();
+    for id in &expected.daily_resources_8_days_behind {
+        assert!(firing.contains(&(
+            "BackupResourceBackupAge".into(),
+            "critical".into(),
+            id.clone()
+        )));
+    }
+    // Nothing that cannot back up alerts (cold storage, disabled, archived, unscheduled,
+    // deleted), whatever the alert.
+    let all = prometheus.alerts().await;
+    for alert in &all {
+        let id = identity(&alert["labels"]);
+        assert!(
+            !expected.silent.contains(&id),
+            "{id} cannot back up but alerts: {alert}"
+        );
+        // Two instances, one alert: the data alerts carry no instance.
+        if DATA_ALERTS.contains(&alert["labels"]["alertname"].as_str().unwrap()) {
+            assert!(alert["labels"].get("instance").is_none(), "{alert}");
+        }
+    }
     assert!(
-        healthy_devices > 50,
-        "the demo has fresh devices, and none of them alerts"
+        expected.silent.len() > 5,
+        "the estate has items that cannot back up"
     );
 
-    // The demo's licence use (just above 90 %) warns; vendor alerts are active.
-    let all = prometheus.firing().await;
+    // The demo's licence use (just above 90 %) warns; each Druva severity with active
+    // alerts is its own warning; no source is stale.
+    let firing_all = prometheus.firing().await;
+    assert!(firing_all.contains(&(
+        "BackupLicenseUsage".into(),
+        "warning".into(),
+        "demo-druva|active".into()
+    )));
+    for (severity, count) in sim.simulator.druva.active_alerts(now_ms) {
+        assert_eq!(
+            firing_all.contains(&(
+                "BackupVendorAlertsActive".into(),
+                "warning".into(),
+                format!("demo-druva|{}", severity.to_lowercase())
+            )),
+            count > 0,
+            "{severity}: {firing_all:?}"
+        );
+    }
     assert!(
-        all.iter()
-            .any(|a| a.0 == "BackupLicenseUsage" && a.1 == "warning"),
-        "{all:?}"
-    );
-    assert!(
-        all.iter()
-            .any(|a| a.0 == "BackupVendorAlertsActive" && a.1 == "critical")
-    );
-    assert!(
-        !all.iter()
-            .any(|a| a.0 == "BackupExporterDown" || a.0 == "BackupSourceDataStale")
+        !firing_all
+            .iter()
+            .any(|a| a.0.starts_with("BackupExporter") || a.0.starts_with("BackupSource")),
+        "{firing_all:?}"
     );
 
-    // Alertmanager holds them with their severities; a critical inhibits its warning.
+    // Alertmanager holds each alert once; a device's critical inhibits its warning.
     let held = wait_for("Alertmanager to receive the alerts", timeout, async || {
         let alerts = get_json(&client, &format!("{alertmanager}/api/v2/alerts")).await?;
         let alerts = alerts.as_array()?.clone();
-        (alerts
+        let backup_age = alerts
             .iter()
             .filter(|a| a["labels"]["alertname"] == "BackupDeviceBackupAge")
-            .count()
-            >= 2)
-            .then_some(alerts)
+            .count();
+        let expected_backup_age = expected
+            .alerts
+            .iter()
+            .filter(|a| a.0 == "BackupDeviceBackupAge")
+            .count();
+        (backup_age >= expected_backup_age).then_some(alerts)
     })
     .await;
     let severity_of = |a: &Value| a["labels"]["severity"].as_str().unwrap_or("").to_string();
-    assert!(
-        held.iter()
-            .all(|a| ["warning", "critical"].contains(&severity_of(a).as_str()))
-    );
+    let mut seen = BTreeSet::new();
+    for alert in &held {
+        let key = (
+            alert["labels"]["alertname"].as_str().unwrap().to_string(),
+            severity_of(alert),
+            identity(&alert["labels"]),
+        );
+        assert!(
+            seen.insert(key.clone()),
+            "{key:?} reached Alertmanager twice"
+        );
+    }
     let critical: BTreeSet<String> = held
         .iter()
         .filter(|a| {
             a["labels"]["alertname"] == "BackupDeviceBackupAge" && severity_of(a) == "critical"
         })
-        .map(|a| {
-            format!(
-                "{}|{}",
-                a["labels"]["device_uid"], a["labels"]["destination"]
-            )
-        })
+        .map(|a| identity(&a["labels"]))
         .collect();
     assert!(!critical.is_empty());
     for alert in held.iter().filter(|a| {
         a["labels"]["alertname"] == "BackupDeviceBackupAge" && severity_of(a) == "warning"
     }) {
-        let key = format!(
-            "{}|{}",
-            alert["labels"]["device_uid"], alert["labels"]["destination"]
-        );
         let state = alert["status"]["state"].as_str().unwrap();
-        if critical.contains(&key) {
+        if critical.contains(&identity(&alert["labels"])) {
             assert_eq!(
                 state, "suppressed",
-                "the warning of a critical archive is inhibited: {alert}"
+                "the warning of a critical device is inhibited: {alert}"
             );
         } else {
             assert_eq!(state, "active", "{alert}");
         }
     }
+
+    // The exporters stop: the wall shows no numbers and a red Exporter tile, and the data
+    // alerts keep firing through the gap instead of resolving.
+    drop(exporters);
+    wait_for(
+        "Prometheus to see both exporters down",
+        timeout,
+        async || {
+            let down = prometheus
+                .query("count(up{job=\"backup-exporter\"} == 0)")
+                .await;
+            (down.first()?["value"][1].as_str()? == "2").then_some(())
+        },
+    )
+    .await;
+    wait_for("the recorded counts to go", timeout, async || {
+        prometheus
+            .query("backup:source_devices_by_health:count")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let overview: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{ROOT}/dashboards/backup-overview.json")).unwrap(),
+    )
+    .unwrap();
+    let mut health_stats = 0;
+    for panel in overview["panels"].as_array().unwrap() {
+        let expr = panel["targets"][0]["expr"]
+            .as_str()
+            .unwrap()
+            .replace("$source", ".*");
+        let result = prometheus.query(&expr).await;
+        if panel["type"] == "stat" && expr.contains("by_health:count") {
+            health_stats += 1;
+            assert!(
+                result.is_empty(),
+                "{}: shows {result:?} with the exporter down",
+                panel["title"]
+            );
+        }
+        if panel["title"] == "Exporter" {
+            assert_eq!(result.len(), 2, "{result:?}");
+            assert!(result.iter().all(|r| r["value"][1] == "0"), "{result:?}");
+        }
+    }
+    assert_eq!(health_stats, 8, "devices and resources, four levels each");
+    let still_firing = prometheus.firing().await;
+    for alert in expected
+        .alerts
+        .iter()
+        .filter(|a| a.0 == "BackupDeviceBackupAge")
+    {
+        assert!(
+            still_firing.contains(alert),
+            "{alert:?} keeps firing while the exporter is down"
+        );
+    }
     drop(processes);
+    sim.stop().await;
 }

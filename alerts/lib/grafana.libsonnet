@@ -34,6 +34,42 @@
 
   grid(x, y, w, h):: { x: x, y: y, w: w, h: h },
 
+  // Health levels as the recording rules write them (backup:*:level), and 3 for an item
+  // that cannot back up; each a word and a colour.
+  healthMappings:: [{
+    type: 'value',
+    options: {
+      '0': { text: 'healthy', color: 'green', index: 0 },
+      '1': { text: 'warning', color: 'orange', index: 1 },
+      '2': { text: 'critical', color: 'red', index: 2 },
+      '3': { text: 'not protected', color: 'text', index: 3 },
+    },
+  }],
+
+  // A value mapping from numbers to words and colours: [[value, text, colour], ...].
+  mappings(entries):: [{
+    type: 'value',
+    options: {
+      [std.toString(entries[i][0])]: { text: entries[i][1], color: entries[i][2], index: i }
+      for i in std.range(0, std.length(entries) - 1)
+    },
+  }],
+
+  // Field overrides drawing the series whose name ends in "warning threshold" or "critical
+  // threshold" as dashed orange and red lines: the thresholds the rules use, overrides
+  // included, read from the recorded threshold series.
+  thresholdLineOverrides:: [
+    {
+      matcher: { id: 'byRegexp', options: '.*%s threshold.*' % line.level },
+      properties: [
+        { id: 'color', value: { mode: 'fixed', fixedColor: line.colour } },
+        { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+        { id: 'custom.fillOpacity', value: 0 },
+      ],
+    }
+    for line in [{ level: 'warning', colour: 'orange' }, { level: 'critical', colour: 'red' }]
+  ],
+
   // Green / amber / red thresholds at `warning` and `critical`.
   steps(warning, critical):: {
     mode: 'absolute',
@@ -44,11 +80,14 @@
     ],
   },
 
-  stat(title, targets, unit, gridPos, description='', thresholds=null, colorMode='value'):: panel('stat', title, targets, unit, gridPos, description) {
+  stat(title, targets, unit, gridPos, description, thresholds=null, colorMode='value', mappings=[]):: panel('stat', title, targets, unit, gridPos, description) {
     fieldConfig+: {
       defaults+: {
         [if thresholds != null then 'thresholds']: thresholds,
-        color: { mode: if thresholds != null then 'thresholds' else 'fixed', [if thresholds == null then 'fixedColor']: 'text' },
+        color: if thresholds != null || mappings != [] then { mode: 'thresholds' } else { mode: 'fixed', fixedColor: 'text' },
+        [if mappings != [] then 'mappings']: mappings,
+        // Mapped values take the mapping's colour; anything else stays neutral.
+        [if mappings != [] && thresholds == null then 'thresholds']: { mode: 'absolute', steps: [{ color: 'text', value: null }] },
       },
     },
     options: {
@@ -63,7 +102,7 @@
     },
   },
 
-  timeseries(title, targets, unit, gridPos, description='', stack=false):: panel('timeseries', title, targets, unit, gridPos, description) {
+  timeseries(title, targets, unit, gridPos, description, stack=false):: panel('timeseries', title, targets, unit, gridPos, description) {
     fieldConfig+: {
       defaults+: {
         custom: {
@@ -75,6 +114,7 @@
           stacking: { mode: if stack then 'normal' else 'none', group: 'A' },
         },
       },
+      overrides: $.thresholdLineOverrides,
     },
     options: {
       legend: { displayMode: 'table', placement: 'bottom', showLegend: true, calcs: ['lastNotNull'] },
@@ -82,7 +122,7 @@
     },
   },
 
-  bargauge(title, targets, unit, gridPos, description='', thresholds=null, min=null, max=null):: panel('bargauge', title, targets, unit, gridPos, description) {
+  bargauge(title, targets, unit, gridPos, description, thresholds=null, min=null, max=null):: panel('bargauge', title, targets, unit, gridPos, description) {
     fieldConfig+: {
       defaults+: {
         [if thresholds != null then 'thresholds']: thresholds,
@@ -105,15 +145,35 @@
     },
   },
 
-  // A table of instant values; `columns` renames labels and the value column.
-  table(title, targets, gridPos, description='', columns={}, units={}, sortBy=null):: panel('table', title, targets, 'none', gridPos, description) {
+  // A table of instant values merged on their labels; `columns` renames labels and value
+  // columns (by their new names: `units` sets units, `levels` shows health levels as
+  // coloured words, `mapped` other value mappings, `links` makes a column a link, and
+  // `rowLevel` colours whole rows by that level column); `hidden` labels are left out.
+  table(title, targets, gridPos, description, columns={}, units={}, sortBy=null, levels=[], mapped={}, links={}, rowLevel=null, hidden=[], levelMappings=$.healthMappings):: panel('table', title, targets, 'none', gridPos, description) {
+    local byName(name, properties) = { matcher: { id: 'byName', options: name }, properties: properties },
     fieldConfig+: {
       overrides: [
-        {
-          matcher: { id: 'byName', options: name },
-          properties: [{ id: 'unit', value: units[name] }],
-        }
+        byName(name, [{ id: 'unit', value: units[name] }])
         for name in std.objectFields(units)
+      ] + [
+        byName(name, [
+          { id: 'mappings', value: levelMappings },
+          { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic', [if name == rowLevel then 'applyToRow']: true } },
+          { id: 'color', value: { mode: 'thresholds' } },
+          { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'transparent', value: null }] } },
+        ])
+        for name in levels
+      ] + [
+        byName(name, [
+          { id: 'mappings', value: mapped[name] },
+          { id: 'custom.cellOptions', value: { type: 'color-text' } },
+          { id: 'color', value: { mode: 'thresholds' } },
+          { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'text', value: null }] } },
+        ])
+        for name in std.objectFields(mapped)
+      ] + [
+        byName(name, [{ id: 'links', value: [{ title: links[name].title, url: links[name].url, targetBlank: false }] }])
+        for name in std.objectFields(links)
       ],
     },
     options: {
@@ -127,7 +187,7 @@
       {
         id: 'organize',
         options: {
-          excludeByName: { Time: true, __name__: true, job: true, instance: true },
+          excludeByName: { Time: true, __name__: true, job: true, instance: true, pod: true } + { [label]: true for label in hidden },
           renameByName: columns,
           indexByName: {},
         },
@@ -147,7 +207,9 @@
     options: [],
   },
 
-  queryVariable(name, label, query, multi=true, includeAll=true):: {
+  // `regex` picks the value and its display text from each result (Grafana's named
+  // groups `value` and `text`), e.g. a device's UID shown as its name.
+  queryVariable(name, label, query, multi=true, includeAll=true, regex=''):: {
     name: name,
     label: label,
     type: 'query',
@@ -159,7 +221,7 @@
     includeAll: includeAll,
     [if includeAll then 'allValue']: '.*',
     hide: 0,
-    regex: '',
+    regex: regex,
     skipUrlSync: false,
     options: [],
   },
