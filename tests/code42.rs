@@ -246,6 +246,72 @@ async fn on_premises_dates_parse_as_utc() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn newer_java_dates_parse_as_utc() {
+    let harness = start(options(60, ValueStyle::Strings, DateStyle::JavaMedium), "").await;
+    assert_matches_truth(&harness.metrics().await, &harness);
+    harness.stop().await;
+}
+
+/// Payloads as real tenants send them: the report repeats archives of users with several
+/// backup sets (here so many that the last page holds nothing else), and some rows carry a
+/// date no parser knows. The source stays up, every archive is served once, the unreadable
+/// dates alone are left out and counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_rows_and_unreadable_dates_never_take_the_source_down() {
+    let mut opts = options(120, ValueStyle::Strings, DateStyle::Utc);
+    opts.code42.repeated_rows = 40;
+    opts.code42.unreadable_dates = 5;
+    let harness = start(opts, "    page_size: 40\n").await;
+    let status = harness.source(SOURCE).status();
+    assert!(status.up, "{:?}", status.last_error);
+    let metrics = harness.metrics().await;
+    assert_matches_truth(&metrics, &harness);
+    let truth = harness.sim.simulator.code42.truth(NOW_MS);
+    let active = truth.iter().filter(|r| r.active).count();
+    assert!(
+        active % 40 != 0 && active % 40 < 40,
+        "the repeats fill the last page alone"
+    );
+    let source = ("source", SOURCE);
+    assert_eq!(
+        metrics.get(
+            "backup_source_rows_skipped_total",
+            &[source, ("reason", "duplicate")]
+        ),
+        Some(40.0)
+    );
+    let unreadable: Vec<_> = truth
+        .iter()
+        .filter(|r| r.active && r.unreadable_activity)
+        .collect();
+    assert_eq!(unreadable.len(), 5);
+    assert_eq!(
+        metrics.get(
+            "backup_source_values_skipped_total",
+            &[source, ("field", "lastActivity")]
+        ),
+        Some(5.0)
+    );
+    for row in unreadable {
+        let archive = [
+            source,
+            ("device_uid", row.device_uid.as_str()),
+            ("destination", row.destination.as_str()),
+        ];
+        assert_eq!(
+            metrics.get("backup_device_last_activity_timestamp_seconds", &archive),
+            None
+        );
+        assert_eq!(
+            metrics.get("backup_device_archive_bytes", &archive),
+            Some(row.archive_bytes as f64),
+            "the rest of the row is served"
+        );
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn legacy_user_token_authentication() {
     let opts = options(40, ValueStyle::Strings, DateStyle::Utc);
     let harness = Harness::start(opts, Clock::manual(NOW_MS), |url, secret| {

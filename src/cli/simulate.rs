@@ -50,6 +50,8 @@ pub(crate) enum DatesArg {
     Offset,
     /// Oct 12, 2020 08:17:52 PM (the 2015 on-premises format)
     OnPremises,
+    /// Oct 12, 2020, 8:17:52 PM with U+202F before PM (a server on JDK 20 or later)
+    JavaMedium,
 }
 
 #[cfg(feature = "simulator")]
@@ -87,6 +89,7 @@ mod with_simulator {
                         DatesArg::Utc => DateStyle::Utc,
                         DatesArg::Offset => DateStyle::Offset,
                         DatesArg::OnPremises => DateStyle::OnPremises,
+                        DatesArg::JavaMedium => DateStyle::JavaMedium,
                     },
                     ..Code42Options::default()
                 },

@@ -38,6 +38,13 @@ pub struct Code42Options {
     pub client_secret: String,
     pub username: String,
     pub password: String,
+    /// The report lists the first this many archives again after the last one, as it does
+    /// for users with several backup sets (with a page size of this many, the last page
+    /// holds nothing but rows already read).
+    pub repeated_rows: usize,
+    /// The first this many archives carry a `lastActivity` no parser knows ("Invalid
+    /// Date", as a JavaScript tool in between writes it).
+    pub unreadable_dates: usize,
 }
 
 impl Default for Code42Options {
@@ -51,6 +58,8 @@ impl Default for Code42Options {
             client_secret: "demo-secret".into(),
             username: "admin@example.com".into(),
             password: "demo-password".into(),
+            repeated_rows: 0,
+            unreadable_dates: 0,
         }
     }
 }
@@ -113,6 +122,8 @@ struct Device {
 }
 
 struct Archive {
+    /// Its place in the report.
+    index: usize,
     guid: String,
     device: usize,
     destination: usize,
@@ -146,6 +157,8 @@ pub struct ArchiveTruth {
     pub archive_bytes: u64,
     pub cold_storage: bool,
     pub alert_states: Vec<&'static str>,
+    /// `lastActivity` is sent unreadable: a faithful client reports no last activity.
+    pub unreadable_activity: bool,
 }
 
 pub struct Code42Tenant {
@@ -237,6 +250,7 @@ impl Code42Tenant {
                 };
                 let selected = 200_000_000 + rng.u64(..80_000_000_000);
                 archives.push(Archive {
+                    index: archives.len(),
                     guid: (854_143_426_849_296_547u64 + archives.len() as u64 * 104_729)
                         .to_string(),
                     device: i,
@@ -316,6 +330,7 @@ impl Code42Tenant {
         let (last_connected, last_completed, last_activity, percent) = self.times(archive, now);
         let alert_states = self.alert_states(archive, now);
         let growth = ((now - device.creation_ms).max(0) / DAY) as u64 * 1_048_576;
+        let unreadable_activity = archive.index < self.options.unreadable_dates;
         ArchiveTruth {
             archive_guid: archive.guid.clone(),
             device_uid: device.uid.clone(),
@@ -331,12 +346,15 @@ impl Code42Tenant {
             creation_ms: date_precision(device.creation_ms, dates),
             last_connected_ms: date_precision(last_connected, dates),
             last_completed_ms: last_completed.map(|t| date_precision(t, dates)),
-            last_activity_ms: last_activity.map(|t| date_precision(t, dates)),
+            last_activity_ms: last_activity
+                .map(|t| date_precision(t, dates))
+                .filter(|_| !unreadable_activity),
             complete_percent: percent,
             selected_bytes: archive.selected_bytes,
             archive_bytes: archive.archive_bytes + growth,
             cold_storage: archive.cold_storage,
             alert_states,
+            unreadable_activity,
         }
     }
 
@@ -418,6 +436,7 @@ impl Code42Tenant {
                 rows
             }
             None => selected()
+                .chain(selected().take(self.options.repeated_rows))
                 .skip((page - 1) * size)
                 .take(size)
                 .map(|a| self.archive_at(a, now))
@@ -576,7 +595,15 @@ impl Code42Tenant {
                 "lastCompletedBackupDate",
                 row.last_completed_ms.map(date).as_deref(),
             )
-            .opt_str("lastActivity", row.last_activity_ms.map(date).as_deref())
+            .opt_str(
+                "lastActivity",
+                if row.unreadable_activity {
+                    Some("Invalid Date".to_string())
+                } else {
+                    row.last_activity_ms.map(date)
+                }
+                .as_deref(),
+            )
             .null("mostRecentUserProfileCreationResult")
             .null("mostRecentUserProfileBackupResult")
             .end();

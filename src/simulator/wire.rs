@@ -106,6 +106,10 @@ pub enum DateStyle {
     Offset,
     /// The 2015 on-premises format, UTC, whole seconds: `Oct 12, 2020 08:17:52 PM`.
     OnPremises,
+    /// Java's medium US format of JDK 20 and later (CLDR 42), as a Code42 server on a newer
+    /// runtime writes it: `Oct 12, 2020, 8:17:52 PM` with a narrow no-break space (U+202F)
+    /// before PM; UTC, whole seconds.
+    JavaMedium,
     /// Druva's reports: `2024-08-29T05:36:43.000Z`.
     UtcMillis,
     /// Druva's event and sync timestamps: `2024-09-02T10:01:22Z`.
@@ -122,6 +126,7 @@ pub(crate) fn format_date(ms: i64, style: DateStyle) -> String {
                 .to_rfc3339_opts(SecondsFormat::Millis, false)
         }
         DateStyle::OnPremises => utc.format("%b %d, %Y %I:%M:%S %p").to_string(),
+        DateStyle::JavaMedium => utc.format("%b %-d, %Y, %-I:%M:%S\u{202f}%p").to_string(),
         DateStyle::UtcMillis => utc.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         DateStyle::UtcSeconds => utc.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
     }
@@ -131,7 +136,9 @@ pub(crate) fn format_date(ms: i64, style: DateStyle) -> String {
 /// milliseconds): the value a faithful client must report.
 pub(crate) fn date_precision(ms: i64, style: DateStyle) -> i64 {
     match style {
-        DateStyle::OnPremises | DateStyle::UtcSeconds => ms.div_euclid(1000) * 1000,
+        DateStyle::OnPremises | DateStyle::JavaMedium | DateStyle::UtcSeconds => {
+            ms.div_euclid(1000) * 1000
+        }
         _ => ms,
     }
 }

@@ -4,24 +4,30 @@ use chrono::{DateTime, NaiveDateTime};
 
 /// Parses the date formats the vendors are known to send:
 /// ISO-8601 with `Z` or an offset (`2020-10-12T20:17:52.084Z`, `2019-12-02T09:34:28.364-06:00`),
-/// ISO-8601 without a zone (taken as UTC), and the 2015 on-premises Code42 format
-/// `Apr 13, 2015 10:22:33 AM` (UTC), and the legacy inSync Events API's `09/21/17 13:41`
-/// (UTC, minutes).
+/// ISO-8601 without a zone (taken as UTC), Java's medium US format as Code42 servers write
+/// it — `Apr 13, 2015 10:22:33 AM` (2015 on-premises), `Oct 12, 2020, 8:17:52 PM` (newer
+/// JDKs, with a comma after the year and, from JDK 20, a narrow no-break space before
+/// AM/PM) — taken as UTC, and the legacy inSync Events API's `09/21/17 13:41` (UTC,
+/// minutes).
 pub(crate) fn parse_date_ms(text: &str) -> Option<i64> {
     let text = text.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Some(dt.timestamp_millis());
     }
-    const NAIVE: [&str; 5] = [
+    // JDK 20+ (CLDR 42) puts U+202F before AM/PM; some locales a no-break space.
+    let text = text.replace(['\u{202f}', '\u{a0}'], " ");
+    const NAIVE: [&str; 7] = [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
         "%b %d, %Y %I:%M:%S %p",
+        "%b %d, %Y, %I:%M:%S %p",
         "%B %d, %Y %I:%M:%S %p",
+        "%B %d, %Y, %I:%M:%S %p",
         "%m/%d/%y %H:%M",
     ];
     NAIVE
         .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .find_map(|format| NaiveDateTime::parse_from_str(&text, format).ok())
         .map(|naive| naive.and_utc().timestamp_millis())
 }
 
@@ -81,6 +87,20 @@ mod tests {
             parse_date_ms("Dec 01, 2015 12:00:00 AM"),
             parse_date_ms("2015-12-01T00:00:00Z")
         );
+    }
+
+    #[test]
+    fn newer_java_medium_formats_are_utc() {
+        let expected = parse_date_ms("2020-10-12T20:17:52Z");
+        for text in [
+            "Oct 12, 2020, 8:17:52 PM",
+            "Oct 12, 2020, 8:17:52\u{202f}PM",
+            "Oct 12, 2020 8:17:52\u{202f}PM",
+            "Oct 12, 2020, 08:17:52\u{a0}PM",
+            "October 12, 2020, 8:17:52 PM",
+        ] {
+            assert_eq!(parse_date_ms(text), expected, "{text:?}");
+        }
     }
 
     #[test]

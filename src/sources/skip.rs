@@ -1,5 +1,6 @@
 //! Why a row was skipped: bounded values of the `reason` label of
-//! `backup_source_rows_skipped_total`.
+//! `backup_source_rows_skipped_total`; and the values dropped from rows that were kept,
+//! by field (`backup_source_values_skipped_total`).
 
 use std::collections::BTreeMap;
 
@@ -44,40 +45,99 @@ impl From<BadValue> for SkipReason {
     }
 }
 
-/// Rows skipped during one refresh, by reason.
+/// Rows skipped during one refresh, by reason, and values dropped from the rows that were
+/// kept, by the field's wire name (a report's known fields: a bounded set).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SkipCounts(BTreeMap<SkipReason, u64>);
+pub struct SkipCounts {
+    // Flattened, so status files written before value counts existed still load.
+    #[serde(flatten)]
+    rows: BTreeMap<SkipReason, u64>,
+    #[serde(default)]
+    values: BTreeMap<String, u64>,
+}
 
 impl SkipCounts {
     pub fn add(&mut self, reason: SkipReason) {
-        *self.0.entry(reason).or_default() += 1;
+        *self.rows.entry(reason).or_default() += 1;
+    }
+
+    /// A value of `field` could not be read; the rest of its row is kept.
+    pub fn drop_value(&mut self, field: &str) {
+        match self.values.get_mut(field) {
+            Some(count) => *count += 1,
+            None => {
+                self.values.insert(field.to_string(), 1);
+            }
+        }
+    }
+
+    /// `value` of an optional field, or `None` (counted) when it cannot be read.
+    pub fn optional<T, E>(&mut self, field: &str, value: Result<Option<T>, E>) -> Option<T> {
+        value.unwrap_or_else(|_| {
+            self.drop_value(field);
+            None
+        })
     }
 
     pub fn merge(&mut self, other: &SkipCounts) {
-        for (reason, count) in &other.0 {
-            *self.0.entry(*reason).or_default() += count;
+        for (reason, count) in &other.rows {
+            *self.rows.entry(*reason).or_default() += count;
+        }
+        for (field, count) in &other.values {
+            *self.values.entry(field.clone()).or_default() += count;
         }
     }
 
     pub fn get(&self, reason: SkipReason) -> u64 {
-        self.0.get(&reason).copied().unwrap_or(0)
+        self.rows.get(&reason).copied().unwrap_or(0)
     }
 
+    /// Rows skipped.
     pub fn total(&self) -> u64 {
-        self.0.values().sum()
+        self.rows.values().sum()
     }
 
-    /// "none", or the counts by reason: "2 invalid_value, 1 duplicate".
+    /// Values dropped, by field.
+    pub fn values(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.values.iter().map(|(f, n)| (f.as_str(), *n))
+    }
+
+    /// "none", or the counts by reason and field: "2 invalid_value, 1 duplicate; values
+    /// dropped: 3 lastActivity".
     pub fn describe(&self) -> String {
-        if self.total() == 0 {
-            return "none".into();
-        }
-        let parts: Vec<String> = self
-            .0
+        let rows: Vec<String> = self
+            .rows
             .iter()
             .filter(|(_, n)| **n > 0)
             .map(|(reason, n)| format!("{n} {}", reason.as_str()))
             .collect();
-        parts.join(", ")
+        let values: Vec<String> = self.values().map(|(f, n)| format!("{n} {f}")).collect();
+        match (rows.is_empty(), values.is_empty()) {
+            (true, true) => "none".into(),
+            (false, true) => rows.join(", "),
+            (true, false) => format!("none; values dropped: {}", values.join(", ")),
+            (false, false) => format!("{}; values dropped: {}", rows.join(", "), values.join(", ")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_saved_before_value_counts_existed_still_load() {
+        let old: SkipCounts = serde_json::from_str(r#"{"invalid_value":3,"duplicate":1}"#).unwrap();
+        assert_eq!(old.get(SkipReason::InvalidValue), 3);
+        assert_eq!(old.values().count(), 0);
+        let mut new = old.clone();
+        new.drop_value("lastActivity");
+        let round: SkipCounts =
+            serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(round, new);
+        assert_eq!(
+            round.describe(),
+            "3 invalid_value, 1 duplicate; values dropped: 1 lastActivity"
+        );
     }
 }

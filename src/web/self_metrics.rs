@@ -180,6 +180,18 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
         },
     },
     SourceFamily {
+        name: "backup_source_values_skipped",
+        help: "Values left out of rows that were otherwise kept, because they could not be read (a date in an unknown format, a number that is not one), by the field's wire name.",
+        kind: MetricType::Counter,
+        samples: |v| {
+            v.status
+                .rows_skipped
+                .values()
+                .map(|(field, count)| (vec![("field", field.to_string())], Number::Count(count)))
+                .collect()
+        },
+    },
+    SourceFamily {
         name: "backup_source_last_refresh_requests",
         help: "HTTP requests the last refresh made to the vendor (tokens included).",
         kind: MetricType::Gauge,

@@ -75,10 +75,23 @@ pub struct EstateBuilder {
     archive_keys: foldhash::HashSet<(u32, usize)>,
     estate: Code42Estate,
     pub skipped: SkipCounts,
+    /// The device and destination of the current page's first row.
+    page_first: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl EstateBuilder {
-    pub fn add(&mut self, row: ArchiveRow<'_>) {
+    /// Starts a page; returns the first row of the previous one.
+    pub fn start_page(&mut self) -> Option<(Arc<str>, Arc<str>)> {
+        self.page_first.take()
+    }
+
+    /// The device and destination of the first row of the page being read.
+    pub fn page_first(&self) -> Option<&(Arc<str>, Arc<str>)> {
+        self.page_first.as_ref()
+    }
+
+    /// Adds a row; `false` when it repeats an archive already read (skipped as a duplicate).
+    pub fn add(&mut self, row: ArchiveRow<'_>) -> bool {
         let device = match self.device_index.get(row.device_uid.as_ref()) {
             Some(&index) => {
                 let device = &mut self.estate.devices[index as usize];
@@ -107,10 +120,14 @@ impl EstateBuilder {
         // The report lists an archive twice when a user has several backup sets; one series
         // per device and destination is what the metrics promise, so later copies are skipped.
         let destination = self.strings.get(&row.destination);
+        if self.page_first.is_none() {
+            let uid = self.estate.devices[device as usize].uid.clone();
+            self.page_first = Some((uid, destination.clone()));
+        }
         let key = (device, Arc::as_ptr(&destination) as *const u8 as usize);
         if !self.archive_keys.insert(key) {
             self.skipped.add(SkipReason::Duplicate);
-            return;
+            return false;
         }
         self.estate.archives.push(Archive {
             device,
@@ -124,6 +141,7 @@ impl EstateBuilder {
             cold_storage: row.cold_storage,
             alerts: row.alerts,
         });
+        true
     }
 
     pub fn rows(&self) -> usize {

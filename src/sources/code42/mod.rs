@@ -20,7 +20,7 @@ use row::ArchiveRow;
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};
 use crate::sources::record::{PageError, Row, decode_page};
-use crate::sources::{ClientContext, RefreshError, Refreshed, SkipReason, Vendor};
+use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, SkipReason, Vendor};
 
 /// More pages than this means the server ignores `pgNum`; stop instead of looping.
 const MAX_PAGES: u32 = 100_000;
@@ -78,7 +78,7 @@ impl Vendor for Code42 {
             // The page is parsed on a refresh thread. After a full page, the next one is
             // requested meanwhile, so the vendor prepares it while this one is parsed;
             // after a short page (usually the last) nothing is requested ahead.
-            let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
+            let previous_first = builder.start_page();
             let parse = crate::runtime::background::run(move || {
                 let rows = parse_page(&response.body, &mut builder);
                 (builder, rows)
@@ -103,12 +103,16 @@ impl Vendor for Code42 {
                     skipped,
                 });
             }
-            let duplicates = builder.skipped.get(SkipReason::Duplicate) - before.1;
-            if page > 1 && builder.rows() == before.0 && duplicates as usize == rows {
+            // The report repeats an archive for each of its user's backup sets, so a page may
+            // hold only rows already read: they are skipped as duplicates and paging goes on.
+            // A server that ignores pgNum shows itself by starting a page with the same row
+            // as the page before.
+            if previous_first.is_some() && builder.page_first() == previous_first.as_ref() {
                 return Err(RefreshError::Paging {
                     endpoint: ENDPOINT,
                     detail: format!(
-                        "page {page} repeats rows already read; the server seems to ignore pgNum"
+                        "page {page} starts with the same row as page {}; the server seems to ignore pgNum",
+                        page - 1
                     ),
                 });
             }
@@ -165,10 +169,18 @@ impl Vendor for Code42 {
 /// of rows the page held (skipped ones included).
 pub fn parse_page(body: &[u8], builder: &mut EstateBuilder) -> Result<usize, PageError> {
     let info = decode_page(body, "data", row::SEED, &[], |row| match row {
-        Row::Record(record) => match ArchiveRow::parse(&record) {
-            Ok(row) => builder.add(row),
-            Err(reason) => builder.skipped.add(reason),
-        },
+        Row::Record(record) => {
+            // Values dropped from a row count only if the row is kept (not a duplicate).
+            let mut dropped = SkipCounts::default();
+            match ArchiveRow::parse(&record, &mut dropped) {
+                Ok(row) => {
+                    if builder.add(row) {
+                        builder.skipped.merge(&dropped);
+                    }
+                }
+                Err(reason) => builder.skipped.add(reason),
+            }
+        }
         Row::NotAnObject => builder.skipped.add(SkipReason::NotAnObject),
     })?;
     Ok(info.rows)

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use crate::sources::SkipReason;
-use crate::sources::record::{Record, RowSeed};
+use crate::sources::record::{BadValue, Record, RowSeed};
+use crate::sources::{SkipCounts, SkipReason};
 
 /// The report's columns in the order of its CSV export, which is also the order of the keys
 /// in JSON rows (the decoder looks for each key where the previous one left off).
@@ -118,9 +118,14 @@ fn text<'a>(record: &Record<'a>, name: &str) -> Result<Cow<'a, str>, SkipReason>
 }
 
 impl<'a> ArchiveRow<'a> {
-    /// Validates a decoded row: the device and destination must be identified, and every
-    /// value present must have a usable type and format.
-    pub fn parse(record: &Record<'a>) -> Result<ArchiveRow<'a>, SkipReason> {
+    /// Validates a decoded row. Only its identity is required: a row without a device or a
+    /// destination is skipped. Any other value that cannot be read (a date in an unknown
+    /// format, a number that is not one) is left out of the row and counted in `skipped`
+    /// by field, and the rest of the row is kept.
+    pub fn parse(
+        record: &Record<'a>,
+        skipped: &mut SkipCounts,
+    ) -> Result<ArchiveRow<'a>, SkipReason> {
         let device_uid = text(record, "deviceUid")?;
         if device_uid.trim().is_empty() {
             return Err(SkipReason::MissingField);
@@ -133,32 +138,54 @@ impl<'a> ArchiveRow<'a> {
         if destination.is_empty() {
             return Err(SkipReason::MissingField);
         }
-        let ts = |name| {
+        let mut text = |name: &str| {
+            skipped
+                .optional(name, record.field(name).as_text())
+                .unwrap_or(Cow::Borrowed(""))
+        };
+        let (device_name, org_name, username) =
+            (text("deviceName"), text("orgName"), text("username"));
+        let (os, os_version, app_version) = (text("os"), text("osVersion"), text("version"));
+        let mut ts = |name: &str| skipped.optional(name, record.field(name).as_timestamp_ms());
+        let (creation_ms, last_connected_ms) = (ts("creationDate"), ts("lastConnectedDate"));
+        let (last_completed_ms, last_activity_ms) =
+            (ts("lastCompletedBackupDate"), ts("lastActivity"));
+        let percentage =
             record
-                .field(name)
-                .as_timestamp_ms()
-                .map_err(SkipReason::from)
-        };
-        let ratio = match record.field("backupCompletePercentage").as_f64()? {
-            Some(pct) if !(0.0..=100.0).contains(&pct) => return Err(SkipReason::InvalidValue),
-            pct => pct.map(|p| p / 100.0),
-        };
+                .field("backupCompletePercentage")
+                .as_f64()
+                .and_then(|pct| match pct {
+                    Some(pct) if !(0.0..=100.0).contains(&pct) => Err(BadValue),
+                    pct => Ok(pct),
+                });
+        let complete_ratio = skipped
+            .optional("backupCompletePercentage", percentage)
+            .map(|p| p / 100.0);
+        let words = skipped
+            .optional(
+                "alertStates",
+                record.field("alertStates").as_words().map(Some),
+            )
+            .unwrap_or_default();
         Ok(ArchiveRow {
-            device_name: text(record, "deviceName")?,
-            org_name: text(record, "orgName")?,
-            username: text(record, "username")?,
-            os: text(record, "os")?,
-            os_version: text(record, "osVersion")?,
-            app_version: text(record, "version")?,
-            alerts: AlertStates::parse(&record.field("alertStates").as_words()?),
-            creation_ms: ts("creationDate")?,
-            last_connected_ms: ts("lastConnectedDate")?,
-            last_completed_ms: ts("lastCompletedBackupDate")?,
-            last_activity_ms: ts("lastActivity")?,
-            complete_ratio: ratio,
-            archive_bytes: record.field("archiveBytes").as_u64()?,
-            selected_bytes: record.field("selectedBytes").as_u64()?,
-            cold_storage: record.field("coldStorage").as_bool()?.unwrap_or(false),
+            device_name,
+            org_name,
+            username,
+            os,
+            os_version,
+            app_version,
+            alerts: AlertStates::parse(&words),
+            creation_ms,
+            last_connected_ms,
+            last_completed_ms,
+            last_activity_ms,
+            complete_ratio,
+            archive_bytes: skipped.optional("archiveBytes", record.field("archiveBytes").as_u64()),
+            selected_bytes: skipped
+                .optional("selectedBytes", record.field("selectedBytes").as_u64()),
+            cold_storage: skipped
+                .optional("coldStorage", record.field("coldStorage").as_bool())
+                .unwrap_or(false),
             device_uid,
             destination,
         })
@@ -175,7 +202,7 @@ mod tests {
         let json: &'static str = Box::leak(json.to_string().into_boxed_str());
         let mut de = serde_json::Deserializer::from_str(json);
         match SEED.deserialize(&mut de).unwrap() {
-            Row::Record(r) => ArchiveRow::parse(&r),
+            Row::Record(r) => ArchiveRow::parse(&r, &mut SkipCounts::default()),
             Row::NotAnObject => Err(SkipReason::NotAnObject),
         }
     }
@@ -293,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_rows_are_skipped_with_a_reason() {
+    fn rows_without_an_identity_are_skipped() {
         let cases = [
             (
                 EXAMPLE.replace(r#""deviceUid":"954143368874689941","#, ""),
@@ -304,36 +331,16 @@ mod tests {
                 SkipReason::MissingField,
             ),
             (
-                EXAMPLE.replace(r#""archiveBytes":"1745757673""#, r#""archiveBytes":"lots""#),
-                SkipReason::InvalidValue,
+                EXAMPLE
+                    .replace(r#""destinationName":"Code42 Cloud USA West","#, "")
+                    .replace(r#""destinationUid":"632540230984925185","#, ""),
+                SkipReason::MissingField,
             ),
             (
                 EXAMPLE.replace(
-                    r#""archiveBytes":"1745757673""#,
-                    r#""archiveBytes":{"v":1}"#,
+                    r#""deviceUid":"954143368874689941""#,
+                    r#""deviceUid":{"a":1}"#,
                 ),
-                SkipReason::InvalidValue,
-            ),
-            (
-                EXAMPLE.replace(
-                    r#""lastActivity":"2020-10-12T20:17:52.084Z""#,
-                    r#""lastActivity":"yesterday""#,
-                ),
-                SkipReason::InvalidValue,
-            ),
-            (
-                EXAMPLE.replace(r#""coldStorage":"false""#, r#""coldStorage":"perhaps""#),
-                SkipReason::InvalidValue,
-            ),
-            (
-                EXAMPLE.replace(
-                    r#""backupCompletePercentage":"99.7""#,
-                    r#""backupCompletePercentage":"140""#,
-                ),
-                SkipReason::InvalidValue,
-            ),
-            (
-                EXAMPLE.replace(r#""alertStates":"OK""#, r#""alertStates":7"#),
                 SkipReason::InvalidValue,
             ),
             ("[1,2]".to_string(), SkipReason::NotAnObject),
@@ -342,5 +349,68 @@ mod tests {
         for (json, reason) in cases {
             assert_eq!(parse(&json).unwrap_err(), reason, "{json}");
         }
+    }
+
+    #[test]
+    fn an_unreadable_value_is_dropped_and_counted_and_the_row_kept() {
+        let cases = [
+            (
+                "archiveBytes",
+                r#""archiveBytes":"1745757673""#,
+                r#""archiveBytes":"lots""#,
+            ),
+            (
+                "archiveBytes",
+                r#""archiveBytes":"1745757673""#,
+                r#""archiveBytes":{"v":1}"#,
+            ),
+            (
+                "lastActivity",
+                r#""lastActivity":"2020-10-12T20:17:52.084Z""#,
+                r#""lastActivity":"yesterday""#,
+            ),
+            (
+                "coldStorage",
+                r#""coldStorage":"false""#,
+                r#""coldStorage":"perhaps""#,
+            ),
+            (
+                "backupCompletePercentage",
+                r#""backupCompletePercentage":"99.7""#,
+                r#""backupCompletePercentage":"140""#,
+            ),
+            ("alertStates", r#""alertStates":"OK""#, r#""alertStates":7"#),
+            (
+                "deviceName",
+                r#""deviceName":"JDOE-MBP""#,
+                r#""deviceName":[1]"#,
+            ),
+        ];
+        for (field, from, to) in cases {
+            let json: &'static str = Box::leak(EXAMPLE.replace(from, to).into_boxed_str());
+            let mut de = serde_json::Deserializer::from_str(json);
+            let Row::Record(record) = SEED.deserialize(&mut de).unwrap() else {
+                panic!()
+            };
+            let mut skipped = SkipCounts::default();
+            let row =
+                ArchiveRow::parse(&record, &mut skipped).unwrap_or_else(|e| panic!("{to}: {e:?}"));
+            assert_eq!(skipped.values().collect::<Vec<_>>(), [(field, 1)], "{to}");
+            assert_eq!(skipped.total(), 0);
+            // Everything else is still there.
+            assert_eq!(row.device_uid, "954143368874689941");
+            assert_eq!(row.selected_bytes, Some(1_658_317_953));
+            assert_eq!(row.creation_ms, Some(1_589_461_400_302));
+        }
+    }
+
+    #[test]
+    fn a_newer_java_date_is_read() {
+        let row = parse(&EXAMPLE.replace(
+            r#""lastCompletedBackupDate":"2020-10-12T20:17:52.084Z""#,
+            "\"lastCompletedBackupDate\":\"Oct 12, 2020, 8:17:52\u{202f}PM\"",
+        ))
+        .unwrap();
+        assert_eq!(row.last_completed_ms, Some(1_602_533_872_000));
     }
 }
