@@ -37,5 +37,5 @@ pub use sources::code42::{EstateBuilder, families as code42_families, parse_page
 pub use sources::druva::{DEFAULT_REPORTS as DRUVA_REPORTS, reports as druva_reports};
 pub use sources::http::install_crypto_provider;
 pub use sources::record::{Row, decode_page};
-pub use sources::{RefreshError, SkipReason};
+pub use sources::{RefreshError, SkipCounts, SkipReason};
 pub use web::{App, serve};

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 
 use backup_exporter::druva_reports::{self as reports, Parsed};
 use backup_exporter::{
-    EstateBuilder, ExpositionBuilder, Format, Row, Value, code42_families as families, decode_page,
-    parse_page,
+    EstateBuilder, ExpositionBuilder, Format, Row, SkipCounts, Value, code42_families as families,
+    decode_page, parse_page,
 };
 use common::Metrics;
 use proptest::prelude::*;
@@ -81,6 +81,18 @@ fn druva_rows() -> Vec<(&'static str, Map<String, serde_json::Value>)> {
         (
             "m365UserWorkload",
             json!({"addedOn":"2024-05-24T14:19:54.000Z","lastAttemptedBackup":"2024-09-01T18:10:28.000Z","lastBackupStatus":"Backed Up Successfully","lastSuccessfulbackup":"2024-09-01T18:10:28.000Z","lastUpdatedTime":"2024-09-02T09:35:20.000Z","totalBackupData":1720261,"userEmail":"a@example.com","userName":"A","workloadType":"OneDrive"}),
+        ),
+        (
+            "m365UserLastBackupStatus",
+            json!({"endTime":"2024-07-25T07:43:49.000Z","itemsBackedUp":0,"itemsMissed":3,"lastBackupData":0,"lastBackupStatus":"Backup Failed","lastUpdatedTime":"2024-09-01T18:08:44.000Z","startTime":"2024-07-25T07:41:53.000Z","statusDetails":"EINTERNAL","userEmail":"a@example.com","userName":"A","workloadType":"Exchange Online"}),
+        ),
+        (
+            "m365UserProvisioning",
+            json!({"activeLicenseAllocated":100,"lastUpdatedTime":"2024-08-02T10:24:09.000Z","m365LicenseState":"-","managedBy":"Manually","preservedLicenseAllocated":20,"smbLicenseAllocated":55,"userEmail":"a@example.com","userStatus":"Active"}),
+        ),
+        (
+            "m365PreservedUsersDatasources",
+            json!({"autoDeleteOn":"2024-11-01T04:34:05.000Z","lastUpdatedTime":"2024-08-01T04:34:05.000Z","totalBackupData":0,"userEmail":"a@example.com","userName":"A"}),
         ),
         (
             "m365Alerts",
@@ -154,14 +166,14 @@ proptest! {
 
     /// The same for every Druva report.
     #[test]
-    fn druva_rows_with_any_value_in_any_field(report_pick in 0usize..11, pick in 0usize..32, value in any_json(), junk_row in any_json()) {
+    fn druva_rows_with_any_value_in_any_field(report_pick in 0usize..14, pick in 0usize..32, value in any_json(), junk_row in any_json()) {
         let rows = druva_rows();
         let (id, valid) = rows[report_pick % rows.len()].clone();
         let report = reports::find(id).unwrap();
         let page = json!({"data": [valid.clone(), fuzz_field(valid.clone(), pick, value), valid, junk_row], "nextPageToken": ""}).to_string();
         let mut outcomes: Vec<Result<Parsed, _>> = Vec::new();
         let info = decode_page(page.as_bytes(), "data", report.seed(), &[], |row| match row {
-            Row::Record(record) => outcomes.push(report.parse(&record)),
+            Row::Record(record) => outcomes.push(report.parse(&record, &mut SkipCounts::default())),
             Row::NotAnObject => outcomes.push(Err(backup_exporter::SkipReason::NotAnObject)),
         }).unwrap();
         prop_assert_eq!(info.rows, 4);

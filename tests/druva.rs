@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use backup_exporter::Clock;
 use backup_exporter::RefreshError;
@@ -268,6 +268,7 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
 
     let mut jobs: BTreeMap<(String, &str, &str), u64> = BTreeMap::new();
     let mut job_bytes: BTreeMap<(String, &str), u64> = BTreeMap::new();
+    let mut files_missed: BTreeMap<(String, &str), u64> = BTreeMap::new();
     for job in tenant
         .jobs(read_ms)
         .iter()
@@ -284,6 +285,20 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
         *job_bytes
             .entry((job.workload.to_string(), operation))
             .or_default() += job.bytes;
+        *files_missed
+            .entry((job.workload.to_string(), operation))
+            .or_default() += job.files_missed;
+    }
+    assert!(files_missed.values().any(|n| *n > 0));
+    for ((workload, operation), missed) in &files_missed {
+        assert_eq!(
+            metrics.get(
+                "backup_job_files_missed_total",
+                &[source, ("workload", workload), ("operation", operation)]
+            ),
+            Some(*missed as f64),
+            "{workload} {operation}"
+        );
     }
     assert!(jobs.len() > 10);
     for ((workload, operation, status), count) in &jobs {
@@ -321,7 +336,155 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
         );
     }
 
+    assert_last_backups_and_failures(metrics, &all);
+    assert_users(metrics, harness, read_ms);
     assert_events(metrics, harness);
+}
+
+/// Failure reasons exactly for the failing resources; each user workload's last backup.
+fn assert_last_backups_and_failures(
+    metrics: &Metrics,
+    resources: &[backup_exporter::simulator::ResourceTruth],
+) {
+    let source = ("source", SOURCE);
+    let mut expected = BTreeSet::new();
+    let mut last_backups = 0;
+    for r in resources.iter().filter(|r| !r.deleted && !r.purged) {
+        for (code, reason) in &r.failure {
+            expected.insert((
+                r.workload.clone(),
+                r.id.clone(),
+                code.clone(),
+                reason.clone(),
+            ));
+        }
+        let Some(last) = &r.last_backup else { continue };
+        last_backups += 1;
+        let labels = [
+            source,
+            ("workload", r.workload.as_str()),
+            ("id", r.id.as_str()),
+        ];
+        let get = |name: &str| metrics.get(name, &labels);
+        let context = format!("{} {}", r.workload, r.id);
+        assert_eq!(
+            get("backup_resource_last_backup_items"),
+            Some(last.items_backed_up as f64),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_last_backup_items_missed"),
+            Some(last.items_missed as f64),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_last_backup_bytes"),
+            Some(last.bytes as f64),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_last_backup_start_timestamp_seconds").map(ms),
+            Some(last.start_ms),
+            "{context}"
+        );
+        assert_eq!(
+            get("backup_resource_last_backup_end_timestamp_seconds").map(ms),
+            Some(last.end_ms),
+            "{context}"
+        );
+    }
+    assert!(last_backups > 0);
+    let exposed: BTreeSet<_> = metrics
+        .find("backup_resource_last_backup_error", &[source])
+        .iter()
+        .map(|s| {
+            assert_eq!(s.value, 1.0);
+            (
+                s.labels["workload"].clone(),
+                s.labels["id"].clone(),
+                s.labels["code"].clone(),
+                s.labels["reason"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(exposed, expected);
+    let workloads: BTreeSet<&str> = expected.iter().map(|e| e.0.as_str()).collect();
+    assert!(
+        workloads.len() >= 4,
+        "reasons from errorDetailsNew and statusDetails: {workloads:?}"
+    );
+}
+
+/// Provisioned users by status, licence state and management; preserved users, their
+/// data and when Druva deletes it.
+fn assert_users(metrics: &Metrics, harness: &Harness, read_ms: i64) {
+    let source = ("source", SOURCE);
+    let tenant = &harness.sim.simulator.druva;
+    let users = tenant.users(read_ms);
+    let word = |text: &str| match text {
+        "-" => "none".to_string(),
+        text => text.to_lowercase(),
+    };
+    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for u in &users {
+        *counts
+            .entry((word(u.status), word(u.license_state), word(u.managed_by)))
+            .or_default() += 1;
+    }
+    assert!(counts.len() > 4);
+    for ((status, license_state, managed_by), count) in &counts {
+        assert_eq!(
+            metrics.get(
+                "backup_users_provisioned",
+                &[
+                    source,
+                    ("status", status),
+                    ("license_state", license_state),
+                    ("managed_by", managed_by)
+                ]
+            ),
+            Some(*count as f64),
+            "{status} {license_state} {managed_by}"
+        );
+    }
+    assert_eq!(
+        metrics.count("backup_users_provisioned"),
+        counts.len(),
+        "no other combination"
+    );
+    let (active, preserved, smb) = tenant.provisioned_licenses();
+    for (license, value) in [("active", active), ("preserved", preserved), ("smb", smb)] {
+        assert_eq!(
+            metrics.get(
+                "backup_users_provisioned_license_allocated",
+                &[source, ("license", license)]
+            ),
+            Some(value as f64)
+        );
+    }
+    let preserved: Vec<_> = users.iter().filter(|u| u.preserved).collect();
+    assert_eq!(
+        metrics.get("backup_preserved_users", &[source]),
+        Some(preserved.len() as f64)
+    );
+    assert_eq!(
+        metrics.get("backup_preserved_users_bytes", &[source]),
+        Some(preserved.iter().map(|u| u.bytes).sum::<u64>() as f64)
+    );
+    let deletes: BTreeSet<(String, i64)> = preserved
+        .iter()
+        .filter_map(|u| Some((u.email.clone(), u.auto_delete_ms?)))
+        .collect();
+    assert!(deletes.len() >= 2);
+    let exposed: BTreeSet<(String, i64)> = metrics
+        .find(
+            "backup_preserved_user_auto_delete_timestamp_seconds",
+            &[source],
+        )
+        .iter()
+        .map(|s| (s.labels["id"].clone(), ms(s.value)))
+        .collect();
+    assert_eq!(exposed, deletes);
 }
 
 fn assert_events(metrics: &Metrics, harness: &Harness) {

@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use error::RefreshError;
-pub(crate) use skip::SkipCounts;
+pub use skip::SkipCounts;
 pub use skip::SkipReason;
 
 use crate::config::{ConfigWarning, FieldError, HttpSpec};

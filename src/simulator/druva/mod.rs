@@ -133,6 +133,36 @@ pub struct ResourceTruth {
     pub unscheduled: bool,
     pub deleted: bool,
     pub purged: bool,
+    /// While the last backup fails: the reason codes the row gives, as a faithful client
+    /// reports them (hex codes in lower case; free text as `other`), with their meaning.
+    pub failure: Vec<(String, String)>,
+    /// The last backup, for user workloads (m365UserLastBackupStatus).
+    pub last_backup: Option<LastBackupTruth>,
+}
+
+/// A user workload's last backup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastBackupTruth {
+    pub items_backed_up: u64,
+    pub items_missed: u64,
+    pub bytes: u64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+/// A user as m365UserProvisioning and m365PreservedUsersDatasources report them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserTruth {
+    pub email: String,
+    pub name: String,
+    pub preserved: bool,
+    /// `userStatus`, `m365LicenseState` and `managedBy` as written.
+    pub status: &'static str,
+    pub license_state: &'static str,
+    pub managed_by: &'static str,
+    pub bytes: u64,
+    /// Preserved users: when Druva deletes their data, if it will.
+    pub auto_delete_ms: Option<i64>,
 }
 
 /// A job of an activity report.
@@ -146,6 +176,8 @@ pub struct JobTruth {
     pub end_ms: Option<i64>,
     pub status: &'static str,
     pub bytes: u64,
+    /// Files (or items) the job missed.
+    pub files_missed: u64,
     pub last_updated_ms: i64,
 }
 
@@ -243,6 +275,76 @@ const EVENT_KINDS: &[(&str, &str)] = &[
     ("API Login", "Success"),
     ("Admin Audit Trail", "Admin Event"),
 ];
+
+/// Why a failing resource's backup fails: the field that says it, its text as written,
+/// and the reasons (code, meaning) a faithful client reads from it, sorted by code.
+fn failure_text(
+    r: &Resource,
+) -> (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+) {
+    let n = r.id.bytes().map(u64::from).sum::<u64>();
+    match r.kind {
+        Kind::Site => match n % 3 {
+            0 => (
+                "errorDetailsNew",
+                "100010016,100000001",
+                &[
+                    ("100000001", "Internal error"),
+                    ("100010016", "Site Not Found"),
+                ],
+            ),
+            1 => (
+                "errorDetailsNew",
+                "10000000A",
+                &[("10000000a", "Task Aborted")],
+            ),
+            _ => (
+                "errorDetailsNew",
+                "10001001f",
+                &[("10001001f", "SharePoint Site Busy")],
+            ),
+        },
+        Kind::Team => (
+            "statusDetails",
+            "EUSERNOTFOUND",
+            &[("EUSERNOTFOUND", "EUSERNOTFOUND")],
+        ),
+        // Free text, as some rows carry: not a code.
+        Kind::Group => (
+            "statusDetails",
+            "Backup failed: the group mailbox is on litigation hold",
+            &[("other", "other")],
+        ),
+        Kind::User => ("statusDetails", "EINTERNAL", &[("EINTERNAL", "EINTERNAL")]),
+    }
+}
+
+fn failure(r: &Resource) -> &'static [(&'static str, &'static str)] {
+    failure_text(r).2
+}
+
+/// A user workload's last backup, started at `start`.
+fn last_backup(r: &Resource, start: i64, failing: bool) -> LastBackupTruth {
+    let n = mix(r.bytes, start as u64);
+    LastBackupTruth {
+        items_backed_up: if failing { n % 20 } else { 50 + n % 500 },
+        items_missed: if failing {
+            1 + (n >> 16) % 9
+        } else {
+            (n >> 16) % 2
+        },
+        bytes: if failing {
+            0
+        } else {
+            1_000 + (n >> 20) % 50_000_000
+        },
+        start_ms: start,
+        end_ms: start + (5 + (n >> 32) as i64 % 40) * MINUTE,
+    }
+}
 
 /// A deterministic pseudo-random number for `n` (splitmix64).
 fn mix(seed: u64, n: u64) -> u64 {
@@ -412,6 +514,7 @@ impl DruvaTenant {
             Health::Never => (None, None, "Never Backed Up"),
         };
         let deleted = r.deleted_at.is_some_and(|d| d <= now);
+        let failing = status == "Backup Failed";
         let last_updated = match r.deleted_at {
             Some(d) if deleted => d,
             _ => last_attempt.unwrap_or(r.added_ms),
@@ -438,7 +541,55 @@ impl DruvaTenant {
             unscheduled: r.kind != Kind::User && r.frequency == 0,
             deleted,
             purged: r.purged_at.is_some_and(|p| p <= now),
+            failure: if failing {
+                failure(r)
+                    .iter()
+                    .map(|(code, reason)| (code.to_string(), reason.to_string()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            last_backup: (r.kind == Kind::User)
+                .then(|| last_attempt.map(|start| last_backup(r, start, failing)))
+                .flatten(),
         }
+    }
+
+    /// Every user (one per Exchange Online resource): every fifteenth preserved, and some of
+    /// those due for deletion in 1, 2, 5, 10 or 40 days from the tenant's start.
+    pub fn users(&self, now: i64) -> Vec<UserTruth> {
+        const MANAGED_BY: [&str; 4] = ["AzureAD", "Manually", "SCIM", "AD"];
+        self.resources
+            .iter()
+            .filter(|r| r.kind == Kind::User && r.workload == "Exchange Online")
+            .filter(|r| r.purged_at.is_none_or(|p| p > now))
+            .enumerate()
+            .map(|(i, r)| {
+                let preserved = i % 15 == 0;
+                UserTruth {
+                    email: r.email.clone(),
+                    name: r.name.clone(),
+                    preserved,
+                    status: if preserved { "Preserved" } else { "Active" },
+                    license_state: match (preserved, i % 7) {
+                        (true, _) => "Preserved",
+                        (false, 0) => "-",
+                        _ => "Active",
+                    },
+                    managed_by: MANAGED_BY[i % MANAGED_BY.len()],
+                    bytes: r.bytes,
+                    auto_delete_ms: match (preserved, i / 15 % 6) {
+                        (false, _) | (true, 5) => None,
+                        (true, k) => Some(self.start_ms + [1, 2, 5, 10, 40][k] * DAY),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// The licences m365UserProvisioning says are allocated: active, preserved, smb.
+    pub fn provisioned_licenses(&self) -> (u64, u64, u64) {
+        (self.active_licenses(), 50, 10)
     }
 
     /// Every resource the tenant has known, flagged when deleted (reported with
@@ -503,6 +654,11 @@ impl DruvaTenant {
                         10_000 + h % 5_000_000_000
                     } else {
                         0
+                    },
+                    files_missed: match status {
+                        "Backed Up With Errors" | "Restored With Errors" => 1 + (h >> 8) % 40,
+                        "Backup Failed" | "Restore Failed" => (h >> 8) % 5,
+                        _ => 0,
                     },
                     last_updated_ms: if finished { end + 1000 } else { start },
                 });

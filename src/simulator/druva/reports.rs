@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{ACTIVITY, DAY, DruvaTenant, HOUR, JobTruth, Kind, MINUTE, Resource, ResourceTruth};
+use super::{ACTIVITY, DruvaTenant, HOUR, JobTruth, Kind, Resource, ResourceTruth, failure_text};
 use crate::simulator::wire::{DateStyle, format_date};
 
 /// A report row: a JSON object.
@@ -66,10 +66,10 @@ impl DruvaTenant {
                     ("profileName", "Default".into()),
                     (
                         "statusDetails",
-                        if t.status == "Backup Failed" {
-                            "EINTERNAL".into()
-                        } else {
+                        if t.failure.is_empty() {
                             serde_json::Value::Null
+                        } else {
+                            failure_text(r).1.into()
                         },
                     ),
                     ("storageId", 1_000_021.into()),
@@ -96,8 +96,16 @@ impl DruvaTenant {
                     format!("https://m365.example.com/sites/{}", r.id).into(),
                 );
                 row.insert("geolocation".into(), "FRA (France)".into());
+                // Sites give their reasons as errorDetailsNew codes.
                 row.insert("errorDetailsOld".into(), "-".into());
-                row.insert("errorDetailsNew".into(), serde_json::Value::Null);
+                row.insert(
+                    "errorDetailsNew".into(),
+                    if t.failure.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        failure_text(r).1.into()
+                    },
+                );
                 row.remove("statusDetails");
                 row
             })
@@ -135,37 +143,36 @@ impl DruvaTenant {
             .collect()
     }
 
-    /// Rows of `m365UserLastBackupStatus`: each user workload's last backup.
+    /// Rows of `m365UserLastBackupStatus`: each user workload's last backup (none for a
+    /// workload never attempted).
     fn last_backup_status(&self, now: i64) -> Vec<Row> {
         self.live(now, Kind::User)
-            .map(|(r, t)| {
+            .filter_map(|(r, t)| Some((r, t.last_backup.clone()?, t)))
+            .map(|(r, last, t)| {
                 object(vec![
                     (
                         "appStatus",
                         (if r.enabled { "Enabled" } else { "Disabled" }).into(),
                     ),
-                    (
-                        "endTime",
-                        opt_date(t.last_attempt_ms.map(|a| a + 20 * MINUTE)),
-                    ),
-                    ("itemsBackedUp", 120.into()),
-                    ("itemsMissed", i64::from(t.status == "Backup Failed").into()),
-                    ("lastBackupData", (r.bytes / 1000).into()),
+                    ("endTime", date(last.end_ms)),
+                    ("itemsBackedUp", last.items_backed_up.into()),
+                    ("itemsMissed", last.items_missed.into()),
+                    ("lastBackupData", last.bytes.into()),
                     ("lastBackupStatus", t.status.into()),
                     ("lastUpdatedTime", date(t.last_updated_ms)),
                     ("profileId", 55.into()),
                     ("profileName", "Default".into()),
-                    ("startTime", opt_date(t.last_attempt_ms)),
+                    ("startTime", date(last.start_ms)),
                     (
                         "statusDetails",
-                        (if t.status == "Backup Failed" {
-                            "EINTERNAL"
-                        } else {
+                        (if t.failure.is_empty() {
                             "-"
+                        } else {
+                            failure_text(r).1
                         })
                         .into(),
                     ),
-                    ("totalBackupData", r.bytes.into()),
+                    ("totalBackupData", serde_json::Value::Null),
                     ("userEmail", r.email.clone().into()),
                     ("userName", r.name.clone().into()),
                     ("workloadType", r.workload.into()),
@@ -174,45 +181,42 @@ impl DruvaTenant {
             .collect()
     }
 
-    /// Rows of `m365UserProvisioning` (every user) and `m365PreservedUsersDatasources` (every fifteenth, preserved).
+    /// Rows of `m365UserProvisioning` (every user) and `m365PreservedUsersDatasources` (the
+    /// preserved ones).
     fn user_rows(&self, report: &str, now: i64) -> Vec<Row> {
-        self.live(now, Kind::User)
-            .filter(|(r, _)| r.workload == "Exchange Online")
-            .enumerate()
-            .filter(|(i, _)| report == "m365UserProvisioning" || i % 15 == 0)
-            .map(|(i, (r, t))| {
+        let (active, preserved, smb) = self.provisioned_licenses();
+        self.users(now)
+            .into_iter()
+            .filter(|u| report == "m365UserProvisioning" || u.preserved)
+            .map(|u| {
                 let mut row = object(vec![
-                    ("lastUpdatedTime", date(t.added_ms)),
+                    ("lastUpdatedTime", date(self.start_ms - 3_600_000)),
                     ("profileId", 55.into()),
                     ("profileName", "Default".into()),
-                    ("totalBackupData", r.bytes.into()),
-                    ("userEmail", r.email.clone().into()),
-                    ("userName", r.name.clone().into()),
+                    ("totalBackupData", u.bytes.into()),
+                    ("userEmail", u.email.clone().into()),
+                    ("userName", u.name.clone().into()),
                     ("smbLicenseState", "No".into()),
+                    ("m365LicenseState", u.license_state.into()),
                 ]);
                 if report == "m365UserProvisioning" {
-                    row.insert(
-                        "userStatus".into(),
-                        (if i % 15 == 0 { "Preserved" } else { "Active" }).into(),
-                    );
-                    row.insert(
-                        "m365LicenseState".into(),
-                        (if i % 15 == 0 { "Preserved" } else { "Active" }).into(),
-                    );
-                    row.insert("createdOn".into(), date(t.added_ms));
-                    row.insert("managedBy".into(), "AzureAD".into());
+                    row.insert("userStatus".into(), u.status.into());
+                    row.insert("createdOn".into(), date(self.start_ms - 90 * 86_400_000));
+                    row.insert("managedBy".into(), u.managed_by.into());
                     row.insert("mapping".into(), "-".into());
                     row.insert("customAttributeName".into(), "-".into());
                     row.insert("customAttributeValue".into(), "-".into());
-                    row.insert("activeLicenseAllocated".into(), 1.into());
-                    row.insert("preservedLicenseAllocated".into(), 0.into());
-                    row.insert("smbLicenseAllocated".into(), 0.into());
+                    row.insert("activeLicenseAllocated".into(), active.into());
+                    row.insert("preservedLicenseAllocated".into(), preserved.into());
+                    row.insert("smbLicenseAllocated".into(), smb.into());
                 } else {
-                    row.insert("m365LicenseState".into(), "Preserved".into());
-                    row.insert("preservedOn".into(), date(t.added_ms + DAY));
+                    row.insert("preservedOn".into(), date(self.start_ms - 30 * 86_400_000));
                     row.insert("mode".into(), "AZUREAD".into());
-                    row.insert("autoDeleteOn".into(), "-".into());
-                    row.insert("preserveLicenseAllocated".into(), 1.into());
+                    row.insert(
+                        "autoDeleteOn".into(),
+                        u.auto_delete_ms.map_or_else(|| "-".into(), date),
+                    );
+                    row.insert("preserveLicenseAllocated".into(), preserved.into());
                 }
                 row
             })
@@ -332,10 +336,10 @@ fn discovery(
     ]);
     row.insert(
         "statusDetails".into(),
-        (if t.status == "Backup Failed" {
-            "EUSERNOTFOUND"
-        } else {
+        (if t.failure.is_empty() {
             "-"
+        } else {
+            failure_text(r).1
         })
         .into(),
     );
@@ -365,7 +369,7 @@ fn job_row(j: &JobTruth) -> Row {
         put("backupStatus", j.status.into());
         put("snapshotSize", j.bytes.into());
         put("filesBackedUp", 0.into());
-        put("filesMissed", 0.into());
+        put("filesMissed", j.files_missed.into());
         put("appStatus", "Enabled".into());
     } else {
         put("restoreStatus", j.status.into());
@@ -373,8 +377,14 @@ fn job_row(j: &JobTruth) -> Row {
         put("snapshotTimestamp", date(j.start_ms - 6 * HOUR));
         match j.report {
             "m365PublicFolderRestoreActivity" => put("filesreStored", 0.into()),
-            "m365TeamsRestoreActivity" => put("filesmissed", 0.into()),
+            "m365UserRestoreActivity" => put("itemsRestored", 0.into()),
             _ => put("filesRestored", 0.into()),
+        }
+        // Each restore report spells its missed count its own way.
+        match j.report {
+            "m365TeamsRestoreActivity" => put("filesmissed", j.files_missed.into()),
+            "m365UserRestoreActivity" => put("itemsMissed", j.files_missed.into()),
+            _ => put("filesMissed", j.files_missed.into()),
         }
     }
     match j.report {

@@ -244,10 +244,17 @@ async fn parse_page(report: &'static Report, body: bytes::Bytes) -> Result<Page,
             report.seed(),
             &["lastSyncTimestamp", "nextPageToken"],
             |row| match row {
-                Row::Record(record) => match report.parse(&record) {
-                    Ok(parsed) => rows.push(parsed),
-                    Err(reason) => skipped.add(reason),
-                },
+                Row::Record(record) => {
+                    // Values dropped from a row count only if the row is kept.
+                    let mut dropped = SkipCounts::default();
+                    match report.parse(&record, &mut dropped) {
+                        Ok(parsed) => {
+                            rows.push(parsed);
+                            skipped.merge(&dropped);
+                        }
+                        Err(reason) => skipped.add(reason),
+                    }
+                }
                 Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
             },
         )?;

@@ -71,6 +71,50 @@ pub(crate) static RESOURCES: FamilyDef = FamilyDef::gauge(
     "backup_resources",
     "Druva: resources of each workload by protection: protected, or not backed up by choice (disabled, archived, unscheduled), over every resource whatever resource_metrics; deleted resources are not counted.",
 );
+pub(crate) static LAST_BACKUP_ERROR: FamilyDef = FamilyDef::gauge(
+    "backup_resource_last_backup_error",
+    "Druva resource whose last backup failed: 1 for each reason Druva gives (errorDetailsNew's codes, else errorDetailsOld's or statusDetails' code), with what the code means; absent while the last backup did not fail. Free text is code=\"other\".",
+);
+pub(crate) static LAST_BACKUP_ITEMS: FamilyDef = FamilyDef::gauge(
+    "backup_resource_last_backup_items",
+    "Druva user workload: items its last backup saved (itemsBackedUp of m365UserLastBackupStatus).",
+);
+pub(crate) static LAST_BACKUP_ITEMS_MISSED: FamilyDef = FamilyDef::gauge(
+    "backup_resource_last_backup_items_missed",
+    "Druva user workload: items its last backup could not save (itemsMissed of m365UserLastBackupStatus).",
+);
+pub(crate) static LAST_BACKUP_BYTES: FamilyDef = FamilyDef::gauge(
+    "backup_resource_last_backup_bytes",
+    "Druva user workload: bytes its last backup transferred (lastBackupData of m365UserLastBackupStatus).",
+);
+pub(crate) static LAST_BACKUP_START: FamilyDef = FamilyDef::gauge(
+    "backup_resource_last_backup_start_timestamp_seconds",
+    "Druva user workload: Unix time its last backup started (m365UserLastBackupStatus).",
+);
+pub(crate) static LAST_BACKUP_END: FamilyDef = FamilyDef::gauge(
+    "backup_resource_last_backup_end_timestamp_seconds",
+    "Druva user workload: Unix time its last backup ended (m365UserLastBackupStatus).",
+);
+pub(crate) static USERS_PROVISIONED: FamilyDef = FamilyDef::gauge(
+    "backup_users_provisioned",
+    "Druva: users by status (active, preserved), Microsoft 365 licence state and how they are managed (m365UserProvisioning).",
+);
+pub(crate) static PROVISIONING_LICENSES: FamilyDef = FamilyDef::gauge(
+    "backup_users_provisioned_license_allocated",
+    "Druva: licences allocated per kind (active, preserved, smb), as m365UserProvisioning reports them.",
+);
+pub(crate) static PRESERVED_USERS: FamilyDef = FamilyDef::gauge(
+    "backup_preserved_users",
+    "Druva: preserved users (m365PreservedUsersDatasources).",
+);
+pub(crate) static PRESERVED_USERS_BYTES: FamilyDef = FamilyDef::gauge(
+    "backup_preserved_users_bytes",
+    "Druva: backup data of the preserved users, in bytes (m365PreservedUsersDatasources).",
+);
+pub(crate) static PRESERVED_AUTO_DELETE: FamilyDef = FamilyDef::gauge(
+    "backup_preserved_user_auto_delete_timestamp_seconds",
+    "Druva preserved user: Unix time Druva deletes the user's backup data (autoDeleteOn); absent when it never will. id and name are the user's e-mail and name (hashed with hash_identities).",
+);
 pub(crate) static JOBS: FamilyDef = FamilyDef::counter(
     "backup_jobs_total",
     "Druva backup and restore jobs by final status (success, with_errors, failed, cancelled, other), each job counted once, from the activity reports.",
@@ -78,6 +122,10 @@ pub(crate) static JOBS: FamilyDef = FamilyDef::counter(
 pub(crate) static JOB_BYTES: FamilyDef = FamilyDef::counter(
     "backup_job_bytes_total",
     "Druva: bytes of finished jobs (snapshotSize of backups, restoreSize of restores).",
+);
+pub(crate) static JOB_FILES_MISSED: FamilyDef = FamilyDef::counter(
+    "backup_job_files_missed_total",
+    "Druva: files (or items) finished jobs missed (filesMissed, itemsMissed of the activity reports).",
 );
 pub(crate) static EVENTS: FamilyDef = FamilyDef::counter(
     "backup_events_total",
@@ -102,9 +150,21 @@ pub(crate) const FAMILIES: &[Family] = &[
     &BACKUP_ENABLED,
     &ARCHIVED,
     &SCHEDULED,
+    &LAST_BACKUP_ERROR,
+    &LAST_BACKUP_ITEMS,
+    &LAST_BACKUP_ITEMS_MISSED,
+    &LAST_BACKUP_BYTES,
+    &LAST_BACKUP_START,
+    &LAST_BACKUP_END,
     &RESOURCES,
+    &USERS_PROVISIONED,
+    &PROVISIONING_LICENSES,
+    &PRESERVED_USERS,
+    &PRESERVED_USERS_BYTES,
+    &PRESERVED_AUTO_DELETE,
     &JOBS,
     &JOB_BYTES,
+    &JOB_FILES_MISSED,
     &EVENTS,
 ];
 
@@ -121,6 +181,10 @@ pub(crate) const LABELS: &[&str] = &[
     "event_state",
     "severity",
     "protection",
+    "code",
+    "reason",
+    "license_state",
+    "managed_by",
 ];
 
 #[cfg(test)]

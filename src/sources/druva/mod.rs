@@ -7,6 +7,7 @@
 
 mod api;
 mod config;
+mod errors;
 mod events;
 pub(crate) mod families;
 pub mod reports;

@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sources::SkipReason;
+use super::errors::{self, FailureReason};
+use super::state::label_value;
 use crate::sources::record::{Record, RowSeed, Scalar};
+use crate::sources::{SkipCounts, SkipReason};
 
 /// How a report is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,8 @@ const RESOURCE_FIELDS: &[&str] = &[
     "addedOn",
     "appStatus",
     "backupFrequency",
+    "errorDetailsNew",
+    "errorDetailsOld",
     "groupDbId",
     "groupName",
     "isDeleted",
@@ -70,6 +74,7 @@ const RESOURCE_FIELDS: &[&str] = &[
     "lastUpdatedTime",
     "siteDbId",
     "siteName",
+    "statusDetails",
     "teamDbId",
     "teamName",
     "teamState",
@@ -82,6 +87,9 @@ const RESOURCE_FIELDS: &[&str] = &[
 const ACTIVITY_FIELDS: &[&str] = &[
     "backupStatus",
     "endTime",
+    "filesMissed",
+    "filesmissed",
+    "itemsMissed",
     "jobId",
     "lastUpdatedTime",
     "restoreSize",
@@ -173,6 +181,56 @@ pub static REPORTS: &[Report] = &[
         None,
         None,
         RESOURCE_FIELDS,
+    ),
+    report(
+        "m365UserLastBackupStatus",
+        Kind::CurrentState,
+        None,
+        None,
+        &[
+            "endTime",
+            "errorDetailsNew",
+            "errorDetailsOld",
+            "itemsBackedUp",
+            "itemsMissed",
+            "lastBackupData",
+            "lastBackupStatus",
+            "lastUpdatedTime",
+            "startTime",
+            "statusDetails",
+            "userEmail",
+            "userName",
+            "workloadType",
+        ],
+    ),
+    report(
+        "m365UserProvisioning",
+        Kind::CurrentState,
+        None,
+        None,
+        &[
+            "activeLicenseAllocated",
+            "lastUpdatedTime",
+            "m365LicenseState",
+            "managedBy",
+            "preservedLicenseAllocated",
+            "smbLicenseAllocated",
+            "userEmail",
+            "userStatus",
+        ],
+    ),
+    report(
+        "m365PreservedUsersDatasources",
+        Kind::CurrentState,
+        None,
+        None,
+        &[
+            "autoDeleteOn",
+            "lastUpdatedTime",
+            "totalBackupData",
+            "userEmail",
+            "userName",
+        ],
     ),
     report(
         "m365SharePointSiteDiscovery",
@@ -267,6 +325,9 @@ pub static DEFAULT_REPORTS: &[&str] = &[
     "m365UserCountAndStatus",
     "m365Alerts",
     "m365UserWorkload",
+    "m365UserLastBackupStatus",
+    "m365UserProvisioning",
+    "m365PreservedUsersDatasources",
     "m365SharePointSiteDiscovery",
     "m365TeamsDiscovery",
     "m365GroupsDiscovery",
@@ -308,6 +369,50 @@ pub struct Resource {
     /// `backupFrequency` 0: never scheduled.
     #[serde(default)]
     pub unscheduled: bool,
+    /// Why the last backup failed, while it does.
+    #[serde(default)]
+    pub failure: Vec<FailureReason>,
+}
+
+/// A row of m365UserLastBackupStatus: a user workload's last backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastBackup {
+    pub workload: String,
+    pub id: String,
+    pub name: String,
+    pub failed: bool,
+    pub items_backed_up: Option<u64>,
+    pub items_missed: Option<u64>,
+    pub bytes: Option<u64>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub failure: Vec<FailureReason>,
+}
+
+/// A row of m365UserProvisioning, as counted: status, licence state and how it is managed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProvisionedUser {
+    pub status: String,
+    pub license_state: String,
+    pub managed_by: String,
+}
+
+/// A row of m365PreservedUsersDatasources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreservedUser {
+    pub email: String,
+    pub name: String,
+    pub bytes: Option<u64>,
+    /// When Druva deletes the user's data; absent ("-") when never.
+    pub auto_delete_ms: Option<i64>,
+}
+
+/// Licences allocated per kind, as m365UserProvisioning rows repeat them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub active: Option<u64>,
+    pub preserved: Option<u64>,
+    pub smb: Option<u64>,
 }
 
 /// Whether a resource is meant to be backed up, and if not, why: the vendor's own state,
@@ -446,20 +551,45 @@ pub struct Job {
     /// `None` while the job runs.
     pub status: Option<JobStatus>,
     pub bytes: u64,
+    /// Files (or items) the job missed.
+    pub files_missed: u64,
     pub updated_ms: i64,
 }
 
 /// A decoded row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
-    Resource { key: String, resource: Resource },
-    ResourceDeleted { key: String },
-    Alert { id: u64, alert: Alert },
-    AlertDeleted { id: u64 },
+    Resource {
+        key: String,
+        resource: Resource,
+    },
+    ResourceDeleted {
+        key: String,
+    },
+    Alert {
+        id: u64,
+        alert: Alert,
+    },
+    AlertDeleted {
+        id: u64,
+    },
     Storage(WorkloadStorage),
     License(PeriodCounts),
     Users(PeriodCounts),
     Job(Job),
+    LastBackup {
+        key: String,
+        last: LastBackup,
+    },
+    Provisioned {
+        key: String,
+        user: ProvisionedUser,
+        allocation: Allocation,
+    },
+    Preserved {
+        key: String,
+        user: PreservedUser,
+    },
 }
 
 fn text(value: &Scalar) -> Result<String, SkipReason> {
@@ -469,6 +599,7 @@ fn text(value: &Scalar) -> Result<String, SkipReason> {
         .unwrap_or_default())
 }
 
+/// A field that identifies the row: without it the row is skipped.
 fn required_text(value: &Scalar) -> Result<String, SkipReason> {
     let value = text(value)?;
     if value.is_empty() {
@@ -478,15 +609,11 @@ fn required_text(value: &Scalar) -> Result<String, SkipReason> {
     }
 }
 
-fn count(value: &Scalar) -> Result<u64, SkipReason> {
-    Ok(value.as_u64()?.unwrap_or(0))
-}
-
-fn deleted(record: &Record) -> Result<bool, SkipReason> {
-    Ok(record
-        .either(&["isDeleted", "isdeleted"])
-        .as_bool()?
-        .unwrap_or(false))
+fn required_id(record: &Record, field: &str) -> Result<u64, SkipReason> {
+    record
+        .field(field)
+        .as_u64()?
+        .ok_or(SkipReason::MissingField)
 }
 
 /// `backupFrequency` is in minutes; 0 means never.
@@ -502,19 +629,70 @@ fn interval(value: &Scalar) -> Result<Option<u64>, SkipReason> {
         .transpose()
 }
 
+/// The optional values of a row: one that cannot be read is left out (`None`, or 0 and ""
+/// for counts and texts) and counted in `skipped` by field; the row is kept.
+struct Values<'r, 'a> {
+    record: &'r Record<'a>,
+    skipped: &'r mut SkipCounts,
+}
+
+impl Values<'_, '_> {
+    fn text(&mut self, field: &str) -> String {
+        self.skipped
+            .optional(field, text(self.record.field(field)).map(Some))
+            .unwrap_or_default()
+    }
+
+    fn u64(&mut self, field: &str) -> Option<u64> {
+        self.skipped
+            .optional(field, self.record.field(field).as_u64())
+    }
+
+    fn count(&mut self, field: &str) -> u64 {
+        self.u64(field).unwrap_or(0)
+    }
+
+    fn bool(&mut self, field: &str) -> Option<bool> {
+        self.skipped
+            .optional(field, self.record.field(field).as_bool())
+    }
+
+    /// The first of `fields` the row has, as a timestamp.
+    fn timestamp(&mut self, fields: &[&str]) -> Option<i64> {
+        let field = present(self.record, fields).unwrap_or(fields[0]);
+        self.skipped
+            .optional(field, self.record.field(field).as_timestamp_ms())
+    }
+
+    fn deleted(&mut self) -> bool {
+        ["isDeleted", "isdeleted"]
+            .iter()
+            .find_map(|f| self.bool(f))
+            .unwrap_or(false)
+    }
+
+    fn failed(&mut self, field: &str) -> bool {
+        let status = self.text(field).to_ascii_lowercase();
+        status.contains("fail") || status.contains("cancel")
+    }
+}
+
 impl Report {
-    /// Decodes and validates one row of this report.
-    pub fn parse(&self, record: &Record) -> Result<Parsed, SkipReason> {
+    /// Decodes one row of this report. A row without its identity (a resource's id, an
+    /// alert's or job's ID, a workload's name) is skipped with a reason; any other value
+    /// that cannot be read is left out of the row and counted in `skipped` by field.
+    pub fn parse(&self, record: &Record, skipped: &mut SkipCounts) -> Result<Parsed, SkipReason> {
+        let mut v = Values { record, skipped };
         match self.id {
             "m365StorageConsumption" => Ok(Parsed::Storage(WorkloadStorage {
                 workload: required_text(record.field("workloadName"))?,
-                enabled: count(record.field("enabled"))?,
-                enabled_bytes: count(record.field("enabledBackupData"))?,
-                disabled: count(record.field("disabled"))?,
-                disabled_bytes: count(record.field("disabledBackupData"))?,
+                enabled: v.count("enabled"),
+                enabled_bytes: v.count("enabledBackupData"),
+                disabled: v.count("disabled"),
+                disabled_bytes: v.count("disabledBackupData"),
             })),
             "m365LicenseUsage" => Ok(Parsed::License(period(
-                record,
+                &mut v,
                 &[
                     ("active_allocated", "totalActiveLicense"),
                     ("active_used", "activeLicenseUsed"),
@@ -523,100 +701,161 @@ impl Report {
                 ],
             )?)),
             "m365UserCountAndStatus" => Ok(Parsed::Users(period(
-                record,
+                &mut v,
                 &[
                     ("active", "totalUsers"),
                     ("preserved", "totalPreservedUsers"),
                 ],
             )?)),
             "m365Alerts" => {
-                let id = record
-                    .field("alertId")
-                    .as_u64()?
-                    .ok_or(SkipReason::MissingField)?;
-                if deleted(record)? {
+                let id = required_id(record, "alertId")?;
+                if v.deleted() {
                     return Ok(Parsed::AlertDeleted { id });
                 }
                 Ok(Parsed::Alert {
                     id,
                     alert: Alert {
                         severity: required_text(record.field("severity"))?.to_ascii_lowercase(),
-                        active: record.field("isActive").as_bool()?.unwrap_or(false),
+                        active: v.bool("isActive").unwrap_or(false),
                     },
                 })
             }
-            _ if self.kind == Kind::Activity => self.parse_job(record).map(Parsed::Job),
-            _ => self.parse_resource(record),
+            "m365UserLastBackupStatus" => {
+                let (workload, id) = (
+                    required_text(record.field("workloadType"))?,
+                    required_text(record.field("userEmail"))?,
+                );
+                let failed = v.failed("lastBackupStatus");
+                Ok(Parsed::LastBackup {
+                    key: format!("{workload}\u{0}{id}"),
+                    last: LastBackup {
+                        name: v.text("userName"),
+                        failed,
+                        items_backed_up: v.u64("itemsBackedUp"),
+                        items_missed: v.u64("itemsMissed"),
+                        bytes: v.u64("lastBackupData"),
+                        start_ms: v.timestamp(&["startTime"]),
+                        end_ms: v.timestamp(&["endTime"]),
+                        failure: if failed {
+                            errors::reasons(record, v.skipped)
+                        } else {
+                            Vec::new()
+                        },
+                        workload,
+                        id,
+                    },
+                })
+            }
+            "m365UserProvisioning" => {
+                let email = required_text(record.field("userEmail"))?;
+                let mut word = |field: &str| match v.text(field).as_str() {
+                    "" | "-" => "none".to_string(),
+                    text => label_value(text),
+                };
+                let user = ProvisionedUser {
+                    status: word("userStatus"),
+                    license_state: word("m365LicenseState"),
+                    managed_by: word("managedBy"),
+                };
+                Ok(Parsed::Provisioned {
+                    key: email,
+                    user,
+                    allocation: Allocation {
+                        active: v.u64("activeLicenseAllocated"),
+                        preserved: v.u64("preservedLicenseAllocated"),
+                        smb: v.u64("smbLicenseAllocated"),
+                    },
+                })
+            }
+            "m365PreservedUsersDatasources" => {
+                let email = required_text(record.field("userEmail"))?;
+                // "-" when Druva will not delete the data.
+                let auto_delete_ms = match v.text("autoDeleteOn").as_str() {
+                    "" | "-" => None,
+                    _ => v.timestamp(&["autoDeleteOn"]),
+                };
+                Ok(Parsed::Preserved {
+                    key: email.clone(),
+                    user: PreservedUser {
+                        name: v.text("userName"),
+                        bytes: v.u64("totalBackupData"),
+                        auto_delete_ms,
+                        email,
+                    },
+                })
+            }
+            _ if self.kind == Kind::Activity => self.parse_job(&mut v).map(Parsed::Job),
+            _ => self.parse_resource(&mut v),
         }
     }
 
-    fn parse_resource(&self, record: &Record) -> Result<Parsed, SkipReason> {
+    fn parse_resource(&self, v: &mut Values) -> Result<Parsed, SkipReason> {
+        let record = v.record;
         let (workload, id, name) = match self.id {
             "m365SharePointSiteDiscovery" => (
                 "SharePoint".to_string(),
                 required_text(record.field("siteDbId"))?,
-                text(record.field("siteName"))?,
+                v.text("siteName"),
             ),
             "m365TeamsDiscovery" => (
                 "Teams".to_string(),
                 required_text(record.field("teamDbId"))?,
-                text(record.field("teamName"))?,
+                v.text("teamName"),
             ),
             "m365GroupsDiscovery" => (
                 "Groups".to_string(),
                 required_text(record.field("groupDbId"))?,
-                text(record.field("groupName"))?,
+                v.text("groupName"),
             ),
             _ => (
                 required_text(record.field("workloadType"))?,
                 required_text(record.field("userEmail"))?,
-                text(record.field("userName"))?,
+                v.text("userName"),
             ),
         };
         // One user has a row per workload; sites, teams and groups one row each.
         let key = format!("{workload}\u{0}{id}");
-        if deleted(record)? {
+        if v.deleted() {
             return Ok(Parsed::ResourceDeleted { key });
         }
-        let timestamp = |names: &[&str]| {
-            record
-                .either(names)
-                .as_timestamp_ms()
-                .map_err(SkipReason::from)
-        };
-        let status = text(record.field("lastBackupStatus"))?.to_ascii_lowercase();
+        let frequency = v
+            .skipped
+            .optional("backupFrequency", interval(record.field("backupFrequency")));
+        let unscheduled =
+            frequency.is_none() && record.field("backupFrequency").as_u64() == Ok(Some(0));
+        let last_failed = v.failed("lastBackupStatus");
         Ok(Parsed::Resource {
             key,
             resource: Resource {
                 workload,
                 id,
                 name,
-                added_ms: timestamp(&["addedOn"])?,
-                last_success_ms: timestamp(&["lastSuccessfulbackup", "lastSuccessfulBackup"])?,
-                last_attempt_ms: timestamp(&["lastAttemptedBackup", "lastBackupAttempted"])?,
-                interval_seconds: interval(record.field("backupFrequency"))?,
-                unscheduled: record.field("backupFrequency").as_u64()? == Some(0),
-                enabled: match text(record.field("appStatus"))?
-                    .to_ascii_lowercase()
-                    .as_str()
-                {
+                added_ms: v.timestamp(&["addedOn"]),
+                last_success_ms: v.timestamp(&["lastSuccessfulbackup", "lastSuccessfulBackup"]),
+                last_attempt_ms: v.timestamp(&["lastAttemptedBackup", "lastBackupAttempted"]),
+                interval_seconds: frequency,
+                unscheduled,
+                enabled: match v.text("appStatus").to_ascii_lowercase().as_str() {
                     "enabled" => Some(true),
                     "disabled" => Some(false),
                     _ => None,
                 },
-                archived: text(record.field("teamState"))?.eq_ignore_ascii_case("archived"),
-                bytes: record.field("totalBackupData").as_u64()?,
-                last_failed: status.contains("fail") || status.contains("cancel"),
+                archived: v.text("teamState").eq_ignore_ascii_case("archived"),
+                bytes: v.u64("totalBackupData"),
+                last_failed,
+                failure: if last_failed {
+                    errors::reasons(record, v.skipped)
+                } else {
+                    Vec::new()
+                },
             },
         })
     }
 
-    fn parse_job(&self, record: &Record) -> Result<Job, SkipReason> {
+    fn parse_job(&self, v: &mut Values) -> Result<Job, SkipReason> {
+        let record = v.record;
         let operation = self.operation.expect("activity reports have an operation");
-        let id = record
-            .field("jobId")
-            .as_u64()?
-            .ok_or(SkipReason::MissingField)?;
+        let id = required_id(record, "jobId")?;
         let workload = match self.workload {
             Some(workload) => workload.to_string(),
             None => required_text(record.field("workloadType"))?,
@@ -625,30 +864,39 @@ impl Report {
             Operation::Backup => ("backupStatus", "snapshotSize"),
             Operation::Restore => ("restoreStatus", "restoreSize"),
         };
+        // A job is counted by its status: without one it cannot be.
         let status = required_text(record.field(status))?;
-        let ended = record.field("endTime").as_timestamp_ms()?;
-        record
-            .either(&["startTime", "starTtime"])
-            .as_timestamp_ms()?;
-        let updated_ms = record
-            .field("lastUpdatedTime")
-            .as_timestamp_ms()?
+        let ended = v.timestamp(&["endTime"]);
+        let updated_ms = v
+            .timestamp(&["lastUpdatedTime"])
             .or(ended)
             .ok_or(SkipReason::MissingField)?;
+        let missed = present(record, &["filesMissed", "filesmissed", "itemsMissed"])
+            .map_or(0, |f| v.count(f));
         Ok(Job {
             id,
             workload,
             operation,
             status: JobStatus::classify(&status, ended.is_some()),
-            bytes: count(record.field(bytes))?,
+            bytes: v.count(bytes),
+            files_missed: missed,
             updated_ms,
         })
     }
 }
 
-fn period(record: &Record, counts: &[(&str, &str)]) -> Result<PeriodCounts, SkipReason> {
-    let kind = required_text(record.field("period"))?.to_ascii_lowercase();
-    let start_ms = record
+/// The first of `fields` the row has a value for.
+fn present<'f>(record: &Record, fields: &[&'f str]) -> Option<&'f str> {
+    fields
+        .iter()
+        .find(|f| *record.field(f) != Scalar::Null)
+        .copied()
+}
+
+fn period(v: &mut Values, counts: &[(&str, &str)]) -> Result<PeriodCounts, SkipReason> {
+    let kind = required_text(v.record.field("period"))?.to_ascii_lowercase();
+    let start_ms = v
+        .record
         .field("startDate")
         .as_timestamp_ms()?
         .ok_or(SkipReason::MissingField)?;
@@ -657,8 +905,8 @@ fn period(record: &Record, counts: &[(&str, &str)]) -> Result<PeriodCounts, Skip
         start_ms,
         counts: counts
             .iter()
-            .map(|(name, field)| Ok((name.to_string(), count(record.field(field))?)))
-            .collect::<Result<_, SkipReason>>()?,
+            .map(|(name, field)| (name.to_string(), v.count(field)))
+            .collect(),
     })
 }
 
@@ -673,7 +921,7 @@ mod tests {
         let json: &'static str = Box::leak(json.to_string().into_boxed_str());
         let mut de = serde_json::Deserializer::from_str(json);
         match report.seed().deserialize(&mut de).unwrap() {
-            Row::Record(r) => report.parse(&r),
+            Row::Record(r) => report.parse(&r, &mut SkipCounts::default()),
             Row::NotAnObject => Err(SkipReason::NotAnObject),
         }
     }
@@ -905,17 +1153,10 @@ mod tests {
     }
 
     #[test]
-    fn malformed_rows_are_skipped_with_a_reason() {
+    fn rows_without_an_identity_are_skipped() {
         assert_eq!(
             parse("m365Alerts", r#"{"severity":"High"}"#),
             Err(SkipReason::MissingField)
-        );
-        assert_eq!(
-            parse(
-                "m365TeamsDiscovery",
-                r#"{"teamDbId":1,"lastSuccessfulBackup":"soon"}"#
-            ),
-            Err(SkipReason::InvalidValue)
         );
         assert_eq!(
             parse(
@@ -932,12 +1173,128 @@ mod tests {
             Err(SkipReason::InvalidValue)
         );
         assert_eq!(
-            parse(
-                "m365StorageConsumption",
-                r#"{"workloadName":"Teams","enabled":-3}"#
-            ),
-            Err(SkipReason::InvalidValue)
+            parse("m365UserProvisioning", r#"{"userStatus":"Active"}"#),
+            Err(SkipReason::MissingField)
         );
         assert_eq!(parse("m365Alerts", "[1]"), Err(SkipReason::NotAnObject));
+    }
+
+    fn parse_counting(report: &str, json: &str) -> (Parsed, Vec<(String, u64)>) {
+        let report = find(report).unwrap();
+        let json: &'static str = Box::leak(json.to_string().into_boxed_str());
+        let mut de = serde_json::Deserializer::from_str(json);
+        let Row::Record(r) = report.seed().deserialize(&mut de).unwrap() else {
+            panic!()
+        };
+        let mut skipped = SkipCounts::default();
+        let parsed = report.parse(&r, &mut skipped).unwrap();
+        let values = skipped.values().map(|(f, n)| (f.to_string(), n)).collect();
+        (parsed, values)
+    }
+
+    #[test]
+    fn an_unreadable_value_is_dropped_and_counted_and_the_row_kept() {
+        let (row, values) = parse_counting(
+            "m365TeamsDiscovery",
+            r#"{"teamDbId":1,"teamName":"t","lastSuccessfulBackup":"soon","totalBackupData":"lots","backupFrequency":1440}"#,
+        );
+        let Parsed::Resource { resource, .. } = row else {
+            panic!()
+        };
+        assert_eq!(resource.last_success_ms, None);
+        assert_eq!(resource.bytes, None);
+        assert_eq!(resource.interval_seconds, Some(86_400));
+        assert_eq!(
+            values,
+            [
+                ("lastSuccessfulBackup".into(), 1),
+                ("totalBackupData".into(), 1)
+            ]
+        );
+        let (row, values) = parse_counting(
+            "m365StorageConsumption",
+            r#"{"workloadName":"Teams","enabled":-3,"enabledBackupData":7}"#,
+        );
+        let Parsed::Storage(storage) = row else {
+            panic!()
+        };
+        assert_eq!((storage.enabled, storage.enabled_bytes), (0, 7));
+        assert_eq!(values, [("enabled".into(), 1)]);
+    }
+
+    #[test]
+    fn failure_reasons_only_while_failing() {
+        let site = r#"{"siteDbId":7,"siteName":"s","lastBackupStatus":"Backup Failed","errorDetailsNew":"100010016,100000001","errorDetailsOld":"EUSERNOTFOUND"}"#;
+        let Ok(Parsed::Resource { resource, .. }) = parse("m365SharePointSiteDiscovery", site)
+        else {
+            panic!()
+        };
+        let codes: Vec<&str> = resource.failure.iter().map(|f| f.code.as_str()).collect();
+        assert_eq!(codes, ["100000001", "100010016"]);
+        assert_eq!(resource.failure[1].reason, "Site Not Found");
+        let fine = site.replace("Backup Failed", "Backed Up Successfully");
+        let Ok(Parsed::Resource { resource, .. }) = parse("m365SharePointSiteDiscovery", &fine)
+        else {
+            panic!()
+        };
+        assert!(resource.failure.is_empty());
+    }
+
+    #[test]
+    fn user_last_backup_status_sample() {
+        let row = parse("m365UserLastBackupStatus", r#"{"appStatus":"Enabled","endTime":"2024-07-25T07:43:49.000Z","itemsBackedUp":0,"itemsMissed":3,"lastBackupData":0,"lastBackupStatus":"Backup Failed","lastUpdatedTime":"2024-09-01T18:08:44.000Z","profileId":55,"profileName":"Default","startTime":"2024-07-25T07:41:53.000Z","statusDetails":"EINTERNAL","totalBackupData":null,"userEmail":"arfa@example.com","userName":"Arfa_DO_NOT_DELETE","workloadType":"Exchange Online"}"#).unwrap();
+        let Parsed::LastBackup { key, last } = row else {
+            panic!()
+        };
+        assert_eq!(key, "Exchange Online\u{0}arfa@example.com");
+        assert!(last.failed);
+        assert_eq!(
+            (last.items_backed_up, last.items_missed),
+            (Some(0), Some(3))
+        );
+        assert_eq!(last.start_ms, Some(1_721_893_313_000));
+        assert_eq!(last.end_ms, Some(1_721_893_429_000));
+        assert_eq!(last.failure[0].code, "EINTERNAL");
+    }
+
+    #[test]
+    fn user_provisioning_sample() {
+        let row = parse("m365UserProvisioning", r#"{"activeLicenseAllocated":100,"createdOn":"2024-07-10T14:18:18.000Z","customAttributeName":"-","customAttributeValue":"-","lastUpdatedTime":"2024-08-02T10:24:09.000Z","m365LicenseState":"-","managedBy":"Manually","mapping":"Manual","preservedLicenseAllocated":20,"profileId":55,"profileName":"Default","smbLicenseAllocated":55,"smbLicenseState":"No","totalBackupData":0,"userEmail":"admin@example.com","userName":"arfaAdmin7102 arfaAdmin7102","userStatus":"Active"}"#).unwrap();
+        assert_eq!(
+            row,
+            Parsed::Provisioned {
+                key: "admin@example.com".into(),
+                user: ProvisionedUser {
+                    status: "active".into(),
+                    license_state: "none".into(),
+                    managed_by: "manually".into()
+                },
+                allocation: Allocation {
+                    active: Some(100),
+                    preserved: Some(20),
+                    smb: Some(55)
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn preserved_users_sample_with_and_without_auto_delete() {
+        let sample = r#"{"autoDeleteOn":"-","lastUpdatedTime":"2024-08-01T04:34:05.000Z","m365LicenseState":"Preserved","mode":"Manual","preserveLicenseAllocated":20,"preservedOn":"2024-08-01T04:34:05.000Z","profileId":55,"profileName":"Default","smbLicenseState":"No","totalBackupData":0,"userEmail":"abhi@example.com","userName":"abhi singh"}"#;
+        let Ok(Parsed::Preserved { key, user }) = parse("m365PreservedUsersDatasources", sample)
+        else {
+            panic!()
+        };
+        assert_eq!(key, "abhi@example.com");
+        assert_eq!((user.auto_delete_ms, user.bytes), (None, Some(0)));
+        let dated = sample.replace(
+            r#""autoDeleteOn":"-""#,
+            r#""autoDeleteOn":"2024-11-01T04:34:05.000Z""#,
+        );
+        let Ok(Parsed::Preserved { user, .. }) = parse("m365PreservedUsersDatasources", &dated)
+        else {
+            panic!()
+        };
+        assert_eq!(user.auto_delete_ms, Some(1_730_435_645_000));
     }
 }

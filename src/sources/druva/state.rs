@@ -7,14 +7,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::families::{
-    ARCHIVED, BACKUP_AGE, BACKUP_ENABLED, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOBS, LAST_ATTEMPT,
-    LAST_BACKUP_FAILED, LAST_SUCCESS, LICENSE_ALLOCATED, LICENSE_USED, NEVER_BACKED_UP,
-    RESOURCE_BYTES, RESOURCE_INFO, RESOURCES, SCHEDULED, USERS, WORKLOAD_RESOURCES,
-    WORKLOAD_STORAGE_BYTES,
+    ARCHIVED, BACKUP_AGE, BACKUP_ENABLED, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOB_FILES_MISSED,
+    JOBS, LAST_ATTEMPT, LAST_BACKUP_BYTES, LAST_BACKUP_END, LAST_BACKUP_ERROR, LAST_BACKUP_FAILED,
+    LAST_BACKUP_ITEMS, LAST_BACKUP_ITEMS_MISSED, LAST_BACKUP_START, LAST_SUCCESS,
+    LICENSE_ALLOCATED, LICENSE_USED, NEVER_BACKED_UP, PRESERVED_AUTO_DELETE, PRESERVED_USERS,
+    PRESERVED_USERS_BYTES, PROVISIONING_LICENSES, RESOURCE_BYTES, RESOURCE_INFO, RESOURCES,
+    SCHEDULED, USERS, USERS_PROVISIONED, WORKLOAD_RESOURCES, WORKLOAD_STORAGE_BYTES,
 };
 use super::reports::{
-    Alert, Job, JobStatus, Kind, Operation, Parsed, PeriodCounts, Protection, Report, Resource,
-    WorkloadStorage,
+    Alert, Allocation, Job, JobStatus, Kind, LastBackup, Operation, Parsed, PeriodCounts,
+    PreservedUser, Protection, ProvisionedUser, Report, Resource, WorkloadStorage,
 };
 use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Value};
 use crate::health::{Crossing, HealthSummary, StaleItem, SummaryBuilder, Thresholds};
@@ -180,6 +182,29 @@ pub struct DruvaState {
     pub job_workloads: BTreeMap<String, BTreeSet<String>>,
     /// `None` when events are not read.
     pub events: Option<EventLog>,
+    #[serde(default, with = "entries")]
+    pub job_files_missed: BTreeMap<(String, Operation), u64>,
+    /// m365UserLastBackupStatus rows, by the key of their resource.
+    #[serde(default)]
+    pub last_backups: BTreeMap<String, LastBackup>,
+    /// m365UserProvisioning rows by e-mail, and the licences they say are allocated;
+    /// `None` until the report was read.
+    #[serde(default)]
+    pub provisioned: Option<BTreeMap<String, ProvisionedUser>>,
+    #[serde(default)]
+    pub allocation: Allocation,
+    /// m365PreservedUsersDatasources rows by e-mail; `None` until the report was read.
+    #[serde(default)]
+    pub preserved: Option<BTreeMap<String, PreservedUser>>,
+}
+
+/// Merges a current-state report's rows into `map`: all of it on a full read, the changed
+/// rows otherwise.
+fn merge<T>(map: &mut BTreeMap<String, T>, rows: impl Iterator<Item = (String, T)>, full: bool) {
+    if full {
+        map.clear();
+    }
+    map.extend(rows);
 }
 
 /// The newest row of week/month counts: the newest month when there is one.
@@ -212,6 +237,43 @@ impl DruvaState {
                         _ => {}
                     }
                 }
+            }
+            Kind::CurrentState if report.id == "m365UserLastBackupStatus" => {
+                let rows = rows.into_iter().filter_map(|row| match row {
+                    Parsed::LastBackup { key, last } => Some((key, last)),
+                    _ => None,
+                });
+                merge(&mut self.last_backups, rows, full);
+            }
+            Kind::CurrentState if report.id == "m365UserProvisioning" => {
+                let mut users = Vec::new();
+                for row in rows {
+                    if let Parsed::Provisioned {
+                        key,
+                        user,
+                        allocation,
+                    } = row
+                    {
+                        // Every row repeats the tenant's allocation; the newest read wins.
+                        let a = &mut self.allocation;
+                        a.active = allocation.active.or(a.active);
+                        a.preserved = allocation.preserved.or(a.preserved);
+                        a.smb = allocation.smb.or(a.smb);
+                        users.push((key, user));
+                    }
+                }
+                merge(
+                    self.provisioned.get_or_insert_default(),
+                    users.into_iter(),
+                    full,
+                );
+            }
+            Kind::CurrentState if report.id == "m365PreservedUsersDatasources" => {
+                let rows = rows.into_iter().filter_map(|row| match row {
+                    Parsed::Preserved { key, user } => Some((key, user)),
+                    _ => None,
+                });
+                merge(self.preserved.get_or_insert_default(), rows, full);
             }
             Kind::CurrentState => {
                 let resources = self.resources.entry(report.id.to_string()).or_default();
@@ -271,6 +333,7 @@ impl DruvaState {
                 operation,
                 status,
                 bytes,
+                files_missed,
                 updated_ms,
             }) = row
             else {
@@ -286,6 +349,10 @@ impl DruvaState {
                 .jobs
                 .entry((workload.clone(), operation, status))
                 .or_default() += 1;
+            *self
+                .job_files_missed
+                .entry((workload.clone(), operation))
+                .or_default() += files_missed;
             *self.job_bytes.entry((workload, operation)).or_default() += bytes;
         }
         if let Some(newest) = counted.values().max().copied() {
@@ -349,6 +416,7 @@ impl VendorState for DruvaState {
     /// the source's series are capped).
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
         self.expose_totals(out);
+        self.expose_auto_deletes(out, ctx);
         if ctx.detail == Detail::None {
             return;
         }
@@ -377,8 +445,15 @@ impl VendorState for DruvaState {
             kept.sort_by_key(|(r, _)| std::cmp::Reverse(age(r)));
         }
         for (resource, personal) in kept {
-            if out.admit(resource.series()) {
-                expose_resource(resource, personal, ctx, out);
+            // A user workload's last backup comes from m365UserLastBackupStatus.
+            let last = personal
+                .then(|| {
+                    self.last_backups
+                        .get(&format!("{}\u{0}{}", resource.workload, resource.id))
+                })
+                .flatten();
+            if out.admit(resource.series() + last.map_or(0, LastBackup::series)) {
+                expose_resource(resource, last, personal, ctx, out);
             }
         }
     }
@@ -457,7 +532,14 @@ impl DruvaState {
         for ((workload, operation), total) in &bytes {
             let labels = out.labels(&[("workload", workload), ("operation", operation.as_str())]);
             out.push(&JOB_BYTES, labels, Value::Int(*total as i64));
+            let missed = self
+                .job_files_missed
+                .get(&(workload.clone(), *operation))
+                .copied()
+                .unwrap_or(0);
+            out.push(&JOB_FILES_MISSED, labels, Value::Int(missed as i64));
         }
+        self.expose_users(out);
         if let Some(events) = &self.events {
             for ((event_type, event_state), count) in &events.counts {
                 let labels =
@@ -469,6 +551,61 @@ impl DruvaState {
 }
 
 impl DruvaState {
+    /// Provisioned users by status, licence state and management; preserved users and
+    /// their data. Complete whatever the detail.
+    fn expose_users(&self, out: &mut ExpositionBuilder) {
+        if let Some(provisioned) = &self.provisioned {
+            let mut counts: BTreeMap<&ProvisionedUser, u64> = BTreeMap::new();
+            for user in provisioned.values() {
+                *counts.entry(user).or_default() += 1;
+            }
+            for (user, count) in counts {
+                let labels = out.labels(&[
+                    ("status", &user.status),
+                    ("license_state", &user.license_state),
+                    ("managed_by", &user.managed_by),
+                ]);
+                out.push(&USERS_PROVISIONED, labels, Value::Int(count as i64));
+            }
+            let a = self.allocation;
+            for (license, value) in [
+                ("active", a.active),
+                ("preserved", a.preserved),
+                ("smb", a.smb),
+            ] {
+                if let Some(value) = value {
+                    let labels = out.labels(&[("license", license)]);
+                    out.push(&PROVISIONING_LICENSES, labels, Value::Int(value as i64));
+                }
+            }
+        }
+        if let Some(preserved) = &self.preserved {
+            let labels = out.labels(&[]);
+            out.push(&PRESERVED_USERS, labels, Value::Int(preserved.len() as i64));
+            let bytes: u64 = preserved.values().filter_map(|p| p.bytes).sum();
+            out.push(&PRESERVED_USERS_BYTES, labels, Value::Int(bytes as i64));
+        }
+    }
+
+    /// Each preserved user Druva will delete, when: personal data, so subject to the
+    /// detail (not with `none`) and hashed with `hash_identities`.
+    fn expose_auto_deletes(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
+        if ctx.detail == Detail::None {
+            return;
+        }
+        for user in self.preserved.iter().flat_map(BTreeMap::values) {
+            if let Some(ms) = user.auto_delete_ms
+                && out.admit(1)
+            {
+                let labels = out.labels(&[
+                    ("id", &ctx.identity(&user.email)),
+                    ("name", &ctx.identity(&user.name)),
+                ]);
+                out.push(&PRESERVED_AUTO_DELETE, labels, Value::TimestampMs(ms));
+            }
+        }
+    }
+
     /// Resources by workload and protection, over every resource whatever the detail.
     fn expose_protection(&self, out: &mut ExpositionBuilder) {
         let mut counts: BTreeMap<(&str, Protection), u64> = BTreeMap::new();
@@ -499,11 +636,31 @@ impl Resource {
             self.workload == "Teams",
             self.interval_seconds.is_some() || self.unscheduled,
         ];
-        2 + optional.iter().filter(|b| **b).count()
+        2 + self.failure.len() + optional.iter().filter(|b| **b).count()
     }
 }
 
-fn expose_resource(r: &Resource, personal: bool, ctx: &ExposeContext, out: &mut ExpositionBuilder) {
+impl LastBackup {
+    /// Series it adds to its resource's.
+    fn series(&self) -> usize {
+        let values = [
+            self.items_backed_up.is_some(),
+            self.items_missed.is_some(),
+            self.bytes.is_some(),
+            self.start_ms.is_some(),
+            self.end_ms.is_some(),
+        ];
+        self.failure.len() + values.iter().filter(|b| **b).count()
+    }
+}
+
+fn expose_resource(
+    r: &Resource,
+    last: Option<&LastBackup>,
+    personal: bool,
+    ctx: &ExposeContext,
+    out: &mut ExpositionBuilder,
+) {
     let (id, name) = if personal {
         (ctx.identity(&r.id), ctx.identity(&r.name))
     } else {
@@ -547,6 +704,41 @@ fn expose_resource(r: &Resource, personal: bool, ctx: &ExposeContext, out: &mut 
     if r.interval_seconds.is_some() || r.unscheduled {
         out.push(&SCHEDULED, labels, Value::Int(i64::from(!r.unscheduled)));
     }
+    // Why it failed: the resource report's reasons, else its last-backup row's.
+    let failure = match (r.last_failed, last) {
+        (true, _) if !r.failure.is_empty() => &r.failure[..],
+        (true, Some(last)) if last.failed => &last.failure[..],
+        _ => &[],
+    };
+    for reason in failure {
+        let labels = out.labels(&[
+            ("workload", &r.workload),
+            ("id", &id),
+            ("code", &reason.code),
+            ("reason", &reason.reason),
+        ]);
+        out.push(&LAST_BACKUP_ERROR, labels, Value::Int(1));
+    }
+    if let Some(last) = last {
+        let values = [
+            (
+                &LAST_BACKUP_ITEMS,
+                last.items_backed_up.map(|n| Value::Int(n as i64)),
+            ),
+            (
+                &LAST_BACKUP_ITEMS_MISSED,
+                last.items_missed.map(|n| Value::Int(n as i64)),
+            ),
+            (&LAST_BACKUP_BYTES, last.bytes.map(|n| Value::Int(n as i64))),
+            (&LAST_BACKUP_START, last.start_ms.map(Value::TimestampMs)),
+            (&LAST_BACKUP_END, last.end_ms.map(Value::TimestampMs)),
+        ];
+        for (family, value) in values {
+            if let Some(value) = value {
+                out.push(family, labels, value);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -570,6 +762,7 @@ mod tests {
                 enabled: Some(true),
                 archived: false,
                 unscheduled: false,
+                failure: Vec::new(),
             },
         }
     }
@@ -618,6 +811,7 @@ mod tests {
             operation: Operation::Backup,
             status,
             bytes: 100,
+            files_missed: 2,
             updated_ms,
         })
     }
