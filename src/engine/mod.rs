@@ -79,6 +79,29 @@ pub struct RefreshStatus {
     pub rows_skipped: SkipCounts,
     /// Requests, bytes and pages of the last refresh.
     pub last_cost: RefreshCost,
+    /// Each stream of the source by name (`report`; `reports`, `events`), as of its last
+    /// read.
+    pub streams: std::collections::BTreeMap<&'static str, StreamStatus>,
+}
+
+/// How one stream of a source fared.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamStatus {
+    /// Its last read succeeded.
+    pub up: bool,
+    pub last_success_ms: Option<i64>,
+    pub failures_total: u64,
+}
+
+impl StreamStatus {
+    fn record(&mut self, ok: bool, now_ms: i64) {
+        self.up = ok;
+        if ok {
+            self.last_success_ms = Some(now_ms);
+        } else {
+            self.failures_total += 1;
+        }
+    }
 }
 
 impl RefreshStatus {

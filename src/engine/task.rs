@@ -44,12 +44,28 @@ impl Task {
                     Err(_) => Err(RefreshError::Timeout(spec.timeout)),
                 };
             let (delay, saved) = match outcome {
-                Ok(refreshed) => {
-                    let new = self.succeeded(refreshed, started).await;
+                Ok(mut refreshed) => {
+                    // The primary stream failed but another stream changed the state (Druva's
+                    // events): serve it, and count the refresh as failed.
+                    let failure = refreshed.streams.first_mut().and_then(|s| s.error.take());
+                    let new = self.succeeded(refreshed, started, failure.is_none()).await;
                     state = Some(new.clone());
-                    (jittered_interval(spec.refresh_interval), Some(new))
+                    let delay = match failure {
+                        Some(error) => self.failed(error),
+                        None => jittered_interval(spec.refresh_interval),
+                    };
+                    (delay, Some(new))
                 }
-                Err(error) => (self.failed(error), None),
+                Err(error) => {
+                    let now = self.clock.now_ms();
+                    self.handle.update(|s| {
+                        s.streams
+                            .entry(V::PRIMARY_STREAM)
+                            .or_default()
+                            .record(false, now);
+                    });
+                    (self.failed(error), None)
+                }
             };
             let finished = self.clock.now_ms();
             let cost = self.handle.requests.counts().cost_since(&counts_before);
@@ -79,9 +95,19 @@ impl Task {
         }
     }
 
-    /// Publishes a successful refresh's snapshot; returns its state.
-    async fn succeeded<S: VendorState>(&self, refreshed: Refreshed<S>, started: Instant) -> Arc<S> {
-        let Refreshed { state, skipped } = refreshed;
+    /// Publishes a refresh's snapshot; returns its state. `complete`: every stream the
+    /// source's data comes from was read (otherwise [`Task::failed`] follows).
+    async fn succeeded<S: VendorState>(
+        &self,
+        refreshed: Refreshed<S>,
+        started: Instant,
+        complete: bool,
+    ) -> Arc<S> {
+        let Refreshed {
+            state,
+            skipped,
+            streams,
+        } = refreshed;
         let state = Arc::new(state);
         let now = self.clock.now_ms();
         let (exposition, health) = build_exposition(&self.handle.spec, state.clone(), now).await;
@@ -91,18 +117,42 @@ impl Task {
             health,
             refreshed_at_ms: now,
         });
-        info!(
-            source = %self.handle.spec.name,
-            duration = ?started.elapsed(),
-            series,
-            rows_skipped = skipped.total(),
-            "refresh succeeded"
-        );
+        let name = &self.handle.spec.name;
+        for stream in streams.iter().skip(1) {
+            if let Some(error) = &stream.error {
+                warn!(
+                    source = %name,
+                    stream = stream.name,
+                    error = %error,
+                    kind = error.kind(),
+                    "stream failed; the rest of the source refreshed, this stream keeps its last data"
+                );
+            }
+        }
+        if complete {
+            info!(
+                source = %name,
+                duration = ?started.elapsed(),
+                series,
+                rows_skipped = skipped.total(),
+                "refresh succeeded"
+            );
+        }
         self.handle.update(|s| {
-            s.up = true;
-            s.last_success_ms = Some(now);
-            s.consecutive_failures = 0;
-            s.last_error = None;
+            for (i, stream) in streams.iter().enumerate() {
+                let ok = if i == 0 {
+                    complete
+                } else {
+                    stream.error.is_none()
+                };
+                s.streams.entry(stream.name).or_default().record(ok, now);
+            }
+            if complete {
+                s.up = true;
+                s.last_success_ms = Some(now);
+                s.consecutive_failures = 0;
+                s.last_error = None;
+            }
             s.rows_skipped.merge(&skipped);
         });
         state

@@ -46,12 +46,45 @@ pub trait VendorState: Send + Sync + 'static {
     fn summarize(&self, ctx: &ExposeContext) -> HealthSummary;
 }
 
-/// The outcome of a successful refresh.
+/// The outcome of a refresh that changed the state.
 #[derive(Debug)]
 pub struct Refreshed<S> {
     pub state: S,
-    /// Rows skipped as malformed while reading.
+    /// Rows skipped as malformed while reading, and values dropped from kept rows.
     pub skipped: SkipCounts,
+    /// How each stream read fared, the vendor's primary stream first (its reports: what
+    /// every device and resource comes from). Streams fail alone: a failed secondary
+    /// stream (Druva's events) keeps its previous state in `state`, and a failed primary
+    /// stream with a secondary that succeeded keeps the previous reports and carries the
+    /// new events; the engine then counts the refresh as failed (`backup_source_up` 0, the
+    /// data age growing) while serving the events.
+    pub streams: Vec<Stream>,
+}
+
+/// One stream of a refresh and how it fared.
+#[derive(Debug)]
+pub struct Stream {
+    pub name: &'static str,
+    pub error: Option<RefreshError>,
+}
+
+impl<S> Refreshed<S> {
+    /// A refresh of one stream that succeeded.
+    pub fn complete(state: S, skipped: SkipCounts, stream: &'static str) -> Refreshed<S> {
+        Refreshed {
+            state,
+            skipped,
+            streams: vec![Stream {
+                name: stream,
+                error: None,
+            }],
+        }
+    }
+
+    /// The primary stream's failure, if it failed.
+    pub fn primary_error(&self) -> Option<&RefreshError> {
+        self.streams.first().and_then(|s| s.error.as_ref())
+    }
 }
 
 /// What a vendor's client is built with, besides its own settings.
@@ -72,6 +105,9 @@ pub trait Vendor: Sized + Send + Sync + 'static {
     const FAMILIES: &'static [Family];
     /// Label names its series set (a source's own labels may not reuse them).
     const LABELS: &'static [&'static str];
+    /// The name of its primary stream (`backup_source_stream_up{stream}`): the reads every
+    /// device and resource comes from.
+    const PRIMARY_STREAM: &'static str;
     /// Whether `refresh` reads the previous state. If not, the engine keeps a state only
     /// until its series are encoded (and saved with `--storage.path`), so the memory of a
     /// large estate is the snapshot's alone.

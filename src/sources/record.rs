@@ -468,20 +468,31 @@ pub fn decode_page<'de>(
     info.ok_or_else(|| PageError::NoRows(rows_key.to_string()))
 }
 
-/// Decodes a body that is a bare array of rows.
+/// Decodes a body that is a bare array of rows. A single object is one row (Druva's legacy
+/// Events API documentation shows its reply so), and an empty body is no rows.
 pub(crate) fn decode_rows<'de>(
     body: &'de [u8],
     seed: RowSeed,
     mut on_row: impl FnMut(Row<'de>),
 ) -> Result<usize, PageError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    RowsSeed {
-        seed,
-        on_row: &mut on_row,
+    let malformed = |e: serde_json::Error| PageError::Malformed(e.to_string());
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Ok(0),
+        Some(b'{') => {
+            let row = seed.deserialize(&mut deserializer).map_err(malformed)?;
+            deserializer.end().map_err(malformed)?;
+            on_row(row);
+            Ok(1)
+        }
+        Some(_) => RowsSeed {
+            seed,
+            on_row: &mut on_row,
+        }
+        .deserialize(&mut deserializer)
+        .and_then(|rows| deserializer.end().map(|_| rows))
+        .map_err(malformed),
     }
-    .deserialize(&mut deserializer)
-    .and_then(|rows| deserializer.end().map(|_| rows))
-    .map_err(|e| PageError::Malformed(e.to_string()))
 }
 
 struct PageVisitor<'k, 'f, F> {
@@ -617,5 +628,25 @@ mod tests {
             Ok(Some(1_602_533_872_084))
         );
         assert_eq!(Scalar::Str("soon".into()).as_timestamp_ms(), Err(BadValue));
+    }
+
+    #[test]
+    fn a_bare_body_may_be_an_array_one_object_or_nothing() {
+        let count = |body: &str| {
+            let mut rows = 0;
+            let n = decode_rows(body.as_bytes(), RowSeed { fields: FIELDS }, |row| {
+                assert!(matches!(row, Row::Record(_)));
+                rows += 1;
+            });
+            n.map(|n| (n, rows))
+        };
+        assert_eq!(count(r#"[{"a":1},{"b":2}]"#), Ok((2, 2)));
+        assert_eq!(count(r#" {"a":1,"c":"x"} "#), Ok((1, 1)));
+        assert_eq!(count("[]"), Ok((0, 0)));
+        assert_eq!(count(""), Ok((0, 0)));
+        assert_eq!(count(" \n"), Ok((0, 0)));
+        assert!(count(r#"{"a":1"#).is_err());
+        assert!(count(r#"{"a":1} {"#).is_err());
+        assert!(count("<html>").is_err());
     }
 }

@@ -111,8 +111,14 @@ impl TokenCache {
         Ok(value)
     }
 
-    pub(crate) async fn forget(&self) {
-        *self.0.lock().await = None;
+    /// Drops `rejected` if it is still the cached token. Requests running side by side
+    /// may all be refused the same expired token: the first renews it, and the others then
+    /// use the new one instead of dropping it and fetching yet another.
+    async fn forget(&self, rejected: &Secret) {
+        let mut cached = self.0.lock().await;
+        if cached.as_ref().is_some_and(|c| c.value == *rejected) {
+            *cached = None;
+        }
     }
 
     /// Sends a request with a token. If the answer's status is in `rejected`, the token is
@@ -139,7 +145,7 @@ impl TokenCache {
                 renewed: false,
             });
         }
-        self.forget().await;
+        self.forget(&token).await;
         let token = self.get(&fetch).await?;
         let response = send(token.clone()).await?;
         Ok(Sent {

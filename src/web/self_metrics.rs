@@ -114,6 +114,41 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
         },
     },
     SourceFamily {
+        name: "backup_source_stream_up",
+        help: "1 if the last read of the source's stream succeeded, else 0: report (Code42), reports and events (Druva). Streams fail alone: failing events keep the reports fresh; backup_source_up follows the primary stream (report, reports).",
+        kind: MetricType::Gauge,
+        samples: |v| {
+            v.status
+                .streams
+                .iter()
+                .map(|(stream, s)| {
+                    (
+                        vec![("stream", stream.to_string())],
+                        Number::Int(i64::from(s.up)),
+                    )
+                })
+                .collect()
+        },
+    },
+    SourceFamily {
+        name: "backup_source_stream_last_success_timestamp_seconds",
+        help: "Unix time of the last successful read of the source's stream; absent until one.",
+        kind: MetricType::Gauge,
+        samples: |v| {
+            v.status
+                .streams
+                .iter()
+                .filter_map(|(stream, s)| {
+                    let ms = s.last_success_ms?;
+                    Some((
+                        vec![("stream", stream.to_string())],
+                        Number::Float(ms as f64 / 1000.0),
+                    ))
+                })
+                .collect()
+        },
+    },
+    SourceFamily {
         name: "backup_source_refresh_duration_seconds",
         help: "Duration of the last refresh, successful or not.",
         kind: MetricType::Gauge,

@@ -38,6 +38,9 @@ pub struct DruvaOptions {
     pub client_secret: String,
     pub admin_email: String,
     pub api_token: String,
+    /// The legacy Events API answers a page of one event with that event's object, and an
+    /// empty page with an empty body, as Druva's documentation shows it, instead of arrays.
+    pub legacy_bare_shapes: bool,
 }
 
 impl Default for DruvaOptions {
@@ -52,6 +55,7 @@ impl Default for DruvaOptions {
             client_secret: "druva-demo-secret".into(),
             admin_email: "insync-admin@example.com".into(),
             api_token: "insync-demo-token".into(),
+            legacy_bare_shapes: false,
         }
     }
 }
@@ -188,6 +192,8 @@ pub struct EventTruth {
     pub timestamp_ms: i64,
     pub event_type: &'static str,
     pub event_state: &'static str,
+    /// Syslog severity: 3 error, 4 warning, 5 notice, 6 info.
+    pub severity: u8,
     pub user_id: u64,
 }
 
@@ -262,18 +268,19 @@ const ACTIVITY: &[(&str, &str, bool, i64, u64)] = &[
     ("m365TeamsRestoreActivity", "Teams", false, 9 * HOUR, 52_700),
 ];
 
-const EVENT_KINDS: &[(&str, &str)] = &[
-    ("Backup", "Success"),
-    ("Backup", "Success"),
-    ("Backup", "Success"),
-    ("Backup", "Backed up with Errors"),
-    ("Backup", "Failed"),
-    ("Backup", "Backup Paused"),
-    ("Restore", "Success"),
-    ("Restore", "Failed"),
-    ("Alerts", "Alert Notification"),
-    ("API Login", "Success"),
-    ("Admin Audit Trail", "Admin Event"),
+/// Event types and states, with the syslog severity inSync gives them.
+const EVENT_KINDS: &[(&str, &str, u8)] = &[
+    ("Backup", "Success", 6),
+    ("Backup", "Success", 6),
+    ("Backup", "Success", 6),
+    ("Backup", "Backed up with Errors", 4),
+    ("Backup", "Failed", 3),
+    ("Backup", "Backup Paused", 5),
+    ("Restore", "Success", 6),
+    ("Restore", "Failed", 3),
+    ("Alerts", "Alert Notification", 4),
+    ("API Login", "Success", 6),
+    ("Admin Audit Trail", "Admin Event", 5),
 ];
 
 /// Why a failing resource's backup fails: the field that says it, its text as written,
@@ -681,7 +688,8 @@ impl DruvaTenant {
 
     fn event(&self, index: u64) -> EventTruth {
         let h = mix(self.options.seed ^ 0xe7e, index);
-        let (event_type, event_state) = EVENT_KINDS[(h % EVENT_KINDS.len() as u64) as usize];
+        let (event_type, event_state, severity) =
+            EVENT_KINDS[(h % EVENT_KINDS.len() as u64) as usize];
         EventTruth {
             index,
             // Second precision, as the API writes it.
@@ -689,6 +697,7 @@ impl DruvaTenant {
                 * 1000,
             event_type,
             event_state,
+            severity,
             user_id: 1 + h % 50,
         }
     }
@@ -1000,7 +1009,7 @@ impl DruvaTenant {
                     "timestamp",
                     &format_date(event.timestamp_ms, DateStyle::UtcSeconds),
                 )
-                .int("severity", 6)
+                .int("severity", i64::from(event.severity))
                 .str("ip", "192.168.0.10")
                 .int("facility", 23)
                 .end();
@@ -1072,10 +1081,18 @@ impl DruvaTenant {
                         .to_string()),
                 )
                 .str("inSyncUserName", &format!("User {:04}", event.user_id))
-                .int("Severity", 6)
+                .int("Severity", i64::from(event.severity))
                 .end();
         }
         body.push(']');
+        if self.options.legacy_bare_shapes {
+            // As Druva's page shows the reply: one event is its object, none is nothing.
+            body = match page.len() {
+                0 => String::new(),
+                1 => body[1..body.len() - 1].to_string(),
+                _ => body,
+            };
+        }
         let mut reply = Reply::json(200, body);
         reply.headers.push((
             http::header::SET_COOKIE,

@@ -34,6 +34,7 @@ impl Vendor for Code42 {
     const DEFAULT_URL: Option<&'static str> = None;
     const FAMILIES: &'static [Family] = families::FAMILIES;
     const LABELS: &'static [&'static str] = families::LABELS;
+    const PRIMARY_STREAM: &'static str = "report";
     /// Every refresh reads the whole report.
     const READS_PREVIOUS: bool = false;
     type Config = Code42Config;
@@ -98,10 +99,7 @@ impl Vendor for Code42 {
             })?;
             if rows == 0 {
                 let (estate, skipped) = builder.finish();
-                return Ok(Refreshed {
-                    state: estate,
-                    skipped,
-                });
+                return Ok(Refreshed::complete(estate, skipped, Self::PRIMARY_STREAM));
             }
             // The report repeats an archive for each of its user's backup sets, so a page may
             // hold only rows already read: they are skipped as duplicates and paging goes on.

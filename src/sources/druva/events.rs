@@ -11,7 +11,7 @@ use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
 use tracing::warn;
 
 use super::api::{DruvaApi, scalar_text};
-use super::state::EventLog;
+use super::state::{EventKind, EventLog};
 use crate::secret::SecretRef;
 use crate::sources::http::{Upstream, excerpt, status_error};
 use crate::sources::record::{Record, Row, RowSeed, decode_page, decode_rows};
@@ -28,6 +28,7 @@ const V2_FIELDS: &[&str] = &[
     "eventType",
     "inSyncDataSourceID",
     "inSyncUserID",
+    "severity",
     "timeStamp",
     "timestamp",
 ];
@@ -37,6 +38,7 @@ const LEGACY_FIELDS: &[&str] = &[
     "EventID",
     "EventState",
     "EventType",
+    "Severity",
     "Timestamp",
     "inSyncDataSourceID",
     "inSyncUserID",
@@ -119,7 +121,13 @@ fn count(
         scalar_text(field("inSyncDataSourceID", "inSyncDataSourceID")),
         scalar_text(field("eventDetails", "EventDetails")),
     ]);
-    log.count(timestamp_ms, print, &event_type, &event_state, replaying);
+    let severity = scalar_text(field("severity", "Severity"));
+    let event = EventKind {
+        event_type: &event_type,
+        event_state: &event_state,
+        severity: &severity,
+    };
+    log.count(timestamp_ms, print, event, replaying);
     Ok(())
 }
 

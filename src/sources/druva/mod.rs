@@ -26,10 +26,13 @@ use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};
 use crate::runtime::clock::Clock;
 use crate::sources::http::Upstream;
-use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, Vendor};
+use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, Stream, Vendor};
 use api::{DruvaApi, FAR_PAST_MS};
 use reports::Kind;
 use state::{Cursor, EventLog};
+
+/// The name of the events stream (`backup_source_stream_up{stream="events"}`).
+const EVENTS_STREAM: &str = "events";
 
 /// Incremental reads start this much before the last sync, so rows committed just around
 /// it are not missed; the overlap is harmless because rows merge by key and jobs are
@@ -75,6 +78,37 @@ impl Druva {
         }
     }
 
+    /// Reads every configured report into `state`; returns the rows skipped.
+    async fn read_reports(
+        &self,
+        state: &mut DruvaState,
+        now: i64,
+    ) -> Result<SkipCounts, RefreshError> {
+        let mut skipped = SkipCounts::default();
+        for id in &self.spec.reports {
+            let report = reports::find(id).expect("configured reports are in the catalogue");
+            let cursor = state.cursors.get(report.id).copied();
+            let (since, full) = self.read_window(report, cursor, now);
+            let read = self.api.read_report(report, since, false).await?;
+            skipped.merge(&read.skipped);
+            state.apply(report, read.rows, full);
+            if report.kind != Kind::Totals {
+                state.cursors.insert(
+                    report.id.to_string(),
+                    Cursor {
+                        last_sync_ms: read.last_sync_ms.unwrap_or(now),
+                        last_full_ms: if full {
+                            Some(now)
+                        } else {
+                            cursor.and_then(|c| c.last_full_ms)
+                        },
+                    },
+                );
+            }
+        }
+        Ok(skipped)
+    }
+
     /// Reads events into `log` from its cursor, through the configured Events API.
     async fn read_events(
         &self,
@@ -106,6 +140,7 @@ impl Vendor for Druva {
     const DEFAULT_URL: Option<&'static str> = Some(config::DEFAULT_URL);
     const FAMILIES: &'static [Family] = families::FAMILIES;
     const LABELS: &'static [&'static str] = families::LABELS;
+    const PRIMARY_STREAM: &'static str = "reports";
     /// Incremental reads merge into the previous resources; job and event counters continue.
     const READS_PREVIOUS: bool = true;
     type Config = DruvaConfig;
@@ -151,43 +186,62 @@ impl Vendor for Druva {
         })
     }
 
+    /// Reads the reports and the events as two streams, side by side: each fails alone
+    /// (see [`Refreshed::streams`]).
     async fn refresh(
         &self,
         previous: Option<Arc<DruvaState>>,
     ) -> Result<Refreshed<DruvaState>, RefreshError> {
-        let mut state = previous.map(|p| (*p).clone()).unwrap_or_default();
+        let mut state = previous.as_deref().cloned().unwrap_or_default();
         let now = self.clock.now_ms();
-        let mut skipped = SkipCounts::default();
-        for id in &self.spec.reports {
-            let report = reports::find(id).expect("configured reports are in the catalogue");
-            let cursor = state.cursors.get(report.id).copied();
-            let (since, full) = self.read_window(report, cursor, now);
-            let read = self.api.read_report(report, since, false).await?;
-            skipped.merge(&read.skipped);
-            state.apply(report, read.rows, full);
-            if report.kind != Kind::Totals {
-                state.cursors.insert(
-                    report.id.to_string(),
-                    Cursor {
-                        last_sync_ms: read.last_sync_ms.unwrap_or(now),
-                        last_full_ms: if full {
-                            Some(now)
-                        } else {
-                            cursor.and_then(|c| c.last_full_ms)
-                        },
-                    },
-                );
+        let mut log = state.events.clone().unwrap_or_default();
+        let events = async {
+            if matches!(self.spec.events, DruvaEvents::None) {
+                return None;
             }
-        }
-        match &self.spec.events {
-            DruvaEvents::None => state.events = None,
-            _ => {
-                let log = state.events.get_or_insert_with(EventLog::default);
-                self.read_events(log, &mut skipped, events::MAX_PAGES)
-                    .await?;
+            let mut skipped = SkipCounts::default();
+            let read = self.read_events(&mut log, &mut skipped, events::MAX_PAGES);
+            Some(read.await.map(|()| (log, skipped)))
+        };
+        let (reports, events) = tokio::join!(self.read_reports(&mut state, now), events);
+        let mut streams = vec![Stream {
+            name: Self::PRIMARY_STREAM,
+            error: None,
+        }];
+        let mut skipped = match reports {
+            Ok(skipped) => skipped,
+            // Without the reports, the events alone are worth keeping only on top of the
+            // last good reports.
+            Err(error) => match (previous, &events) {
+                (Some(previous), Some(Ok(_))) => {
+                    state = (*previous).clone();
+                    streams[0].error = Some(error);
+                    SkipCounts::default()
+                }
+                _ => return Err(error),
+            },
+        };
+        match events {
+            None => state.events = None,
+            Some(Ok((log, events_skipped))) => {
+                state.events = Some(log);
+                skipped.merge(&events_skipped);
+                streams.push(Stream {
+                    name: EVENTS_STREAM,
+                    error: None,
+                });
             }
+            // The counters and the cursor stay as they were: nothing lost, nothing doubled.
+            Some(Err(error)) => streams.push(Stream {
+                name: EVENTS_STREAM,
+                error: Some(error),
+            }),
         }
-        Ok(Refreshed { state, skipped })
+        Ok(Refreshed {
+            state,
+            skipped,
+            streams,
+        })
     }
 
     async fn check(&self) -> Result<Vec<String>, RefreshError> {

@@ -64,8 +64,9 @@ pub struct Cursor {
 pub struct EventLog {
     /// The v2 tracker or the legacy progress cookie.
     pub cursor: Option<String>,
-    #[serde(with = "entries")]
-    pub counts: BTreeMap<(String, String), u64>,
+    /// Events by type, state and severity.
+    #[serde(with = "event_entries")]
+    pub counts: BTreeMap<EventKey, u64>,
     /// Newest event counted, and fingerprints of the events counted at that instant: when
     /// the cursor is lost and the stream is read again from the oldest retained event,
     /// everything up to here is skipped.
@@ -81,8 +82,7 @@ impl EventLog {
         &mut self,
         timestamp_ms: i64,
         fingerprint: u64,
-        event_type: &str,
-        event_state: &str,
+        event: EventKind<'_>,
         replaying: bool,
     ) {
         let seen = match self.newest_ms {
@@ -105,15 +105,114 @@ impl EventLog {
                 self.newest_fingerprints = BTreeSet::from([fingerprint]);
             }
         }
-        let mut key = (label_value(event_type), label_value(event_state));
+        let mut key = EventKey {
+            event_type: label_value(event.event_type),
+            event_state: label_value(event.event_state),
+            severity: severity_label(event.severity),
+        };
         if !self.counts.contains_key(&key) && self.counts.len() >= MAX_EVENT_LABEL_PAIRS {
-            key = ("other".into(), "other".into());
+            key = EventKey {
+                event_type: "other".into(),
+                event_state: "other".into(),
+                severity: "other".into(),
+            };
         }
         *self.counts.entry(key).or_default() += 1;
     }
 
     pub fn total(&self) -> u64 {
         self.counts.values().sum()
+    }
+}
+
+/// What an event is, as read from its row.
+pub struct EventKind<'a> {
+    pub event_type: &'a str,
+    pub event_state: &'a str,
+    /// `Severity` (v1) or `severity` (v2): a syslog number, or a word; empty when absent.
+    pub severity: &'a str,
+}
+
+/// The labels an event is counted under.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventKey {
+    pub event_type: String,
+    pub event_state: String,
+    pub severity: String,
+}
+
+/// An event's severity as a bounded label value: syslog's numbers (0–7, what inSync
+/// sends) as their names, those names and Druva's alert words as they are, `unknown` when
+/// absent, `other` for anything else.
+fn severity_label(text: &str) -> String {
+    const SYSLOG: [&str; 8] = [
+        "emergency",
+        "alert",
+        "critical",
+        "error",
+        "warning",
+        "notice",
+        "info",
+        "debug",
+    ];
+    const WORDS: [&str; 3] = ["high", "notification", "informational"];
+    let text = text.trim().to_ascii_lowercase();
+    if text.is_empty() {
+        return "unknown".into();
+    }
+    if let Ok(n) = text.parse::<usize>() {
+        return SYSLOG.get(n).map_or("other", |s| s).into();
+    }
+    if SYSLOG.contains(&text.as_str()) || WORDS.contains(&text.as_str()) {
+        text
+    } else {
+        "other".into()
+    }
+}
+
+/// Event counters as saved: a list of (key, count), where the key is [type, state,
+/// severity], or [type, state] in files saved before the severity was counted.
+mod event_entries {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::EventKey;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Saved {
+        Current((String, String, String)),
+        BeforeSeverity((String, String)),
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        map: &BTreeMap<EventKey, u64>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            map.iter()
+                .map(|(k, n)| ((&k.event_type, &k.event_state, &k.severity), n)),
+        )
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<EventKey, u64>, D::Error> {
+        let mut map = BTreeMap::new();
+        for (key, count) in Vec::<(Saved, u64)>::deserialize(d)? {
+            let (event_type, event_state, severity) = match key {
+                Saved::Current(k) => k,
+                Saved::BeforeSeverity((t, s)) => (t, s, "unknown".into()),
+            };
+            *map.entry(EventKey {
+                event_type,
+                event_state,
+                severity,
+            })
+            .or_default() += count;
+        }
+        Ok(map)
     }
 }
 
@@ -541,9 +640,12 @@ impl DruvaState {
         }
         self.expose_users(out);
         if let Some(events) = &self.events {
-            for ((event_type, event_state), count) in &events.counts {
-                let labels =
-                    out.labels(&[("event_type", event_type), ("event_state", event_state)]);
+            for (key, count) in &events.counts {
+                let labels = out.labels(&[
+                    ("event_type", &key.event_type),
+                    ("event_state", &key.event_state),
+                    ("severity", &key.severity),
+                ]);
                 out.push(&EVENTS, labels, Value::Int(*count as i64));
             }
         }
@@ -854,14 +956,22 @@ mod tests {
         );
     }
 
+    fn kind<'a>(event_type: &'a str, event_state: &'a str) -> EventKind<'a> {
+        EventKind {
+            event_type,
+            event_state,
+            severity: "6",
+        }
+    }
+
     #[test]
     fn events_before_a_lost_cursor_are_not_counted_again() {
         let mut log = EventLog::default();
-        log.count(1000, 1, "Backup", "Success", false);
-        log.count(2000, 2, "Backup", "Backed up with Errors", false);
-        log.count(2000, 3, "Restore", "Success", false);
+        log.count(1000, 1, kind("Backup", "Success"), false);
+        log.count(2000, 2, kind("Backup", "Backed up with Errors"), false);
+        log.count(2000, 3, kind("Restore", "Success"), false);
         // A late event older than the newest is still counted while following the cursor.
-        log.count(1500, 9, "Backup", "Success", false);
+        log.count(1500, 9, kind("Backup", "Success"), false);
         // The cursor expired; the stream is read again from the start and continues.
         for (ts, fp) in [
             (1000, 1),
@@ -871,13 +981,44 @@ mod tests {
             (2000, 4),
             (3000, 5),
         ] {
-            log.count(ts, fp, "Backup", "Success", true);
+            log.count(ts, fp, kind("Backup", "Success"), true);
         }
         assert_eq!(log.total(), 6);
-        assert_eq!(
-            log.counts[&("backup".into(), "backed_up_with_errors".into())],
-            1
-        );
+        let key = EventKey {
+            event_type: "backup".into(),
+            event_state: "backed_up_with_errors".into(),
+            severity: "info".into(),
+        };
+        assert_eq!(log.counts[&key], 1);
+    }
+
+    #[test]
+    fn event_severities_are_bounded_words() {
+        for (text, label) in [
+            ("6", "info"),
+            ("3", "error"),
+            (" Warning", "warning"),
+            ("High", "high"),
+            ("", "unknown"),
+            ("12", "other"),
+            ("very bad", "other"),
+        ] {
+            assert_eq!(severity_label(text), label, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn event_counts_saved_before_severities_still_load() {
+        let old = r#"{"cursor":"t","counts":[[["backup","success"],4]],"newest_ms":null,"newest_fingerprints":[]}"#;
+        let log: EventLog = serde_json::from_str(old).unwrap();
+        let key = EventKey {
+            event_type: "backup".into(),
+            event_state: "success".into(),
+            severity: "unknown".into(),
+        };
+        assert_eq!(log.counts[&key], 4);
+        let round: EventLog = serde_json::from_str(&serde_json::to_string(&log).unwrap()).unwrap();
+        assert_eq!(round, log);
     }
 
     #[test]
@@ -943,7 +1084,7 @@ mod tests {
             .events
             .as_mut()
             .unwrap()
-            .count(5, 5, "Backup", "Success", false);
+            .count(5, 5, kind("Backup", "Success"), false);
         let json = serde_json::to_string(&state).unwrap();
         assert_eq!(serde_json::from_str::<DruvaState>(&json).unwrap(), state);
     }
