@@ -40,6 +40,15 @@
   // per item, whichever replica it comes from).
   local withDevice(expr) =
     '(\n  %s\n)\n* on(source, org, device_uid) group_left(device_name, user)\ntopk by (source, org, device_uid) (1, %s)' % [expr, one('backup_device_info')],
+  // Adds the failure reason (code and meaning) of a resource, one of them when Druva gives
+  // several; a resource without one keeps its alert.
+  local withReason(expr) =
+    '(\n  (%s)\n  * on(source, workload, id) group_left(code, reason)\n  topk by (source, workload, id) (1, %s)\n)\nor\n(\n  (%s)\n  unless on(source, workload, id) %s\n)' % [
+      expr,
+      one('backup_resource_last_backup_error'),
+      expr,
+      one('backup_resource_last_backup_error'),
+    ],
   local withResource(expr) =
     '(\n  %s\n)\n* on(source, workload, id) group_left(name)\ntopk by (source, workload, id) (1, %s)' % [expr, one('backup_resource_info')],
 
@@ -89,6 +98,15 @@
           )
           for level in ['warning', 'critical']
         ] + [
+          alert(
+            // The source's own data is fresh (backup_source_up); one of its other streams
+            // (Druva's events) keeps failing.
+            'BackupSourceStreamFailing', 'warning',
+            '%s == 0\nunless on(source) (%s == 0)' % [one('backup_source_stream_up'), one('backup_source_up')],
+            "A stream of a backup source fails to refresh.",
+            "Source {{ $labels.source }}'s {{ $labels.stream }} stream has failed for %s while the rest of the source refreshes: its counters wait (nothing is lost or counted twice when it recovers). See the exporter log." % config.sourceFailingFor,
+            exporterHealth, data=false, forDuration=config.sourceFailingFor,
+          ),
           alert(
             'BackupSourceSeriesDropped', 'warning',
             '%s > 0' % one('backup_source_series_dropped'),
@@ -145,11 +163,21 @@
           ),
           alert(
             'BackupResourceLastBackupFailed', 'warning',
-            withResource('%s == 1\n  unless on(source, workload, id) backup:resource_unprotected' % one('backup_resource_last_backup_failed')),
+            withResource(withReason('%s == 1\n  unless on(source, workload, id) backup:resource_unprotected' % one('backup_resource_last_backup_failed'))),
             'The last backup of a Microsoft 365 resource failed.',
-            'The last backup attempt of resource %s failed or was cancelled.' % resource,
+            'The last backup attempt of resource %s failed or was cancelled.{{ if $labels.code }} Druva says: {{ $labels.reason }} ({{ $labels.code }}).{{ end }}' % resource,
             m365Dashboard, forDuration=config.lastBackupFailedFor,
           ),
+        ] + [
+          alert(
+            'BackupPreservedUserAutoDelete', level,
+            '%s - time() < %d' % [one('backup_preserved_user_auto_delete_timestamp_seconds'), config.preservedDeletion[level]],
+            "Druva will soon delete a preserved user's backup data.",
+            "Druva deletes the backup data of preserved user {{ $labels.name }} ({{ $labels.id }}, source {{ $labels.source }}) in {{ $value | humanizeDuration }} (autoDeleteOn): extend the preservation or export what must be kept.",
+            m365Dashboard,
+          )
+          for level in ['warning', 'critical']
+        ] + [
           alert(
             // Each Druva severity is its own alert (vendor_severity); Code42's alert
             // states are the device alerts' business.

@@ -35,6 +35,9 @@ local day = 24 * hour;
     resourceAge: { warning: 1 * day, critical: 2 * day },
     // Druva: licence use (used / allocated).
     license: { warning: 0.9, critical: 1.0 },
+    // Druva: time left before Druva deletes a preserved user's backup data (autoDeleteOn).
+    // Less time is worse here: the warning comes first, with more time left.
+    preservedDeletion: { warning: 14 * day, critical: 3 * day },
 
     // Overrides of the four age thresholds, most specific first: an entry naming a source
     // and an org (or workload) beats one naming only an org (or workload), which beats one

@@ -91,6 +91,10 @@ fn thresholds_that_are_not_tiers_are_refused() {
             "{ connection: { warning: 5 * day, critical: 3 * day } }",
             "connection: warning 432000 is not below critical 259200",
         ),
+        (
+            "{ preservedDeletion: { warning: 3 * day, critical: 14 * day } }",
+            "preservedDeletion: warning 259200 is not above critical 1209600 (time left)",
+        ),
     ];
     for (config, expected) in cases {
         let output = render(config);

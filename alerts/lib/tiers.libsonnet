@@ -7,6 +7,10 @@ function(config)
   local bad(where, pair) =
     if pair.warning < pair.critical then []
     else ['%s: warning %s is not below critical %s' % [where, pair.warning, pair.critical]];
+  // Time left: the warning comes with more of it left than the critical.
+  local preserved = config.preservedDeletion;
+  (if preserved.warning > preserved.critical then []
+   else ['preservedDeletion: warning %s is not above critical %s (time left)' % [preserved.warning, preserved.critical]]) +
   std.flattenArrays([bad(key, config[key]) for key in pairKeys]) +
   std.flattenArrays([
     local effective = {
