@@ -487,6 +487,14 @@ fn assert_users(metrics: &Metrics, harness: &Harness, read_ms: i64) {
     assert_eq!(exposed, deletes);
 }
 
+/// `backup_source_stream_up` of one of the source's streams.
+fn stream_up(metrics: &Metrics, stream: &str) -> Option<f64> {
+    metrics.get(
+        "backup_source_stream_up",
+        &[("source", SOURCE), ("stream", stream)],
+    )
+}
+
 fn assert_events(metrics: &Metrics, harness: &Harness) {
     const SYSLOG: [&str; 8] = [
         "emergency",
@@ -751,14 +759,8 @@ async fn a_failing_events_stream_keeps_the_reports_fresh() {
         assert!(status.up, "{:?}", status.last_error);
     }
     let during = harness.metrics().await;
-    let stream = |m: &Metrics, name: &str| {
-        m.get(
-            "backup_source_stream_up",
-            &[("source", SOURCE), ("stream", name)],
-        )
-    };
-    assert_eq!(stream(&during, "reports"), Some(1.0));
-    assert_eq!(stream(&during, "events"), Some(0.0));
+    assert_eq!(stream_up(&during, "reports"), Some(1.0));
+    assert_eq!(stream_up(&during, "events"), Some(0.0));
     assert_eq!(
         total(&during, "backup_events_total"),
         total(&before, "backup_events_total"),
@@ -780,7 +782,7 @@ async fn a_failing_events_stream_keeps_the_reports_fresh() {
     harness.sim.simulator.faults.clear();
     assert!(harness.refresh(SOURCE).await.up);
     let after = harness.metrics().await;
-    assert_eq!(stream(&after, "events"), Some(1.0));
+    assert_eq!(stream_up(&after, "events"), Some(1.0));
     assert_matches_truth(&after, &harness, NOW_MS - DAY);
     harness.stop().await;
 }
@@ -802,13 +804,7 @@ async fn failing_reports_keep_the_events_counted() {
     let status = harness.refresh(SOURCE).await;
     assert!(!status.up);
     let during = harness.metrics().await;
-    assert_eq!(
-        during.get(
-            "backup_source_stream_up",
-            &[("source", SOURCE), ("stream", "events")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(stream_up(&during, "events"), Some(1.0));
     assert_events(&during, &harness);
     assert_eq!(
         during.get(
@@ -924,13 +920,7 @@ async fn legacy_events_as_a_single_object_or_an_empty_body() {
     let status = harness.refresh(SOURCE).await;
     assert!(status.up, "{:?}", status.last_error);
     let metrics = harness.metrics().await;
-    assert_eq!(
-        metrics.get(
-            "backup_source_stream_up",
-            &[("source", SOURCE), ("stream", "events")]
-        ),
-        Some(1.0)
-    );
+    assert_eq!(stream_up(&metrics, "events"), Some(1.0));
     assert_events(&metrics, &harness);
     harness.stop().await;
 }
@@ -1085,13 +1075,7 @@ async fn druva_fault_keeps_last_snapshot(rule: FaultRule, expected: fn(&RefreshE
         "the last good reports and jobs stay"
     );
     // The events are a stream of their own: read when the fault spared them, kept when not.
-    let stream = |m: &Metrics, name: &str| {
-        m.get(
-            "backup_source_stream_up",
-            &[("source", SOURCE), ("stream", name)],
-        )
-    };
-    assert_eq!(stream(&during, "reports"), Some(0.0));
+    assert_eq!(stream_up(&during, "reports"), Some(0.0));
     let events = |m: &Metrics| {
         m.find("backup_events_total", &[])
             .iter()
@@ -1099,7 +1083,7 @@ async fn druva_fault_keeps_last_snapshot(rule: FaultRule, expected: fn(&RefreshE
             .sum::<f64>()
     };
     if events(&during) != events(&before) {
-        assert_eq!(stream(&during, "events"), Some(1.0));
+        assert_eq!(stream_up(&during, "events"), Some(1.0));
         assert_events(&during, &harness);
     }
     assert_eq!(

@@ -129,7 +129,7 @@ pub(crate) static JOB_FILES_MISSED: FamilyDef = FamilyDef::counter(
 );
 pub(crate) static EVENTS: FamilyDef = FamilyDef::counter(
     "backup_events_total",
-    "Druva inSync events by type and state (lower-case), from the Events API; each event counted once.",
+    "Druva inSync events by type, state (lower-case) and severity (syslog severity as a word), from the Events API; each event counted once.",
 );
 
 pub(crate) const FAMILIES: &[Family] = &[
