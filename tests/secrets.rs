@@ -125,6 +125,8 @@ async fn no_secret_leaks_through_any_failure_path() {
                 .times(6),
         ],
         vec![FaultRule::new(Fault::EchoCredentials).on("events").times(6)],
+        vec![FaultRule::new(Fault::EchoHeaders).times(12)],
+        vec![FaultRule::new(Fault::EchoHeaders).on("token").times(6)],
         vec![
             FaultRule::new(Fault::EchoCredentials)
                 .on("DeviceBackupReport")
@@ -183,6 +185,28 @@ async fn no_secret_leaks_through_any_failure_path() {
             }
         }
     }
+    // check-source shows what the vendor says: here, every header the request had.
+    for (source, path) in [
+        ("api-client", "token"),
+        ("m365", "token"),
+        ("user", "/api/v3/"),
+        ("m365", "events"),
+    ] {
+        faults.clear();
+        faults.add(FaultRule::new(Fault::EchoHeaders).on(path));
+        let output = Command::new(BIN)
+            .args([
+                "check-source",
+                source,
+                "--config.file",
+                config.to_str().unwrap(),
+            ])
+            .env("CANARY_PASSWORD", CANARIES[1])
+            .output()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&output.stdout));
+        seen.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -201,6 +225,26 @@ async fn no_secret_leaks_through_any_failure_path() {
     seen.push_str(&logs);
     for entry in std::fs::read_dir(&storage).unwrap() {
         seen.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    // Each secret in every form a request carries it: plain, and in base64 as HTTP Basic
+    // sends it with its user.
+    use base64::Engine as _;
+    let b64 = |text: String| base64::engine::general_purpose::STANDARD.encode(text);
+    let forms: Vec<String> = [
+        ("demo-client", CANARIES[0]),
+        ("admin@example.com", CANARIES[1]),
+        ("druva-demo-client", CANARIES[2]),
+        ("insync-admin@example.com", CANARIES[3]),
+    ]
+    .iter()
+    .flat_map(|(user, secret)| [b64(format!("{user}:{secret}")), b64(secret.to_string())])
+    .collect();
+    assert!(
+        seen.contains("You sent") || seen.contains("Authorization: Basic <redacted>"),
+        "the echoed headers were seen"
+    );
+    for form in &forms {
+        assert!(!seen.contains(form.as_str()), "{form} (base64) leaked");
     }
     for canary in CANARIES {
         assert!(

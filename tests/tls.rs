@@ -53,20 +53,16 @@ fn client(pki: &pki::Pki, identity: Option<(&str, &str)>) -> reqwest::Client {
     builder.build().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn tls_client_certificates_and_basic_auth() {
-    let pki = pki::generate();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// The demo exporter behind `web.yml` in `d` (TLS with client certificates and basic auth,
+/// password `s3cret-canary`), with the test PKI's files; returns it and its port.
+fn start_secured(pki: &pki::Pki, d: &Path) -> (Process, u16) {
     write(d, "ca.crt", &pki.ca);
     write(d, "server.crt", &pki.server_cert);
     write(d, "server.key", &pki.server_key);
-    let client_cert = write(d, "client.crt", &pki.client_cert);
-    let client_key = write(d, "client.key", &pki.client_key);
     let hash = bcrypt::hash("s3cret-canary", 4).unwrap();
     let web = write(d, "web.yml", &web_config(d, &hash));
     let log = std::fs::File::create(d.join("exporter.log")).unwrap();
-    let _exporter = Process(
+    let exporter = Process(
         Command::new(BIN)
             .args([
                 "--demo",
@@ -79,7 +75,17 @@ async fn tls_client_certificates_and_basic_auth() {
             .spawn()
             .unwrap(),
     );
-    let port = common::exporter_port(&d.join("exporter.log"));
+    (exporter, common::exporter_port(&d.join("exporter.log")))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_client_certificates_and_basic_auth() {
+    let pki = pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let client_cert = write(d, "client.crt", &pki.client_cert);
+    let client_key = write(d, "client.key", &pki.client_key);
+    let (_exporter, port) = start_secured(&pki, d);
     let https = format!("https://localhost:{port}");
     let good = client(&pki, Some((&pki.client_cert, &pki.client_key)));
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -219,29 +225,22 @@ async fn tls_client_certificates_and_basic_auth() {
         }
     }
 
-    // A changed password applies without a restart.
+    // A changed password applies without a restart, once the file has settled.
     let new_hash = bcrypt::hash("rotated", 4).unwrap();
     write(d, "web.yml", &web_config(d, &new_hash));
-    assert_eq!(
-        good.get(format!("{https}/metrics"))
-            .basic_auth("prometheus", Some("s3cret-canary"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        good.get(format!("{https}/metrics"))
-            .basic_auth("prometheus", Some("rotated"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    // A broken change keeps the last good configuration.
-    write(d, "web.yml", "tls_server_config: [");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while good
+        .get(format!("{https}/metrics"))
+        .basic_auth("prometheus", Some("s3cret-canary"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 401
+    {
+        assert!(Instant::now() < deadline, "the new password never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         good.get(format!("{https}/metrics"))
             .basic_auth("prometheus", Some("rotated"))
@@ -251,6 +250,36 @@ async fn tls_client_certificates_and_basic_auth() {
             .status(),
         200
     );
+    // A broken change, an empty file included, keeps the last good configuration.
+    for broken in ["tls_server_config: [", ""] {
+        write(d, "web.yml", broken);
+        for _ in 0..4 {
+            let response = good
+                .get(format!("{https}/metrics"))
+                .basic_auth("prometheus", Some("rotated"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let text = response.text().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            if text.contains("backup_exporter_web_config_last_reload_successful 0") {
+                break;
+            }
+        }
+        assert!(
+            good.get(format!("{https}/metrics"))
+                .basic_auth("prometheus", Some("rotated"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains("backup_exporter_web_config_last_reload_successful 0")
+        );
+        write(d, "web.yml", &web_config(d, &new_hash));
+    }
     let log = std::fs::read_to_string(d.join("exporter.log")).unwrap();
     assert!(
         log.contains("web configuration changed but does not load"),
@@ -260,6 +289,85 @@ async fn tls_client_certificates_and_basic_auth() {
         !log.contains("s3cret-canary") && !log.contains("rotated"),
         "passwords never appear in logs"
     );
+}
+
+/// The web configuration rewritten in place (truncated, then written, as `cat good >
+/// web.yml` does) 300 times while clients without a certificate, without a password or
+/// without TLS keep asking: none of them ever gets an answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_config_rewritten_in_place_never_opens_the_door() {
+    let pki = pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let (_exporter, port) = start_secured(&pki, &d);
+    let good = client(&pki, Some((&pki.client_cert, &pki.client_key)));
+    let https = format!("https://localhost:{port}/metrics");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !good
+        .get(&https)
+        .basic_auth("prometheus", Some("s3cret-canary"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "exporter not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let content = std::fs::read(d.join("web.yml")).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (d, stop) = (d.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for i in 0..300u64 {
+                let mut file = std::fs::File::create(d.join("web.yml")).unwrap();
+                std::thread::sleep(Duration::from_micros(i % 7 * 300));
+                std::io::Write::write_all(&mut file, &content).unwrap();
+                drop(file);
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let anonymous = client(&pki, None);
+    let plain = reqwest::Client::new();
+    let (mut attempts, mut opened) = (0, Vec::new());
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let probes = [
+            good.get(&https).send().await,
+            anonymous
+                .get(&https)
+                .basic_auth("prometheus", Some("s3cret-canary"))
+                .send()
+                .await,
+            plain
+                .get(format!("http://127.0.0.1:{port}/metrics"))
+                .basic_auth("prometheus", Some("s3cret-canary"))
+                .send()
+                .await,
+        ];
+        for (which, probe) in probes.into_iter().enumerate() {
+            attempts += 1;
+            if let Ok(response) = probe
+                && response.status() == 200
+            {
+                opened.push(which);
+            }
+        }
+    }
+    writer.join().unwrap();
+    assert!(attempts > 300, "{attempts} probes");
+    assert!(
+        opened.is_empty(),
+        "answered without a password, a certificate or TLS: {opened:?}"
+    );
+    // And the rightful client still gets in.
+    let response = good
+        .get(&https)
+        .basic_auth("prometheus", Some("s3cret-canary"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 #[test]
@@ -279,6 +387,11 @@ fn invalid_web_configurations_are_refused_at_start() {
             "cannot be set (allowed: Strict-Transport-Security",
         ),
         ("tls_config:\n  x: 1\n", "unknown field `tls_config`"),
+        (
+            "",
+            "the file is empty, which would turn TLS and basic auth off",
+        ),
+        (" \n\t\n", "the file is empty"),
     ];
     for (text, expected) in cases {
         let web = write(dir.path(), "web.yml", text);

@@ -71,6 +71,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     if args.enable_lifecycle {
         app.lifecycle = Some(reloader.clone());
     }
+    if let Some(web) = &web {
+        app.registry.register(
+            "backup_exporter_web_config_last_reload_successful",
+            "1 if the last change of --web.config.file loaded (or there was none), 0 if it did not and the previous web configuration is still in use",
+            web.reload_successful.clone(),
+        );
+    }
     app.web = web;
     let app = Arc::new(app);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -85,6 +85,10 @@ pub struct HttpSpec {
     pub insecure_skip_verify: bool,
     /// A response body larger than this fails the refresh.
     pub max_response_bytes: u64,
+    /// One refresh reads at most this many report pages...
+    pub max_pages: u32,
+    /// ...and rows: past either, the refresh fails and the last good data stays.
+    pub max_rows: u64,
 }
 
 impl Default for HttpSpec {
@@ -93,9 +97,17 @@ impl Default for HttpSpec {
             ca_file: None,
             insecure_skip_verify: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
+            max_rows: DEFAULT_MAX_ROWS,
         }
     }
 }
+
+/// Well above the biggest real tenant (100,000 Code42 devices are about 130 pages of
+/// 1,000 rows; a full Druva read of 50,000 users about 800 pages of 500), and low enough
+/// that a vendor serving endless pages cannot exhaust memory first.
+pub(crate) const DEFAULT_MAX_PAGES: u32 = 2_000;
+pub(crate) const DEFAULT_MAX_ROWS: u64 = 2_000_000;
 
 /// A Code42 page of 1,000 rows is about 1.3 MB; a Druva page of 500 rows less.
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
@@ -375,9 +387,19 @@ fn http(
             message: "the vendor's TLS certificate is not verified; anyone on the path can read the credentials".into(),
         });
     }
+    let max_pages = common.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
+    let max_rows = common.max_rows.unwrap_or(DEFAULT_MAX_ROWS);
+    if max_pages == 0 {
+        return err(format!("{at}.max_pages"), "must be at least 1");
+    }
+    if max_rows == 0 {
+        return err(format!("{at}.max_rows"), "must be at least 1");
+    }
     Ok(HttpSpec {
         ca_file,
         insecure_skip_verify,
         max_response_bytes,
+        max_pages,
+        max_rows,
     })
 }

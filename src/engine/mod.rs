@@ -199,6 +199,54 @@ pub(crate) async fn check_source(
     }
 }
 
+/// Runs a source's refresh task, and runs it again whenever it ends other than by `stop` (a
+/// panic, which would otherwise freeze the source silently): the source shows `up` 0 and
+/// one more failure, the error is logged, and the task restarts after a backoff.
+async fn supervise(
+    handle: Arc<SourceHandle>,
+    mut start: impl FnMut(
+        &Arc<SourceHandle>,
+        &watch::Receiver<bool>,
+    ) -> Result<JoinHandle<()>, RefreshError>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut restarts = 0u32;
+    loop {
+        let reason = match start(&handle, &stop) {
+            Ok(task) => match task.await {
+                _ if *stop.borrow() => return,
+                Ok(()) => "it returned".to_string(),
+                Err(error) if error.is_panic() => {
+                    let panic = error.into_panic();
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".into());
+                    format!("panicked: {message}")
+                }
+                Err(_) => return,
+            },
+            Err(error) => error.to_string(),
+        };
+        restarts += 1;
+        let error = RefreshError::TaskEnded(reason);
+        tracing::error!(source = %handle.spec.name, error = %error, restarts, "source refresh task ended");
+        handle.update(|s| {
+            s.up = false;
+            s.attempted = true;
+            s.failures_total += 1;
+            s.consecutive_failures += 1;
+            s.last_error = Some(error.clone());
+        });
+        let delay = backoff::backoff(restarts, handle.spec.refresh_interval, None);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// A source whose client cannot be built (a CA file, TLS settings): nothing is started.
 #[derive(Debug, thiserror::Error)]
 #[error("source {source_name}: {error}")]
@@ -253,12 +301,22 @@ impl Engine {
 
     fn spawn(&self, handle: Arc<SourceHandle>, client: Client) -> Running {
         let (stop, stopped) = watch::channel(false);
-        let task = client.spawn(Task {
-            handle: handle.clone(),
-            clock: self.clock.clone(),
-            stop: stopped,
-            store: self.store.clone(),
-        });
+        let (clock, store) = (self.clock.clone(), self.store.clone());
+        let mut client = Some(client);
+        let start = move |handle: &Arc<SourceHandle>, stop: &watch::Receiver<bool>| {
+            // The first run uses the client built at start; a restart builds a new one.
+            let client = match client.take() {
+                Some(client) => client,
+                None => self::client(&handle.spec, handle.requests.clone(), clock.clone())?,
+            };
+            Ok(client.spawn(Task {
+                handle: handle.clone(),
+                clock: clock.clone(),
+                stop: stop.clone(),
+                store: store.clone(),
+            }))
+        };
+        let task = tokio::spawn(supervise(handle.clone(), start, stopped));
         Running { handle, task, stop }
     }
 
@@ -328,5 +386,51 @@ impl Engine {
             let _ = source.stop.send(true);
             let _ = source.task.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_that_panics_is_counted_logged_and_restarted() {
+        let (config, _) = parse_config(
+            "test.yml",
+            "sources:\n  - name: s\n    vendor: code42\n    url: http://127.0.0.1:1\n    client_id: a\n    client_secret: b\n    refresh_interval: 1m\n",
+        )
+        .unwrap();
+        let handle = Arc::new(SourceHandle::new(config.sources[0].clone()));
+        let runs = Arc::new(AtomicU32::new(0));
+        let start = {
+            let runs = runs.clone();
+            move |_: &Arc<SourceHandle>, stop: &watch::Receiver<bool>| {
+                let (runs, mut stop) = (runs.clone(), stop.clone());
+                Ok(tokio::spawn(async move {
+                    // The first two runs panic; the third runs until stopped.
+                    if runs.fetch_add(1, Ordering::SeqCst) < 2 {
+                        panic!("overflow when adding duration to instant");
+                    }
+                    let _ = stop.changed().await;
+                }))
+            }
+        };
+        let (stop, stopped) = watch::channel(false);
+        let supervisor = tokio::spawn(supervise(handle.clone(), start, stopped));
+        while runs.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let status = handle.status();
+        assert!(!status.up);
+        assert_eq!(status.failures_total, 2);
+        assert!(matches!(
+            &status.last_error,
+            Some(RefreshError::TaskEnded(reason)) if reason.contains("overflow when adding duration")
+        ));
+        stop.send(true).unwrap();
+        supervisor.await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "stopped, not restarted");
     }
 }

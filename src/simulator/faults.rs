@@ -34,6 +34,13 @@ pub enum Fault {
     /// Answer 401 with an error text that repeats the request's credentials, as careless
     /// servers do: whatever the exporter logs of it must not contain them.
     EchoCredentials,
+    /// Answer 400 with every request header in the body, as a debugging proxy does
+    /// (`Authorization: Basic <base64>` or `Bearer <token>` included).
+    EchoHeaders,
+    /// A report that never ends: every page full of new rows, and always another page.
+    EndlessPages,
+    /// A report page whose rows are not objects (`[[…]]`), with another page promised.
+    UnreadableRows,
 }
 
 /// A fault and which requests it hits.

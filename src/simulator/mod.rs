@@ -140,10 +140,14 @@ impl Tokens {
         };
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let token = format!("sim-{n:06}-{:016x}", fastrand::u64(..));
-        self.issued
-            .lock()
-            .expect("tokens lock")
-            .insert(token.clone(), now + lifetime as i64 * 1000);
+        self.issued.lock().expect("tokens lock").insert(
+            token.clone(),
+            now.saturating_add(
+                i64::try_from(lifetime)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000),
+            ),
+        );
         (token, lifetime)
     }
 
@@ -345,6 +349,28 @@ impl Simulator {
                     .into_bytes();
                 reply
             }
+            Some(Fault::EchoHeaders) => {
+                let headers: Vec<String> = request
+                    .headers
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or("?")))
+                    .collect();
+                Reply {
+                    status: 400,
+                    content_type: "text/plain",
+                    headers: Vec::new(),
+                    body: format!("Bad request. You sent:\n{}\n", headers.join("\n")).into_bytes(),
+                }
+            }
+            Some(Fault::EndlessPages) => endless_page(&request),
+            Some(Fault::UnreadableRows) => Reply::json(
+                200,
+                if request.path.contains("DeviceBackupReport") {
+                    r#"{"metadata":{},"data":[[["x"]],[["y"]],[1]]}"#.into()
+                } else {
+                    r#"{"data":[[["x"]],[["y"]]],"nextPageToken":"more","lastSyncTimestamp":"2026-01-01T00:00:00Z"}"#.into()
+                },
+            ),
             Some(Fault::Malformed) => {
                 Reply::json(200, r#"{"metadata":{},"data":[{"deviceUid":"1","#.into())
             }
@@ -424,6 +450,31 @@ fn respond(reply: Reply, fault: Option<Fault>) -> Response<HttpBody> {
             .boxed(),
     };
     builder.body(body).expect("valid response")
+}
+
+/// A page of a report that never ends: 500 new rows whatever is asked, and always a next
+/// page (Code42 pages by `pgNum`, Druva by `nextPageToken`).
+fn endless_page(request: &Request) -> Reply {
+    static PAGE: AtomicU64 = AtomicU64::new(0);
+    let page = PAGE.fetch_add(1, Ordering::Relaxed);
+    let rows: Vec<String> = (0..500)
+        .map(|i| {
+            let id = page * 500 + i;
+            if request.path.contains("DeviceBackupReport") {
+                format!(r#"{{"deviceUid":"{id}","destinationName":"cloud","orgName":"Endless"}}"#)
+            } else {
+                format!(r#"{{"userEmail":"u{id}@example.com","workloadType":"OneDrive","siteDbId":{id},"teamDbId":{id},"groupDbId":{id},"alertId":{id},"jobId":{id},"workloadName":"w{id}","severity":"High","backupStatus":"Backed Up Successfully","lastUpdatedTime":"2026-01-01T00:00:00Z","period":"month","startDate":"2026-01-01T00:00:00Z"}}"#)
+            }
+        })
+        .collect();
+    Reply::json(
+        200,
+        format!(
+            r#"{{"metadata":{{}},"data":[{}],"nextPageToken":"page-{}","lastSyncTimestamp":"2026-01-01T00:00:00Z"}}"#,
+            rows.join(","),
+            page + 1
+        ),
+    )
 }
 
 /// A simulator serving on a socket.

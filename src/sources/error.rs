@@ -62,6 +62,9 @@ pub enum RefreshError {
     /// The HTTP client cannot be built (CA file, TLS settings).
     #[error("{0}")]
     Client(String),
+    /// The source's refresh task ended unexpectedly (a bug); it is restarted.
+    #[error("the refresh task ended unexpectedly ({0}); restarting it")]
+    TaskEnded(String),
 }
 
 impl From<crate::secret::SecretError> for RefreshError {
@@ -93,6 +96,7 @@ impl RefreshError {
             RefreshError::Credentials(_) => "credentials",
             RefreshError::Timeout(_) => "timeout",
             RefreshError::Client(_) => "client",
+            RefreshError::TaskEnded(_) => "task_ended",
         }
     }
 }

@@ -274,6 +274,9 @@ impl Upstream {
 }
 
 /// A short, single-line excerpt of a vendor's error text with `secrets` removed, for logs.
+/// Besides the secrets themselves, any credential the text repeats is removed: the value
+/// after `Basic` or `Bearer` (an `Authorization` header echoed back, whatever it encodes)
+/// and after a key such as `access_token` or `password`.
 pub(crate) fn excerpt(text: &str, secrets: &[&Secret]) -> String {
     // Redact before cutting, so a secret split by the cut cannot survive in part.
     let mut line: String = text
@@ -286,7 +289,68 @@ pub(crate) fn excerpt(text: &str, secrets: &[&Secret]) -> String {
             line = line.replace(value, "<redacted>");
         }
     }
-    line.trim().chars().take(200).collect()
+    redact_credentials(&line).trim().chars().take(200).collect()
+}
+
+/// Words after which a credential follows (compared in lower case).
+const CREDENTIAL_MARKERS: &[&str] = &[
+    "basic",
+    "bearer",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "api_token",
+    "password",
+    "token",
+];
+
+/// Replaces the value that follows each credential marker with `<redacted>`.
+fn redact_credentials(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let is_value = |b: u8| b.is_ascii_alphanumeric() || b"+/=._~-".contains(&b);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while at < text.len() {
+        let marker = CREDENTIAL_MARKERS.iter().find(|m| {
+            lower[at..].starts_with(**m)
+                // A whole word: not the tail of a longer identifier.
+                && (at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_'))
+                && !bytes.get(at + m.len()).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        });
+        let Some(marker) = marker else {
+            at += text[at..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        };
+        let mut value = at + marker.len();
+        while value < text.len() && b" \t:=\"'".contains(&bytes[value]) {
+            value += 1;
+        }
+        let mut end = value;
+        while end < text.len() && is_value(bytes[end]) {
+            end += 1;
+        }
+        // Only a value long enough to be a credential ("Basic realm" is not one).
+        if end - value >= 8 && !text[value..end].starts_with("<redacted") {
+            out.push_str(&text[copied..value]);
+            out.push_str("<redacted>");
+            copied = end;
+        }
+        at = end.max(at + marker.len());
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// What a client sends for HTTP Basic authentication as `user`: the base64 a vendor may
+/// echo back, to be redacted like the secret itself.
+pub(crate) fn basic_credentials(user: &str, secret: &Secret) -> Secret {
+    use base64::Engine as _;
+    Secret::new(
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", secret.expose())),
+    )
 }
 
 /// A failed exchange as an error: the status, the vendor's own message from whichever
@@ -381,6 +445,39 @@ fn vendor_message(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn credentials_echoed_in_any_form_are_redacted() {
+        let secret = Secret::new("canary-Secret-42");
+        let pair = basic_credentials("client-id", &secret);
+        let body = format!(
+            "denied: Authorization: Basic {} for client-id (client-id:canary-Secret-42); header authorization=Bearer eyJhbGciOi.J9abc-def_ghi; {{\"access_token\":\"sim-000001-deadbeefcafe\",\"refresh_token\": \"r-123456789\"}} password=hunter2hunter2",
+            pair.expose()
+        );
+        let text = excerpt(&body, &[&secret, &pair]);
+        for leaked in [
+            "canary-Secret-42",
+            pair.expose(),
+            "eyJhbGciOi",
+            "sim-000001",
+            "r-123456789",
+            "hunter2",
+        ] {
+            assert!(!text.contains(leaked), "{leaked} in {text}");
+        }
+        assert!(
+            text.starts_with("denied: Authorization: Basic <redacted> for client-id"),
+            "{text}"
+        );
+        // Ordinary words after the markers stay.
+        assert_eq!(
+            excerpt(
+                "Basic realm required; the token was refused; nextPageToken abc",
+                &[]
+            ),
+            "Basic realm required; the token was refused; nextPageToken abc"
+        );
+    }
     use super::*;
 
     #[test]

@@ -7,6 +7,7 @@
 //! request counting and a size limit ([`http`]), bearer tokens ([`token`]), tolerant row
 //! decoding ([`record`]), the vendors' date formats ([`dates`]) and skip counts ([`skip`]).
 
+pub(crate) mod budget;
 pub(crate) mod code42;
 pub(crate) mod dates;
 pub(crate) mod druva;

@@ -10,7 +10,7 @@ use reqwest::header::ACCEPT;
 use serde::Deserialize;
 
 use super::RefreshError;
-use super::http::{Response, Upstream, status_error};
+use super::http::{Response, Upstream, basic_credentials, status_error};
 use super::record::Scalar;
 use crate::secret::Secret;
 
@@ -52,7 +52,8 @@ pub(crate) async fn client_credentials(
         .header(ACCEPT, "application/json");
     let response = upstream.execute("token", request).await?;
     if !response.is_success() {
-        return Err(status_error("token", &response, &[secret]));
+        let pair = basic_credentials(client_id, secret);
+        return Err(status_error("token", &response, &[secret, &pair]));
     }
     let body: TokenResponse =
         serde_json::from_slice(&response.body).map_err(|e| RefreshError::Decode {

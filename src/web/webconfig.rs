@@ -1,7 +1,8 @@
 //! `--web.config.file`: the web configuration format every Prometheus component accepts
 //! (exporter-toolkit): TLS with optional client certificates, basic auth with bcrypt
 //! hashes, and extra response headers. The file and the files it names are read again
-//! when they change; a change that does not load keeps the previous configuration.
+//! when their content changes and has settled; a change that does not load (an empty file
+//! included) keeps the previous configuration: it fails closed.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::BuildHasher;
@@ -354,6 +355,14 @@ impl WebConfig {
     /// Reads and validates a web configuration file.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // An empty file would turn TLS and basic auth off; so would one caught mid-rewrite.
+        if text.trim().is_empty() {
+            return Err(format!(
+                "{}: the file is empty, which would turn TLS and basic auth off; write {{}} to serve plain HTTP without authentication deliberately",
+                path.display()
+            )
+            .into());
+        }
         let raw: RawWebConfig =
             yaml_serde::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut files = vec![path.to_path_buf()];
@@ -406,18 +415,37 @@ impl WebConfig {
     }
 }
 
+/// A changed file is read only once its content has stayed the same this long, so a file
+/// rewritten in place (truncated, then written) is never taken half-written.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What each file holds, in a few bytes: its length and CRC-32 (`None`: unreadable).
+type Stamp = Vec<Option<(usize, u32)>>;
+
+/// What the files held when the configuration was loaded, and a change still settling.
+struct Stamps {
+    applied: Stamp,
+    pending: Option<(Stamp, std::time::Instant)>,
+}
+
 /// The current web configuration, reloaded when its files change.
 pub struct WebConfigWatch {
     current: ArcSwap<WebConfig>,
-    stamp: Mutex<Vec<Option<(usize, u32)>>>,
+    stamps: Mutex<Stamps>,
     /// Credentials already checked, as keyed hashes (bcrypt is slow by design).
     verified: Mutex<HashSet<u64>>,
     hasher: std::hash::RandomState,
+    /// `backup_exporter_web_config_last_reload_successful`.
+    pub reload_successful: prometheus_client::metrics::gauge::Gauge,
+    /// bcrypt checks run one at a time, so failed logins cannot take the scrapes' CPU.
+    bcrypt: tokio::sync::Semaphore,
+    /// Checked for unknown users, so they cost what a known user with a wrong password does.
+    dummy_hash: String,
 }
 
 /// What the files hold, in a few bytes each: their length and CRC-32. A change is seen
 /// by its content, not by a modification time that a rewrite within the same second keeps.
-fn stamp(files: &[PathBuf]) -> Vec<Option<(usize, u32)>> {
+fn stamp(files: &[PathBuf]) -> Stamp {
     files
         .iter()
         .map(|f| {
@@ -437,31 +465,61 @@ impl WebConfigWatch {
             basic_auth = config.requires_auth(),
             "web configuration loaded"
         );
+        let reload_successful = prometheus_client::metrics::gauge::Gauge::default();
+        reload_successful.set(1);
+        // The cost of the configured hashes (10 when there are none).
+        let cost = config
+            .users
+            .values()
+            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
+            .map(|h| h.get_cost())
+            .max()
+            .unwrap_or(10);
         Ok(WebConfigWatch {
-            stamp: Mutex::new(stamp(&config.files)),
+            stamps: Mutex::new(Stamps {
+                applied: stamp(&config.files),
+                pending: None,
+            }),
             current: ArcSwap::from_pointee(config),
             verified: Mutex::new(HashSet::new()),
             hasher: std::hash::RandomState::new(),
+            reload_successful,
+            bcrypt: tokio::sync::Semaphore::new(1),
+            dummy_hash: bcrypt::hash("not a password anyone uses", cost)
+                .map_err(|e| format!("bcrypt: {e}"))?,
         })
     }
 
-    /// The configuration, re-read first if one of its files changed.
+    /// The configuration, re-read first if one of its files changed and has settled.
     pub fn get(&self) -> Arc<WebConfig> {
         let current = self.current.load_full();
         let now = stamp(&current.files);
-        let mut last = self.stamp.lock().expect("stamp lock");
-        if *last != now {
-            *last = now;
-            match WebConfig::load(&current.files[0]) {
-                Ok(config) => {
-                    info!(file = %current.files[0].display(), "web configuration changed; reloaded");
-                    *last = stamp(&config.files);
-                    self.verified.lock().expect("auth cache").clear();
-                    self.current.store(Arc::new(config));
-                }
-                Err(e) => {
-                    error!(error = %e, "web configuration changed but does not load; keeping the previous one")
-                }
+        let mut stamps = self.stamps.lock().expect("stamp lock");
+        if now == stamps.applied {
+            stamps.pending = None;
+            return current;
+        }
+        match &stamps.pending {
+            Some((pending, since)) if *pending == now && since.elapsed() >= SETTLE => {}
+            Some((pending, _)) if *pending == now => return current,
+            _ => {
+                stamps.pending = Some((now, std::time::Instant::now()));
+                return current;
+            }
+        }
+        stamps.pending = None;
+        stamps.applied = now;
+        match WebConfig::load(&current.files[0]) {
+            Ok(config) => {
+                info!(file = %current.files[0].display(), "web configuration changed; reloaded");
+                stamps.applied = stamp(&config.files);
+                self.verified.lock().expect("auth cache").clear();
+                self.reload_successful.set(1);
+                self.current.store(Arc::new(config));
+            }
+            Err(e) => {
+                self.reload_successful.set(0);
+                error!(error = %e, "web configuration changed but does not load; keeping the previous one");
             }
         }
         self.current.load_full()
@@ -472,9 +530,11 @@ impl WebConfigWatch {
         if !config.requires_auth() {
             return true;
         }
+        // The scheme name is case-insensitive (RFC 7617).
         let Some((user, password)) = header
-            .and_then(|h| h.strip_prefix("Basic "))
-            .and_then(|b| {
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, b)| {
                 base64::engine::general_purpose::STANDARD
                     .decode(b.trim())
                     .ok()
@@ -487,17 +547,24 @@ impl WebConfigWatch {
         else {
             return false;
         };
-        let Some(hash) = config.users.get(&user).cloned() else {
-            return false;
+        // An unknown user is checked against a dummy hash: answering sooner would tell
+        // which users exist.
+        let (known, hash) = match config.users.get(&user) {
+            Some(hash) => (true, hash.clone()),
+            None => (false, self.dummy_hash.clone()),
         };
         let key = self.hasher.hash_one((&user, &password, &hash));
-        if self.verified.lock().expect("auth cache").contains(&key) {
+        if known && self.verified.lock().expect("auth cache").contains(&key) {
             return true;
         }
+        let Ok(_turn) = self.bcrypt.acquire().await else {
+            return false;
+        };
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                 .await
-                .unwrap_or(false);
+                .unwrap_or(false)
+                && known;
         if ok {
             let mut verified = self.verified.lock().expect("auth cache");
             if verified.len() > 1000 {

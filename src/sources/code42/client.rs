@@ -9,7 +9,7 @@ use reqwest::header::ACCEPT;
 use super::config::{Code42Auth, Code42Spec};
 use crate::secret::Secret;
 use crate::sources::RefreshError;
-use crate::sources::http::{Response, Upstream, status_error, vendor_text};
+use crate::sources::http::{Response, Upstream, basic_credentials, status_error, vendor_text};
 use crate::sources::token::{Sent, Token, TokenCache, client_credentials};
 
 /// Lifetime of a legacy user token, which the API does not report.
@@ -71,7 +71,8 @@ impl Client {
                     .header(ACCEPT, "application/json");
                 let response = self.upstream.execute("token", request).await?;
                 if !response.is_success() {
-                    return Err(status_error("token", &response, &[&password]));
+                    let pair = basic_credentials(username, &password);
+                    return Err(status_error("token", &response, &[&password, &pair]));
                 }
                 let body: UserTokenResponse =
                     serde_json::from_slice(&response.body).map_err(|e| RefreshError::Decode {

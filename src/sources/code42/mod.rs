@@ -19,15 +19,14 @@ use row::ArchiveRow;
 
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};
+use crate::sources::budget::{ReadBudget, unreadable_page};
 use crate::sources::record::{PageError, Row, decode_page};
 use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, SkipReason, Vendor};
 
-/// More pages than this means the server ignores `pgNum`; stop instead of looping.
-const MAX_PAGES: u32 = 100_000;
 const ENDPOINT: &str = "device_backup_report";
 
-/// A Code42 tenant.
-pub struct Code42(client::Client);
+/// A Code42 tenant, and how much one refresh may read.
+pub struct Code42(client::Client, crate::config::HttpSpec);
 
 impl Vendor for Code42 {
     const NAME: &'static str = "code42";
@@ -59,7 +58,10 @@ impl Vendor for Code42 {
             context.http,
             context.requests,
         )?;
-        Ok(Code42(client::Client::new(spec.clone(), upstream)))
+        Ok(Code42(
+            client::Client::new(spec.clone(), upstream),
+            context.http.clone(),
+        ))
     }
 
     /// Reads every page (until a page with an empty `data`, as Code42's own tools do: a
@@ -71,7 +73,10 @@ impl Vendor for Code42 {
         let mut builder = EstateBuilder::default();
         let mut prefetched = None;
         let mut last_page_full = false;
-        for page in 1..=MAX_PAGES {
+        let mut budget = ReadBudget::new(&self.1);
+        let mut page = 0u32;
+        loop {
+            page += 1;
             let response = match prefetched.take() {
                 Some(response) => response?,
                 None => self.0.get_page(page).await?,
@@ -80,6 +85,7 @@ impl Vendor for Code42 {
             // requested meanwhile, so the vendor prepares it while this one is parsed;
             // after a short page (usually the last) nothing is requested ahead.
             let previous_first = builder.start_page();
+            let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
             let parse = crate::runtime::background::run(move || {
                 let rows = parse_page(&response.body, &mut builder);
                 (builder, rows)
@@ -97,6 +103,11 @@ impl Vendor for Code42 {
                 endpoint: ENDPOINT,
                 detail: format!("page {page}: {e}"),
             })?;
+            budget.page(ENDPOINT, rows)?;
+            let duplicates = builder.skipped.get(SkipReason::Duplicate) - before.1;
+            if rows > 0 && builder.rows() == before.0 && duplicates == 0 {
+                return Err(unreadable_page(ENDPOINT, page, rows));
+            }
             if rows == 0 {
                 let (estate, skipped) = builder.finish();
                 return Ok(Refreshed::complete(estate, skipped, Self::PRIMARY_STREAM));
@@ -116,10 +127,6 @@ impl Vendor for Code42 {
             }
             last_page_full = rows >= self.0.spec.page_size as usize;
         }
-        Err(RefreshError::Paging {
-            endpoint: ENDPOINT,
-            detail: format!("more than {MAX_PAGES} pages"),
-        })
     }
 
     async fn check(&self) -> Result<Vec<String>, RefreshError> {

@@ -9,13 +9,12 @@ use tracing::warn;
 
 use super::reports::{Parsed, Report};
 use crate::secret::{Secret, SecretRef};
+use crate::sources::budget::{ReadBudget, unreadable_page};
 use crate::sources::http::{Response, Upstream, is_retryable, status_error};
 use crate::sources::record::{PageError, Row, Scalar, decode_page};
 use crate::sources::token::{Sent, Token, TokenCache, client_credentials};
 use crate::sources::{RefreshError, SkipCounts, SkipReason};
 
-/// A report that keeps handing out page tokens is not ending; stop instead of looping.
-const MAX_PAGES: u32 = 20_000;
 /// "Access tokens are valid for 30 minutes" (public cloud).
 const TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// Attempts of a request the API marks `retryable`.
@@ -140,6 +139,7 @@ impl DruvaApi {
         report: &'static Report,
         since_ms: Option<i64>,
         first_page_only: bool,
+        budget: &mut ReadBudget,
     ) -> Result<ReportRead, RefreshError> {
         let filter_by: Vec<serde_json::Value> = since_ms
             .map(|ms| {
@@ -181,6 +181,10 @@ impl DruvaApi {
                         endpoint: report.id,
                         detail: format!("page {}: {e}", read.pages),
                     })?;
+                budget.page(report.id, page.read)?;
+                if page.read > 0 && page.rows.is_empty() {
+                    return Err(unreadable_page(report.id, read.pages, page.read));
+                }
                 read.rows.extend(page.rows);
                 read.skipped.merge(&page.skipped);
                 if let Some(sync) = page.last_sync_ms {
@@ -193,12 +197,6 @@ impl DruvaApi {
                 if first_page_only {
                     read.more = true;
                     return Ok(read);
-                }
-                if read.pages >= MAX_PAGES {
-                    return Err(RefreshError::Paging {
-                        endpoint: report.id,
-                        detail: format!("more than {MAX_PAGES} pages"),
-                    });
                 }
                 body = serde_json::json!({ "pageToken": next }).to_string();
             }
@@ -226,6 +224,8 @@ impl DruvaApi {
 
 /// One page of a report, decoded.
 struct Page {
+    /// Rows the page held, readable or not.
+    read: usize,
     rows: Vec<Parsed>,
     skipped: SkipCounts,
     last_sync_ms: Option<i64>,
@@ -259,6 +259,7 @@ async fn parse_page(report: &'static Report, body: bytes::Bytes) -> Result<Page,
             },
         )?;
         Ok(Page {
+            read: info.rows,
             rows,
             skipped,
             last_sync_ms: info

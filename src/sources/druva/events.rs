@@ -13,7 +13,7 @@ use tracing::warn;
 use super::api::{DruvaApi, scalar_text};
 use super::state::{EventKind, EventLog};
 use crate::secret::SecretRef;
-use crate::sources::http::{Upstream, excerpt, status_error};
+use crate::sources::http::{Upstream, basic_credentials, excerpt, status_error};
 use crate::sources::record::{Record, Row, RowSeed, decode_page, decode_rows};
 use crate::sources::{RefreshError, SkipCounts, SkipReason};
 
@@ -209,6 +209,7 @@ pub(crate) async fn read_legacy(
     max_pages: u32,
 ) -> Result<(), RefreshError> {
     let token = token.load()?;
+    let pair = basic_credentials(admin_email, &token);
     let start = upstream.url("/api/events/v1");
     let mut url = start.clone();
     let mut cookie = log.cursor.clone();
@@ -226,7 +227,7 @@ pub(crate) async fn read_legacy(
         // 400 "Cookie expired" / "Cookie Invalid": the documented remedy is a call without it.
         if response.status == 400 && cookie.is_some() && !replaying {
             warn!(
-                error = %excerpt(&String::from_utf8_lossy(&response.body), &[&token]),
+                error = %excerpt(&String::from_utf8_lossy(&response.body), &[&token, &pair]),
                 "events: the progress cookie was refused; reading the retained events again, skipping those already counted"
             );
             cookie = None;
@@ -236,7 +237,7 @@ pub(crate) async fn read_legacy(
         }
         if !response.is_success() {
             return Err(unlicensed_hint(
-                status_error(ENDPOINT, &response, &[&token]),
+                status_error(ENDPOINT, &response, &[&token, &pair]),
                 "; is the Events API licensed for this tenant?",
             ));
         }

@@ -25,6 +25,7 @@ pub(crate) use state::DruvaState;
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};
 use crate::runtime::clock::Clock;
+use crate::sources::budget::ReadBudget;
 use crate::sources::http::Upstream;
 use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, Stream, Vendor};
 use api::{DruvaApi, FAR_PAST_MS};
@@ -48,6 +49,8 @@ struct LegacyEvents {
 /// A Druva tenant.
 pub struct Druva {
     spec: DruvaSpec,
+    /// How much one refresh may read.
+    limits: crate::config::HttpSpec,
     api: DruvaApi,
     legacy: Option<LegacyEvents>,
     clock: Clock,
@@ -85,11 +88,15 @@ impl Druva {
         now: i64,
     ) -> Result<SkipCounts, RefreshError> {
         let mut skipped = SkipCounts::default();
+        let mut budget = ReadBudget::new(&self.limits);
         for id in &self.spec.reports {
             let report = reports::find(id).expect("configured reports are in the catalogue");
             let cursor = state.cursors.get(report.id).copied();
             let (since, full) = self.read_window(report, cursor, now);
-            let read = self.api.read_report(report, since, false).await?;
+            let read = self
+                .api
+                .read_report(report, since, false, &mut budget)
+                .await?;
             skipped.merge(&read.skipped);
             state.apply(report, read.rows, full);
             if report.kind != Kind::Totals {
@@ -181,6 +188,7 @@ impl Vendor for Druva {
                 spec.page_size,
             ),
             spec: spec.clone(),
+            limits: context.http.clone(),
             legacy,
             clock: context.clock,
         })
@@ -254,7 +262,10 @@ impl Vendor for Druva {
         for id in &self.spec.reports {
             let report = reports::find(id).expect("configured reports are in the catalogue");
             let (since, _) = self.read_window(report, None, self.clock.now_ms());
-            let read = self.api.read_report(report, since, true).await?;
+            let read = self
+                .api
+                .read_report(report, since, true, &mut ReadBudget::new(&self.limits))
+                .await?;
             lines.push(format!(
                 "report {}: {} rows on the first page, rows skipped: {}; {}",
                 report.id,

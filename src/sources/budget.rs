@@ -1,0 +1,80 @@
+//! How much one refresh may read (`max_pages`, `max_rows`): a vendor that serves pages
+//! without end fails the refresh, and the last good data stays, before memory runs out.
+
+use crate::config::HttpSpec;
+use crate::sources::RefreshError;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadBudget {
+    max_pages: u32,
+    max_rows: u64,
+    pages: u32,
+    rows: u64,
+}
+
+impl ReadBudget {
+    pub(crate) fn new(http: &HttpSpec) -> ReadBudget {
+        ReadBudget {
+            max_pages: http.max_pages,
+            max_rows: http.max_rows,
+            pages: 0,
+            rows: 0,
+        }
+    }
+
+    /// Counts a page of `rows` rows read from `endpoint`; an error past either limit.
+    pub(crate) fn page(&mut self, endpoint: &'static str, rows: usize) -> Result<(), RefreshError> {
+        self.pages += 1;
+        self.rows += rows as u64;
+        let over = |what: &str, limit: u64, key: &str| RefreshError::Paging {
+            endpoint,
+            detail: format!(
+                "more than {limit} {what} in one refresh (the source's {key}); the vendor seems to serve pages without end"
+            ),
+        };
+        if self.pages > self.max_pages {
+            return Err(over("pages", u64::from(self.max_pages), "max_pages"));
+        }
+        if self.rows > self.max_rows {
+            return Err(over("rows", self.max_rows, "max_rows"));
+        }
+        Ok(())
+    }
+}
+
+/// A page that holds rows of which not one can be read is not data: it ends the paging as
+/// an error, rather than counting as a page with rows and asking for the next.
+pub(crate) fn unreadable_page(endpoint: &'static str, page: u32, rows: usize) -> RefreshError {
+    RefreshError::Decode {
+        endpoint,
+        detail: format!("page {page} holds {rows} rows and not one the exporter can read"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_rows_are_bounded() {
+        let spec = HttpSpec {
+            max_pages: 3,
+            max_rows: 250,
+            ..HttpSpec::default()
+        };
+        let mut budget = ReadBudget::new(&spec);
+        assert!(budget.page("r", 100).is_ok());
+        assert!(budget.page("r", 100).is_ok());
+        let error = budget.page("r", 100).unwrap_err().to_string();
+        assert!(
+            error.contains("more than 250 rows in one refresh (the source's max_rows)"),
+            "{error}"
+        );
+        let mut budget = ReadBudget::new(&spec);
+        for _ in 0..3 {
+            budget.page("r", 1).unwrap();
+        }
+        let error = budget.page("r", 1).unwrap_err().to_string();
+        assert!(error.contains("more than 3 pages"), "{error}");
+    }
+}
