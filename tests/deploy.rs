@@ -53,6 +53,7 @@ fn systemd_unit_verifies_and_is_sandboxed() {
         "StateDirectory=backup-exporter",
         "--storage.path=/var/lib/backup-exporter",
         "ExecReload=/bin/kill -HUP $MAINPID",
+        "LimitNOFILE=8192",
     ] {
         assert!(unit.contains(directive), "the unit lacks {directive:?}");
     }

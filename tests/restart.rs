@@ -333,6 +333,8 @@ async fn reload_by_sighup_and_lifecycle_endpoint() {
 
     // An invalid file keeps the running configuration.
     std::fs::write(&file, "sources:\n  - name: broken\n    vendor: veeam\n").unwrap();
+    // Reloads are limited to one a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, body) = exporter.post("/-/reload").await;
     assert_eq!(status, 500);
     assert!(body.contains("unknown variant `veeam`"), "{body}");
@@ -366,6 +368,8 @@ async fn the_lifecycle_endpoint_is_off_by_default() {
             e.get("/-/ready").await.is_some_and(|r| r.0 == 200)
         })
         .await;
+    // Reloads are limited to one a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, body) = exporter.post("/-/reload").await;
     assert_eq!(status, 403, "{body}");
 }

@@ -81,6 +81,20 @@ pub(crate) struct ServeArgs {
     #[arg(long = "web.max-requests", default_value_t = 40)]
     pub max_requests: usize,
 
+    /// Maximum number of open connections; more are closed at once. Default: 4096, or
+    /// fewer to stay 128 below the open-files limit (raised to its hard limit at start).
+    #[arg(long = "web.max-connections")]
+    pub max_connections: Option<usize>,
+
+    /// A new connection must send its first request (and an HTTP/1 request its headers)
+    /// within this.
+    #[arg(long = "web.read-header-timeout", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub read_header_timeout: std::time::Duration,
+
+    /// A connection that sends and receives nothing for this long is closed.
+    #[arg(long = "web.idle-timeout", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: std::time::Duration,
+
     /// Web configuration (TLS, basic auth, headers) in the format of Prometheus's
     /// exporter-toolkit; re-read when it or the files it names change.
     #[arg(long = "web.config.file")]

@@ -13,6 +13,7 @@ use crate::engine::persist::Store;
 use crate::engine::reload::{ReloadMetrics, Reloader};
 use crate::engine::{Engine, load_config};
 use crate::runtime::clock::Clock;
+use crate::web::connection::{ConnectionLimits, default_max_connections, raise_open_files_limit};
 use crate::web::webconfig::WebConfigWatch;
 use crate::web::{self, App, parse_listen_address};
 
@@ -71,6 +72,19 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     if args.enable_lifecycle {
         app.lifecycle = Some(reloader.clone());
     }
+    let open_files = raise_open_files_limit();
+    app.connection_limits = ConnectionLimits {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(|| default_max_connections(open_files)),
+        read_header_timeout: args.read_header_timeout,
+        idle_timeout: args.idle_timeout,
+    };
+    info!(
+        max_connections = app.connection_limits.max_connections,
+        open_files_limit = open_files,
+        "connection limits"
+    );
     if let Some(web) = &web {
         app.registry.register(
             "backup_exporter_web_config_last_reload_successful",

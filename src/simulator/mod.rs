@@ -421,7 +421,7 @@ fn respond(reply: Reply, fault: Option<Fault>) -> Response<HttpBody> {
     }
     let body = match fault {
         Some(Fault::Truncate) => {
-            let (tx, body) = channel_body(2);
+            let (tx, body) = channel_body(2, None);
             let all = Bytes::from(reply.body);
             let cut = all.len() / 2;
             tokio::spawn(async move {
@@ -431,7 +431,7 @@ fn respond(reply: Reply, fault: Option<Fault>) -> Response<HttpBody> {
             body
         }
         Some(Fault::SlowBody { bytes_per_second }) => {
-            let (tx, body) = channel_body(1);
+            let (tx, body) = channel_body(1, None);
             let all = Bytes::from(reply.body);
             let step = (bytes_per_second / 10).max(1) as usize;
             tokio::spawn(async move {
@@ -514,7 +514,8 @@ pub fn start_with_tls(
         let simulator = simulator.clone();
         move |request| simulator.clone().handle(request)
     };
-    let task = tokio::spawn(serve_http(listener, handler, tls, async {
+    let limits = crate::web::ConnectionLimits::default();
+    let task = tokio::spawn(serve_http(listener, handler, tls, limits, async {
         let _ = stopped.await;
     }));
     Ok(RunningSimulator {

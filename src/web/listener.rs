@@ -22,12 +22,17 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use super::connection::{Activity, ConnectionLimits, Watched};
+
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type HttpBody = BoxBody<Bytes, BoxError>;
 
 /// A response body fed by a channel; an `Err` item aborts the response mid-body.
 struct ChannelBody {
     rx: mpsc::Receiver<Result<Bytes, BoxError>>,
+    /// Held until the body is sent or dropped, not just produced: a small body fits in the
+    /// channel whole, and without this every such response would wait in memory unbounded.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Body for ChannelBody {
@@ -44,10 +49,21 @@ impl Body for ChannelBody {
     }
 }
 
-/// A streaming body and the sender that feeds it (`capacity` chunks may wait in between).
-pub(crate) fn channel_body(capacity: usize) -> (mpsc::Sender<Result<Bytes, BoxError>>, HttpBody) {
+/// A streaming body and the sender that feeds it (`capacity` chunks may wait in between);
+/// `permit`, if any, is released when the body has been sent or dropped.
+pub(crate) fn channel_body(
+    capacity: usize,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> (mpsc::Sender<Result<Bytes, BoxError>>, HttpBody) {
     let (tx, rx) = mpsc::channel(capacity);
-    (tx, ChannelBody { rx }.boxed())
+    (
+        tx,
+        ChannelBody {
+            rx,
+            _permit: permit,
+        }
+        .boxed(),
+    )
 }
 
 /// Parses a Go-style listen address: `:9877` means every interface.
@@ -67,12 +83,13 @@ pub(crate) trait TlsSource: Send + Sync + 'static {
 }
 
 /// Accepts connections until `shutdown` resolves, answering each request with `handler`,
-/// over TLS when `tls` says so; then lets open requests finish (at most ten seconds). A
-/// handler's error ends its connection without an answer.
+/// over TLS when `tls` says so, within `limits`; then lets open requests finish (at most
+/// ten seconds). A handler's error ends its connection without an answer.
 pub(crate) async fn serve_http<H, F, E>(
     listener: TcpListener,
     handler: H,
     tls: Option<Arc<dyn TlsSource>>,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
@@ -83,9 +100,11 @@ pub(crate) async fn serve_http<H, F, E>(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(limits.read_header_timeout);
     let builder = Arc::new(builder);
     let graceful = Arc::new(GracefulShutdown::new());
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut refused_at: Option<std::time::Instant> = None;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -98,25 +117,51 @@ pub(crate) async fn serve_http<H, F, E>(
                         continue;
                     }
                 };
+                // Past the cap a connection is closed at once, so it never holds a descriptor
+                // the scrapes and the vendors need.
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    if refused_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                        warn!(max_connections = limits.max_connections, "connection limit reached; closing new connections (--web.max-connections)");
+                        refused_at = Some(std::time::Instant::now());
+                    }
+                    drop(stream);
+                    continue;
+                };
                 // A body is written in pieces; without this, Nagle's algorithm holds the last
                 // small piece until the client's delayed ACK (40 ms on Linux), as Go servers avoid.
                 let _ = stream.set_nodelay(true);
                 let (builder, graceful, handler) = (builder.clone(), graceful.clone(), handler.clone());
                 let tls = tls.as_ref().and_then(|t| t.tls());
                 tokio::spawn(async move {
-                    let service = service_fn(handler);
-                    let result = match tls {
-                        None => graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
-                        Some((config, allowed_sans)) => match accept_tls(stream, config, &allowed_sans).await {
-                            Ok(stream) => graceful.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
-                            Err(reason) => {
-                                debug!(%peer, %reason, "TLS connection refused");
-                                return;
+                    let _slot = slot;
+                    let activity = Activity::new();
+                    let silent = activity.expired(limits.read_header_timeout, limits.idle_timeout);
+                    let serve = async {
+                        let service = service_fn(handler);
+                        match tls {
+                            None => {
+                                let io = TokioIo::new(Watched::new(stream, activity.clone()));
+                                graceful.watch(builder.serve_connection(io, service).into_owned()).await
                             }
-                        },
+                            Some((config, allowed_sans)) => match accept_tls(stream, config, &allowed_sans, limits.read_header_timeout).await {
+                                Ok(stream) => {
+                                    let io = TokioIo::new(Watched::new(stream, activity.clone()));
+                                    graceful.watch(builder.serve_connection(io, service).into_owned()).await
+                                }
+                                Err(reason) => {
+                                    debug!(%peer, %reason, "TLS connection refused");
+                                    Ok(())
+                                }
+                            },
+                        }
                     };
-                    if let Err(error) = result {
-                        debug!(%peer, %error, "connection ended with an error");
+                    tokio::select! {
+                        result = serve => {
+                            if let Err(error) = result {
+                                debug!(%peer, %error, "connection ended with an error");
+                            }
+                        }
+                        () = silent => debug!(%peer, "connection closed: silent too long"),
                     }
                 });
             }
@@ -142,10 +187,11 @@ async fn accept_tls(
     stream: tokio::net::TcpStream,
     config: Arc<rustls::ServerConfig>,
     allowed_sans: &[String],
+    timeout: Duration,
 ) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut first = [0u8; 1];
-    match tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first)).await {
+    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] != 0x16 => {
             // Read the request first: closing with unread input would reset the connection
             // before the client sees the answer.
@@ -160,14 +206,14 @@ async fn accept_tls(
         }
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err("no TLS handshake within 10s".into()),
+        Err(_) => return Err(format!("no TLS handshake within {timeout:?}")),
     }
     let stream = tokio::time::timeout(
-        Duration::from_secs(10),
+        timeout,
         tokio_rustls::TlsAcceptor::from(config).accept(stream),
     )
     .await
-    .map_err(|_| "TLS handshake did not finish within 10s".to_string())?
+    .map_err(|_| format!("TLS handshake did not finish within {timeout:?}"))?
     .map_err(|e| e.to_string())?;
     if !allowed_sans.is_empty() {
         let allowed = stream

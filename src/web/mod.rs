@@ -1,6 +1,7 @@
 //! The exporter's HTTP server: the status page, `/metrics`, health, readiness and reload,
 //! behind the web configuration's TLS and basic auth.
 
+pub(crate) mod connection;
 mod listener;
 pub(crate) mod self_metrics;
 mod status_page;
@@ -26,6 +27,7 @@ use crate::engine::SourceList;
 use crate::engine::reload::{ReloadMetrics, Reloader};
 use crate::exposition::{self, Format};
 use crate::runtime::clock::Clock;
+pub(crate) use connection::ConnectionLimits;
 use webconfig::WebConfigWatch;
 
 /// Everything a request handler needs.
@@ -40,6 +42,10 @@ pub struct App {
     pub lifecycle: Option<Arc<Reloader>>,
     /// `--web.config.file`: TLS, basic auth, headers.
     pub web: Option<Arc<WebConfigWatch>>,
+    /// `--web.max-connections`, `--web.read-header-timeout`, `--web.idle-timeout`.
+    pub(crate) connection_limits: ConnectionLimits,
+    /// When `/-/reload` last ran: at most one a second.
+    last_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl App {
@@ -63,6 +69,8 @@ impl App {
             })),
             lifecycle: None,
             web: None,
+            connection_limits: ConnectionLimits::default(),
+            last_reload: std::sync::Mutex::new(None),
         }
     }
 
@@ -175,18 +183,33 @@ async fn reload(app: &App, method: &Method) -> Response<HttpBody> {
             .insert(ALLOW, "POST, PUT".parse().expect("header"));
         return response;
     }
-    match &app.lifecycle {
-        None => text(
+    let Some(reloader) = &app.lifecycle else {
+        return text(
             StatusCode::FORBIDDEN,
             "Lifecycle API is not enabled (--web.enable-lifecycle).\n",
+        );
+    };
+    // At most one reload a second: each re-reads and re-checks the whole configuration.
+    {
+        let mut last = app.last_reload.lock().expect("reload lock");
+        if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+            let mut response = text(
+                StatusCode::TOO_MANY_REQUESTS,
+                "reloads are limited to one a second\n",
+            );
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    match reloader.reload().await {
+        Ok(()) => text(StatusCode::OK, "configuration reloaded\n"),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload configuration: {e}\n"),
         ),
-        Some(reloader) => match reloader.reload().await {
-            Ok(()) => text(StatusCode::OK, "configuration reloaded\n"),
-            Err(e) => text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("failed to reload configuration: {e}\n"),
-            ),
-        },
     }
 }
 
@@ -210,10 +233,9 @@ async fn metrics(app: &Arc<App>, request: &Request<Incoming>) -> Response<HttpBo
         .filter_map(|s| s.snapshot())
         .collect();
     let now_ms = app.clock.now_ms();
-    let (tx, body) = channel_body(4);
-    // The permit lives as long as the producer: a scrape counts until its body is written.
+    // The permit lives with the body: a scrape counts until its body has been sent.
+    let (tx, body) = channel_body(4, Some(permit));
     tokio::task::spawn_blocking(move || {
-        let _permit = permit;
         let sources: Vec<_> = snapshots.iter().map(|s| &s.exposition).collect();
         let families = crate::engine::families();
         exposition::produce(
@@ -250,9 +272,10 @@ impl TlsSource for WebConfigWatch {
 /// Serves the exporter's endpoints.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let tls = app.web.clone().map(|w| w as Arc<dyn TlsSource>);
+    let limits = app.connection_limits;
     let handler = move |request| {
         let app = app.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(app, request).await) }
     };
-    serve_http(listener, handler, tls, shutdown).await;
+    serve_http(listener, handler, tls, limits, shutdown).await;
 }

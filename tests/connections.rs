@@ -1,0 +1,366 @@
+//! What a client on the network can hold of the exporter: the release of silent
+//! connections (plain TCP, after a TLS handshake, after an HTTP/2 preface), the cap on
+//! open connections, a scrape beside 2,000 silent connections, the memory of 2,000
+//! concurrent scrapes, the reload rate limit, and basic auth that does not tell which
+//! users exist. Against the real binary on loopback.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_backup-exporter");
+
+struct Exporter {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, args: &[&str]) -> Exporter {
+    backup_exporter::install_crypto_provider();
+    let log = dir.join("exporter.log");
+    let child = Command::new(BIN)
+        .args(["--demo", "--web.listen-address", "127.0.0.1:0"])
+        .args(args)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let port = common::exporter_port(&log);
+    Exporter { child, port }
+}
+
+/// Waits for the demo's first refresh.
+async fn ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(format!("http://127.0.0.1:{port}/-/ready"))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Raises this test's own open-files limit, so it can hold thousands of connections.
+fn raise_open_files() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain reads and writes of the struct passed.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+}
+
+/// Waits until the server closes `stream`; returns how long that took from `since`.
+async fn closed_after(mut stream: impl AsyncReadExt + Unpin, since: Instant) -> Duration {
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return since.elapsed(),
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("still open after 30s"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_connections_are_closed_within_the_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = start(
+        dir.path(),
+        &[
+            "--web.read-header-timeout",
+            "1s",
+            "--web.idle-timeout",
+            "2s",
+        ],
+    );
+    let address = format!("127.0.0.1:{}", exporter.port);
+
+    // Plain TCP that says nothing: closed at the header timeout.
+    let start = Instant::now();
+    let silent = TcpStream::connect(&address).await.unwrap();
+    let took = closed_after(silent, start).await;
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+
+    // An HTTP/2 preface, then nothing: closed when idle.
+    let start = Instant::now();
+    let mut h2 = TcpStream::connect(&address).await.unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let took = closed_after(h2, start).await;
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // A kept-alive HTTP/1 connection after its request: the next request's headers are
+    // due within the header timeout too.
+    let mut kept = TcpStream::connect(&address).await.unwrap();
+    kept.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let took = closed_after(kept, start).await;
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_connection_after_the_tls_handshake_is_closed() {
+    backup_exporter::install_crypto_provider();
+    let pki = common::pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, text) in [
+        ("server.crt", &pki.server_cert),
+        ("server.key", &pki.server_key),
+    ] {
+        std::fs::write(d.join(name), text).unwrap();
+    }
+    std::fs::write(
+        d.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            d.join("server.crt").display(),
+            d.join("server.key").display()
+        ),
+    )
+    .unwrap();
+    let web = d.join("web.yml").display().to_string();
+    let exporter = start(
+        d,
+        &["--web.config.file", &web, "--web.read-header-timeout", "1s"],
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = rustls::pki_types::CertificateDer::from_pem_slice(pki.ca.as_bytes()).unwrap();
+    roots.add(ca).unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(("127.0.0.1", exporter.port))
+        .await
+        .unwrap();
+    let tls = connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .expect("the handshake itself succeeds");
+    let start = Instant::now();
+    let took = closed_after(tls, start).await;
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+use rustls::pki_types::pem::PemObject as _;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scrape_succeeds_beside_two_thousand_silent_connections_and_the_cap_holds() {
+    raise_open_files();
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = start(dir.path(), &["--web.read-header-timeout", "60s"]);
+    ready(exporter.port).await;
+    let address = format!("127.0.0.1:{}", exporter.port);
+    let mut silent = Vec::new();
+    for _ in 0..2000 {
+        silent.push(TcpStream::connect(&address).await.unwrap());
+    }
+    let response = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("backup_source_up"));
+    drop(silent);
+
+    // With a cap of 20, the 21st connection is closed at once, and a slot frees when one
+    // of the 20 goes.
+    let dir = tempfile::tempdir().unwrap();
+    let capped = start(dir.path(), &["--web.max-connections", "20"]);
+    let address = format!("127.0.0.1:{}", capped.port);
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = Instant::now();
+    let extra = TcpStream::connect(&address).await.unwrap();
+    assert!(closed_after(extra, start).await < Duration::from_secs(1));
+    held.pop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let response = reqwest::get(format!("http://{address}/-/healthy"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let log = std::fs::read_to_string(dir.path().join("exporter.log")).unwrap();
+    assert!(log.contains("connection limit reached"), "{log}");
+}
+
+/// Peak resident memory of a process, from /proc.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 2,000 scrapes at once whose clients do not read: at most `--web.max-requests` (40)
+/// bodies are in the process at once (a body counts until it is sent: into the kernel's
+/// socket buffers, where loopback takes most of it), the rest are refused, and the
+/// memory stays bounded.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_thousand_concurrent_scrapes_stay_within_the_request_limit() {
+    raise_open_files();
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = start(dir.path(), &[]);
+    ready(exporter.port).await;
+    let address = format!("127.0.0.1:{}", exporter.port);
+    let baseline = {
+        // One full scrape first: the snapshot encoded, the allocator warm.
+        let body = reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            body.len() > 500_000,
+            "the demo body is large: {}",
+            body.len()
+        );
+        peak_rss_kib(exporter.child.id())
+    };
+    let mut streams = Vec::new();
+    for _ in 0..2000 {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        streams.push(stream);
+    }
+    // Read only the status lines, never the bodies.
+    let (mut ok, mut refused) = (0, 0);
+    for stream in &mut streams {
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        match &head[9..12] {
+            b"200" => ok += 1,
+            b"503" => refused += 1,
+            other => panic!("{}", String::from_utf8_lossy(other)),
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let peak = peak_rss_kib(exporter.child.id());
+    assert_eq!(ok + refused, 2000);
+    eprintln!(
+        "peak RSS: {} MiB before, {} MiB with 2,000 scrapes held ({ok} answered, {refused} refused)",
+        baseline / 1024,
+        peak / 1024
+    );
+    assert!(
+        peak < baseline + 200 * 1024,
+        "peak RSS {} MiB (baseline {} MiB)",
+        peak / 1024,
+        baseline / 1024
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reloads_are_limited_to_one_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = start(dir.path(), &["--web.enable-lifecycle"]);
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/-/reload", exporter.port);
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        statuses.push(client.post(&url).send().await.unwrap().status().as_u16());
+    }
+    // The first runs (the demo has no file to re-read, so it fails: 500); the rest wait.
+    assert_ne!(statuses[0], 429, "{statuses:?}");
+    assert!(statuses[1..].iter().all(|s| *s == 429), "{statuses:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_ne!(client.post(&url).send().await.unwrap().status(), 429);
+}
+
+/// exporter-toolkit's defence: an unknown user costs what a known one with a wrong
+/// password does, so timing does not tell which users exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_timing_does_not_reveal_user_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("right-password", 8).unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        format!("basic_auth_users:\n  prometheus: '{hash}'\n"),
+    )
+    .unwrap();
+    let web = dir.path().join("web.yml").display().to_string();
+    let exporter = start(dir.path(), &["--web.config.file", &web]);
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/-/healthy", exporter.port);
+    // After the first refresh, and alternating, so both see the same load.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client
+        .get(format!("http://127.0.0.1:{}/-/ready", exporter.port))
+        .basic_auth("prometheus", Some("right-password"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..21 {
+        for (user, times) in [("prometheus", &mut known), ("nobody", &mut unknown)] {
+            let start = Instant::now();
+            let response = client
+                .get(&url)
+                .basic_auth(user, Some("wrong"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 401);
+            times.push(start.elapsed());
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "unknown user {unknown:?}, known user with a wrong password {known:?}"
+    );
+    // The scheme name is case-insensitive (RFC 7617).
+    use base64::Engine as _;
+    let credentials = base64::engine::general_purpose::STANDARD.encode("prometheus:right-password");
+    let response = client
+        .get(&url)
+        .header("Authorization", format!("basic {credentials}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
