@@ -504,6 +504,80 @@ mod upstream {
         assert_eq!(warnings[0].field, "sources[0].tls.insecure_skip_verify");
     }
 
+    /// No usable system CA bundle (a minimal image, `SSL_CERT_FILE` at an empty file): the
+    /// binary still starts, the demo serves, and an https:// source with its CA in
+    /// `tls.ca_file` works on top of the compiled-in roots.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn without_a_system_ca_bundle_the_exporter_still_serves() {
+        backup_exporter::install_crypto_provider();
+        let pki = pki::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let empty = write(d, "empty.pem", "");
+        std::fs::create_dir(d.join("certs")).unwrap();
+        let ca = write(d, "ca.crt", &pki.ca);
+        let secret = write(d, "secret", "demo-secret");
+        let sim = simulator::start_with_tls(
+            Simulator::new(SimulatorOptions::default(), Clock::System),
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            Some(server_config(&pki)),
+        )
+        .unwrap();
+        let config = write(
+            d,
+            "config.yml",
+            &format!(
+                "sources:\n  - name: c\n    vendor: code42\n    url: {}\n    client_id: demo-client\n    client_secret_file: {secret}\n    tls: {{ ca_file: {ca} }}\n",
+                sim.url()
+            ),
+        );
+        let client = reqwest::Client::new();
+        for (args, source) in [
+            (vec!["--demo"], "demo-crashplan"),
+            (vec!["--config.file", config.as_str()], "c"),
+        ] {
+            let log = d.join("exporter.log");
+            let _exporter = super::Process(
+                std::process::Command::new(super::BIN)
+                    .args(&args)
+                    .args(["--web.listen-address", "127.0.0.1:0"])
+                    .env("SSL_CERT_FILE", &empty)
+                    .env("SSL_CERT_DIR", d.join("certs"))
+                    .stderr(std::fs::File::create(&log).unwrap())
+                    .spawn()
+                    .unwrap(),
+            );
+            let port = crate::common::exporter_port(&log);
+            let up = format!("backup_source_up{{source=\"{source}\"");
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let text = match client
+                    .get(format!("http://127.0.0.1:{port}/metrics"))
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                if text
+                    .lines()
+                    .any(|l| l.starts_with(&up) && l.ends_with(" 1"))
+                {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{args:?}: {}",
+                    std::fs::read_to_string(&log).unwrap()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let log = std::fs::read_to_string(&log).unwrap();
+            assert!(log.contains("Mozilla roots compiled in"), "{log}");
+        }
+        sim.stop().await;
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn oversized_responses_are_cut_off() {
         let (status, _) = refresh("    tls: { ca_file: CA }\n    max_response_bytes: 2KiB\n").await;

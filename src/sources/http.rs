@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, Url};
 use serde::{Deserialize, Serialize};
 
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::RefreshError;
 use crate::config::HttpSpec;
@@ -150,6 +150,39 @@ pub fn install_crypto_provider() {
     });
 }
 
+/// Which trusted roots the HTTP clients use.
+#[derive(Clone, Copy)]
+enum Roots {
+    /// The system's CA bundle (plus `tls.ca_file`).
+    System,
+    /// The Mozilla roots compiled in (webpki-root-certs), when the system has none.
+    Compiled,
+}
+
+/// The roots to use, decided (and said) once per process: the system's CA bundle when it
+/// has certificates, else the compiled-in ones.
+fn roots() -> Roots {
+    static ROOTS: std::sync::OnceLock<Roots> = std::sync::OnceLock::new();
+    *ROOTS.get_or_init(|| {
+        let system = rustls_native_certs::load_native_certs();
+        if system.certs.is_empty() {
+            let reason = system.errors.first().map(ToString::to_string);
+            warn!(
+                reason = reason.as_deref().unwrap_or("the bundle holds no certificate"),
+                roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len(),
+                "no system CA bundle could be loaded; vendor certificates are verified against the Mozilla roots compiled in (and tls.ca_file)"
+            );
+            Roots::Compiled
+        } else {
+            info!(
+                certificates = system.certs.len(),
+                "vendor certificates are verified against the system's CA bundle (and tls.ca_file)"
+            );
+            Roots::System
+        }
+    })
+}
+
 /// A vendor API reached through one base URL.
 pub(crate) struct Upstream {
     http: reqwest::Client,
@@ -165,26 +198,43 @@ impl Upstream {
         stats: std::sync::Arc<RequestStats>,
     ) -> Result<Upstream, RefreshError> {
         install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("backup-exporter/", env!("CARGO_PKG_VERSION")))
-            // Follow nothing: the exporter only fetches URLs built from its configuration.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT);
-        if let Some(path) = &settings.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                RefreshError::Client(format!("cannot read {}: {e}", path.display()))
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                RefreshError::Client(format!("{}: {}", path.display(), root_cause(&e)))
-            })?;
-            builder = builder.tls_certs_merge(certificates);
-        }
+        let extra = match &settings.ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    RefreshError::Client(format!("cannot read {}: {e}", path.display()))
+                })?;
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    RefreshError::Client(format!("{}: {}", path.display(), root_cause(&e)))
+                })?
+            }
+            None => Vec::new(),
+        };
         if settings.insecure_skip_verify {
             warn!(url = %base, "TLS verification of the vendor is off (tls.insecure_skip_verify)");
-            builder = builder.tls_danger_accept_invalid_certs(true);
         }
-        let http = builder.build().map_err(|e| {
+        let builder = |roots: Roots| {
+            let mut builder = reqwest::Client::builder()
+                .user_agent(concat!("backup-exporter/", env!("CARGO_PKG_VERSION")))
+                // Follow nothing: the exporter only fetches URLs built from its configuration.
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
+                .danger_accept_invalid_certs(settings.insecure_skip_verify);
+            builder = match roots {
+                Roots::System => builder.tls_certs_merge(extra.clone()),
+                Roots::Compiled => builder.tls_certs_only(
+                    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                        .iter()
+                        .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+                        .chain(extra.iter().cloned()),
+                ),
+            };
+            builder.build()
+        };
+        // Without a usable system CA bundle (a minimal image, SSL_CERT_FILE pointing at an
+        // empty file), the Mozilla roots compiled in take its place; `tls.ca_file` adds to
+        // either, and plain http:// needs none.
+        let http = builder(roots()).map_err(|e| {
             RefreshError::Client(format!("cannot build HTTP client: {}", root_cause(&e)))
         })?;
         Ok(Upstream {
