@@ -5,10 +5,13 @@
 #   docker run -d -p 9877:9877 \
 #     -v /etc/backup-exporter:/etc/backup-exporter:ro backup-exporter
 #
+# Without a registry, deploy/container/build-offline.sh builds the same layout FROM scratch
+# with podman (that image is the one CI runs).
+#
 # Build stage: the release profile of Cargo.toml (thin LTO, one codegen unit, stripped).
 FROM docker.io/library/rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY benches ./benches
 RUN cargo build --release --locked --bin backup-exporter

@@ -281,7 +281,12 @@ fn dockerfile_builds_then_runs_non_root_with_a_health_check() {
     ));
     assert!(runtime.contains(r#"CMD ["/usr/local/bin/backup-exporter", "healthcheck", "--url", "http://127.0.0.1:9877/-/healthy"]"#));
     assert!(runtime.contains("EXPOSE 9877"));
-    // What the build stage copies exists, and is all the release build needs.
+    // What the build stage copies exists, and is all the release build needs (the build
+    // script included: it sets the revision the binary reports).
+    assert!(
+        dockerfile.contains("build.rs"),
+        "the build stage copies build.rs"
+    );
     for line in dockerfile
         .lines()
         .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
