@@ -27,6 +27,7 @@ fn options() -> SimulatorOptions {
             users: 120,
             ..DruvaOptions::default()
         },
+        ..SimulatorOptions::default()
     }
 }
 

@@ -157,6 +157,7 @@ async fn a_missing_role_and_a_failing_service_are_told_apart() {
         path: Some("DeviceBackupReport".into()),
         skip: 0,
         count: Some(1),
+        every: None,
     };
 
     sim.simulator.faults.add(rule(403));
@@ -214,6 +215,7 @@ async fn a_server_echoing_the_credentials_does_not_make_check_source_print_them(
         path: Some("/oauth/token".into()),
         skip: 0,
         count: None,
+        every: None,
     });
     let secret = sim.simulator.code42.options().client_secret.clone();
     let (code, stdout, stderr) = check(&config, "good").await;

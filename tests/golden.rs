@@ -64,6 +64,7 @@ async fn both_vendors_at_a_fixed_clock() {
             seed: 7,
             ..DruvaOptions::default()
         },
+        ..SimulatorOptions::default()
     };
     let harness = Harness::start(options, Clock::manual(NOW_MS), |url, secret| {
         code42_yaml(url, secret, "") + druva_yaml(url, secret, "").trim_start_matches("sources:\n")

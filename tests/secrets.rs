@@ -42,6 +42,7 @@ async fn no_secret_leaks_through_any_failure_path() {
             api_token: CANARIES[3].into(),
             ..DruvaOptions::default()
         },
+        ..SimulatorOptions::default()
     };
     let sim = simulator::start(
         Simulator::new(options, Clock::System),

@@ -19,9 +19,15 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 200)]
     pub devices: usize,
 
-    /// Number of Druva Microsoft 365 users (two workloads each).
+    /// Number of Druva Microsoft 365 users (two workloads each); sites, teams and groups
+    /// grow in proportion beyond the defaults (one site per 25 users, a team per 50, a
+    /// group per 40).
     #[arg(long = "druva-users", default_value_t = 300)]
     pub druva_users: usize,
+
+    /// How long every answer waits, as a real API's does (a report page takes 0.3–2 s).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub latency: std::time::Duration,
 
     /// Seed of the generated estate; the same seed gives the same estate.
     #[arg(long, default_value_t = 42)]
@@ -93,11 +99,18 @@ mod with_simulator {
                     },
                     ..Code42Options::default()
                 },
-                druva: DruvaOptions {
-                    users: self.druva_users,
-                    seed: self.seed,
-                    ..DruvaOptions::default()
+                druva: {
+                    let defaults = DruvaOptions::default();
+                    DruvaOptions {
+                        users: self.druva_users,
+                        sites: defaults.sites.max(self.druva_users / 25),
+                        teams: defaults.teams.max(self.druva_users / 50),
+                        groups: defaults.groups.max(self.druva_users / 40),
+                        seed: self.seed,
+                        ..defaults
+                    }
                 },
+                latency: self.latency,
             }
         }
     }
@@ -110,6 +123,7 @@ mod with_simulator {
                 ..Code42Options::default()
             },
             druva: DruvaOptions::default(),
+            latency: std::time::Duration::ZERO,
         };
         let simulator = Simulator::new(options, clock);
         let listener = TcpListener::bind("127.0.0.1:0")

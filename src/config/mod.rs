@@ -89,6 +89,8 @@ pub struct HttpSpec {
     pub max_pages: u32,
     /// ...and rows: past either, the refresh fails and the last good data stays.
     pub max_rows: u64,
+    /// Requests to the vendor in flight at once, at most.
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpSpec {
@@ -99,9 +101,14 @@ impl Default for HttpSpec {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_pages: DEFAULT_MAX_PAGES,
             max_rows: DEFAULT_MAX_ROWS,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
+
+/// A vendor answers a report page in 0.3–2 s: four at once read a large estate about four
+/// times faster than one, and stay far from any rate limit.
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 /// Well above the biggest real tenant (100,000 Code42 devices are about 130 pages of
 /// 1,000 rows; a full Druva read of 50,000 users about 800 pages of 500), and low enough
@@ -395,11 +402,16 @@ fn http(
     if max_rows == 0 {
         return err(format!("{at}.max_rows"), "must be at least 1");
     }
+    let max_in_flight = common.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+    if !(1..=64).contains(&max_in_flight) {
+        return err(format!("{at}.max_in_flight"), "must be between 1 and 64");
+    }
     Ok(HttpSpec {
         ca_file,
         insecure_skip_verify,
         max_response_bytes,
         max_pages,
         max_rows,
+        max_in_flight,
     })
 }

@@ -29,6 +29,7 @@ use crate::exposition::Exposition;
 use crate::health::HealthSummary;
 use crate::runtime::clock::Clock;
 use crate::sources::http::{RefreshCost, RequestStats};
+use crate::sources::limiter::Limiter;
 use crate::sources::{ClientContext, RefreshError, SkipCounts};
 use persist::Store;
 use task::Task;
@@ -180,6 +181,7 @@ fn client(
         url: &spec.url,
         http: &spec.http,
         requests,
+        limiter: Arc::new(Limiter::new(spec.http.max_in_flight)),
         clock,
     };
     Client::new(spec, context)

@@ -57,6 +57,9 @@ pub struct FaultRule {
     /// Hit this many requests, then retire (forever when absent).
     #[serde(default)]
     pub count: Option<u32>,
+    /// Hit only one matching request in this many (every request when absent).
+    #[serde(default)]
+    pub every: Option<u32>,
 }
 
 impl FaultRule {
@@ -66,7 +69,14 @@ impl FaultRule {
             path: None,
             skip: 0,
             count: None,
+            every: None,
         }
+    }
+
+    /// Hits one matching request in `n`.
+    pub fn every(mut self, n: u32) -> FaultRule {
+        self.every = Some(n.max(1));
+        self
     }
 
     pub fn on(mut self, path: &str) -> FaultRule {
@@ -85,13 +95,13 @@ impl FaultRule {
     }
 }
 
-/// The active rules.
+/// The active rules, each with the matching requests it has seen (for `every`).
 #[derive(Debug, Default)]
-pub struct Faults(Mutex<Vec<FaultRule>>);
+pub struct Faults(Mutex<Vec<(FaultRule, u32)>>);
 
 impl Faults {
     pub fn add(&self, rule: FaultRule) {
-        self.0.lock().expect("faults lock").push(rule);
+        self.0.lock().expect("faults lock").push((rule, 0));
     }
 
     pub fn clear(&self) {
@@ -103,13 +113,19 @@ impl Faults {
     pub fn take(&self, path: &str) -> Option<Fault> {
         let mut rules = self.0.lock().expect("faults lock");
         let mut hit = None;
-        for rule in rules.iter_mut() {
+        for (rule, seen) in rules.iter_mut() {
             if rule.path.as_deref().is_some_and(|p| !path.contains(p)) {
                 continue;
             }
             if rule.skip > 0 {
                 rule.skip -= 1;
                 continue;
+            }
+            if let Some(every) = rule.every {
+                *seen += 1;
+                if *seen % every != 0 {
+                    continue;
+                }
             }
             if hit.is_none() {
                 hit = Some(rule.fault.clone());
@@ -118,7 +134,7 @@ impl Faults {
                 }
             }
         }
-        rules.retain(|r| r.count != Some(0));
+        rules.retain(|(r, _)| r.count != Some(0));
         hit
     }
 }

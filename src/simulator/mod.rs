@@ -177,6 +177,8 @@ impl Tokens {
 pub struct SimulatorOptions {
     pub code42: Code42Options,
     pub druva: DruvaOptions,
+    /// Every answer waits this long, as a real API's does (0.3–2 s a report page).
+    pub latency: Duration,
 }
 
 /// The simulated vendors behind one HTTP listener.
@@ -186,8 +188,24 @@ pub struct Simulator {
     pub tokens: Tokens,
     pub code42: Code42Tenant,
     pub druva: DruvaTenant,
+    latency: Duration,
     requests: AtomicU64,
     response_bytes: AtomicU64,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    /// No request should arrive before this (a `Retry-After` given), and how many did.
+    quiet_until: std::sync::Mutex<Option<(std::time::Instant, std::time::Instant)>>,
+    early_requests: AtomicU64,
+}
+
+/// Counts a request as being answered while it lives.
+struct Answering<'s>(&'s AtomicU64);
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Simulator {
@@ -199,9 +217,25 @@ impl Simulator {
             clock,
             faults: Faults::default(),
             tokens: Tokens::default(),
+            latency: options.latency,
             requests: AtomicU64::new(0),
             response_bytes: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
+            quiet_until: std::sync::Mutex::new(None),
+            early_requests: AtomicU64::new(0),
         })
+    }
+
+    /// The most requests that were ever being answered at once.
+    pub fn peak_concurrent_requests(&self) -> u64 {
+        self.peak_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests that arrived while a `Retry-After` this simulator gave was still running
+    /// (requests already on their way when it was given, within 100 ms, excepted).
+    pub fn requests_before_retry_after(&self) -> u64 {
+        self.early_requests.load(Ordering::Relaxed)
     }
 
     /// Requests answered so far (control requests excluded).
@@ -310,6 +344,20 @@ impl Simulator {
             return Ok(respond(self.control(&request), None));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let now_in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let _answering = Answering(&self.in_flight);
+        self.peak_in_flight
+            .fetch_max(now_in_flight, Ordering::Relaxed);
+        let arrived = std::time::Instant::now();
+        if let Some((from, until)) = *self.quiet_until.lock().expect("quiet lock")
+            && arrived >= from
+            && arrived < until
+        {
+            self.early_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         let fault = self.faults.take(&request.path);
         if let Some(delay) = fault.as_ref().and_then(Fault::delay) {
             tokio::time::sleep(delay).await;
@@ -326,6 +374,12 @@ impl Simulator {
                 let mut reply = fault_body(&request.path, status);
                 if let Some(seconds) = retry_after {
                     reply.headers.push((RETRY_AFTER, seconds.to_string()));
+                    // Requests already on their way get 100 ms to arrive.
+                    let now = std::time::Instant::now();
+                    *self.quiet_until.lock().expect("quiet lock") = Some((
+                        now + Duration::from_millis(100),
+                        now + Duration::from_secs(seconds),
+                    ));
                 }
                 reply
             }

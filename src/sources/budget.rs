@@ -1,15 +1,18 @@
 //! How much one refresh may read (`max_pages`, `max_rows`): a vendor that serves pages
 //! without end fails the refresh, and the last good data stays, before memory runs out.
 
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
 use crate::config::HttpSpec;
 use crate::sources::RefreshError;
 
-#[derive(Debug, Clone, Copy)]
+/// Shared by the reads of one refresh, which may run side by side.
+#[derive(Debug)]
 pub(crate) struct ReadBudget {
     max_pages: u32,
     max_rows: u64,
-    pages: u32,
-    rows: u64,
+    pages: AtomicU32,
+    rows: AtomicU64,
 }
 
 impl ReadBudget {
@@ -17,25 +20,25 @@ impl ReadBudget {
         ReadBudget {
             max_pages: http.max_pages,
             max_rows: http.max_rows,
-            pages: 0,
-            rows: 0,
+            pages: AtomicU32::new(0),
+            rows: AtomicU64::new(0),
         }
     }
 
     /// Counts a page of `rows` rows read from `endpoint`; an error past either limit.
-    pub(crate) fn page(&mut self, endpoint: &'static str, rows: usize) -> Result<(), RefreshError> {
-        self.pages += 1;
-        self.rows += rows as u64;
+    pub(crate) fn page(&self, endpoint: &'static str, rows: usize) -> Result<(), RefreshError> {
+        let pages = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.rows.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
         let over = |what: &str, limit: u64, key: &str| RefreshError::Paging {
             endpoint,
             detail: format!(
                 "more than {limit} {what} in one refresh (the source's {key}); the vendor seems to serve pages without end"
             ),
         };
-        if self.pages > self.max_pages {
+        if pages > self.max_pages {
             return Err(over("pages", u64::from(self.max_pages), "max_pages"));
         }
-        if self.rows > self.max_rows {
+        if total > self.max_rows {
             return Err(over("rows", self.max_rows, "max_rows"));
         }
         Ok(())
@@ -62,7 +65,7 @@ mod tests {
             max_rows: 250,
             ..HttpSpec::default()
         };
-        let mut budget = ReadBudget::new(&spec);
+        let budget = ReadBudget::new(&spec);
         assert!(budget.page("r", 100).is_ok());
         assert!(budget.page("r", 100).is_ok());
         let error = budget.page("r", 100).unwrap_err().to_string();
@@ -70,7 +73,7 @@ mod tests {
             error.contains("more than 250 rows in one refresh (the source's max_rows)"),
             "{error}"
         );
-        let mut budget = ReadBudget::new(&spec);
+        let budget = ReadBudget::new(&spec);
         for _ in 0..3 {
             budget.page("r", 1).unwrap();
         }

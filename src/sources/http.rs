@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::RefreshError;
+use super::limiter::Limiter;
 use crate::config::HttpSpec;
 use crate::secret::Secret;
 
@@ -183,12 +184,21 @@ fn roots() -> Roots {
     })
 }
 
+/// A 429 whose `Retry-After` is at most this is waited out within the refresh (the whole
+/// source pauses) and the request sent again; a longer one fails the refresh, and the next
+/// refresh waits for it.
+const RETRY_WITHIN: Duration = Duration::from_secs(30);
+/// At most this many 429s for one request within a refresh.
+const RATE_LIMIT_RETRIES: u32 = 5;
+
 /// A vendor API reached through one base URL.
 pub(crate) struct Upstream {
     http: reqwest::Client,
     base: Url,
     stats: std::sync::Arc<RequestStats>,
     max_body: usize,
+    /// Shared by every request of the source (`max_in_flight`).
+    limiter: std::sync::Arc<Limiter>,
 }
 
 impl Upstream {
@@ -196,6 +206,7 @@ impl Upstream {
         base: Url,
         settings: &HttpSpec,
         stats: std::sync::Arc<RequestStats>,
+        limiter: std::sync::Arc<Limiter>,
     ) -> Result<Upstream, RefreshError> {
         install_crypto_provider();
         let extra = match &settings.ca_file {
@@ -242,6 +253,7 @@ impl Upstream {
             base,
             stats,
             max_body: settings.max_response_bytes as usize,
+            limiter,
         })
     }
 
@@ -259,6 +271,44 @@ impl Upstream {
 
     /// Sends a request and reads its whole body, counting it under `endpoint`.
     pub(crate) async fn execute(
+        &self,
+        endpoint: &'static str,
+        mut request: RequestBuilder,
+    ) -> Result<Response, RefreshError> {
+        let mut attempt = 0;
+        loop {
+            let again = request.try_clone();
+            let response = {
+                let _slot = self.limiter.slot().await;
+                self.send(endpoint, request).await?
+            };
+            if response.status != 429 {
+                self.limiter.calm();
+                return Ok(response);
+            }
+            let retry_after = response.retry_after();
+            let retry = again.filter(|_| {
+                attempt < RATE_LIMIT_RETRIES && retry_after.is_none_or(|d| d <= RETRY_WITHIN)
+            });
+            // Waited out here only when it is sent again; otherwise the refresh fails and
+            // the next one waits for the Retry-After.
+            self.limiter
+                .slow_down(retry.is_some().then_some(retry_after));
+            let Some(next) = retry else {
+                return Ok(response);
+            };
+            warn!(
+                endpoint,
+                ?retry_after,
+                "rate limited (429); the source slows down and sends it again"
+            );
+            request = next;
+            attempt += 1;
+        }
+    }
+
+    /// Sends one request and reads its whole body, within the size limit.
+    async fn send(
         &self,
         endpoint: &'static str,
         request: RequestBuilder,
@@ -537,6 +587,7 @@ mod tests {
             Url::parse("https://proxy.example/code42/").unwrap(),
             &HttpSpec::default(),
             stats.clone(),
+            std::sync::Arc::new(Limiter::new(1)),
         )
         .unwrap();
         assert_eq!(
@@ -547,6 +598,7 @@ mod tests {
             Url::parse("https://console.us1.crashplan.com").unwrap(),
             &HttpSpec::default(),
             stats,
+            std::sync::Arc::new(Limiter::new(1)),
         )
         .unwrap();
         assert_eq!(

@@ -14,6 +14,7 @@ pub(crate) mod druva;
 mod error;
 pub(crate) mod families;
 pub(crate) mod http;
+pub(crate) mod limiter;
 pub(crate) mod record;
 mod skip;
 pub(crate) mod token;
@@ -93,6 +94,8 @@ pub struct ClientContext<'a> {
     pub url: &'a Url,
     pub http: &'a HttpSpec,
     pub requests: Arc<RequestStats>,
+    /// Every request of the source takes a slot of it (`max_in_flight`).
+    pub(crate) limiter: Arc<limiter::Limiter>,
     pub clock: Clock,
 }
 

@@ -26,7 +26,22 @@ use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, SkipRea
 const ENDPOINT: &str = "device_backup_report";
 
 /// A Code42 tenant, and how much one refresh may read.
-pub struct Code42(client::Client, crate::config::HttpSpec);
+pub struct Code42(Arc<client::Client>, crate::config::HttpSpec);
+
+/// Pages requested ahead, in page order; any still running when a refresh ends (its last
+/// page read, or an error) are cancelled.
+#[derive(Default)]
+struct PagesAhead(
+    std::collections::VecDeque<
+        tokio::task::JoinHandle<Result<crate::sources::http::Response, RefreshError>>,
+    >,
+);
+
+impl Drop for PagesAhead {
+    fn drop(&mut self) {
+        self.0.iter().for_each(tokio::task::JoinHandle::abort);
+    }
+}
 
 impl Vendor for Code42 {
     const NAME: &'static str = "code42";
@@ -57,9 +72,10 @@ impl Vendor for Code42 {
             context.url.clone(),
             context.http,
             context.requests,
+            context.limiter,
         )?;
         Ok(Code42(
-            client::Client::new(spec.clone(), upstream),
+            Arc::new(client::Client::new(spec.clone(), upstream)),
             context.http.clone(),
         ))
     }
@@ -71,32 +87,40 @@ impl Vendor for Code42 {
         _previous: Option<Arc<Code42Estate>>,
     ) -> Result<Refreshed<Code42Estate>, RefreshError> {
         let mut builder = EstateBuilder::default();
-        let mut prefetched = None;
+        let mut ahead = PagesAhead::default();
         let mut last_page_full = false;
-        let mut budget = ReadBudget::new(&self.1);
-        let mut page = 0u32;
+        let budget = ReadBudget::new(&self.1);
+        let (mut page, mut requested) = (0u32, 0u32);
         loop {
             page += 1;
-            let response = match prefetched.take() {
-                Some(response) => response?,
-                None => self.0.get_page(page).await?,
+            // After a full page, the next `max_in_flight` pages are requested side by side
+            // (by pgNum), so the vendor's latency is paid once per window rather than once
+            // per page; they are read in page order, so the result is the same whatever
+            // order they arrive in. After a short page (usually the last) only the next.
+            let window = if last_page_full {
+                self.1.max_in_flight
+            } else {
+                1
             };
-            // The page is parsed on a refresh thread. After a full page, the next one is
-            // requested meanwhile, so the vendor prepares it while this one is parsed;
-            // after a short page (usually the last) nothing is requested ahead.
+            while ahead.0.len() < window {
+                requested += 1;
+                let (client, number) = (self.0.clone(), requested);
+                ahead
+                    .0
+                    .push_back(tokio::spawn(async move { client.get_page(number).await }));
+            }
+            let task = ahead.0.pop_front().expect("a page was requested");
+            let response = task
+                .await
+                .map_err(|e| RefreshError::Client(format!("page {page}: {e}")))??;
+            // The page is parsed on a refresh thread while the pages ahead download.
             let previous_first = builder.start_page();
             let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
-            let parse = crate::runtime::background::run(move || {
+            let parsed = crate::runtime::background::run(move || {
                 let rows = parse_page(&response.body, &mut builder);
                 (builder, rows)
-            });
-            let parsed = if last_page_full {
-                let (parsed, next) = tokio::join!(parse, self.0.get_page(page + 1));
-                prefetched = Some(next);
-                parsed
-            } else {
-                parse.await
-            };
+            })
+            .await;
             let (returned, rows) = parsed;
             builder = returned;
             let rows = rows.map_err(|e| RefreshError::Decode {

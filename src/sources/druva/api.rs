@@ -139,7 +139,7 @@ impl DruvaApi {
         report: &'static Report,
         since_ms: Option<i64>,
         first_page_only: bool,
-        budget: &mut ReadBudget,
+        budget: &ReadBudget,
     ) -> Result<ReportRead, RefreshError> {
         let filter_by: Vec<serde_json::Value> = since_ms
             .map(|ms| {

@@ -87,16 +87,37 @@ impl Druva {
         state: &mut DruvaState,
         now: i64,
     ) -> Result<SkipCounts, RefreshError> {
+        use futures_util::{StreamExt, TryStreamExt};
         let mut skipped = SkipCounts::default();
-        let mut budget = ReadBudget::new(&self.limits);
-        for id in &self.spec.reports {
-            let report = reports::find(id).expect("configured reports are in the catalogue");
-            let cursor = state.cursors.get(report.id).copied();
-            let (since, full) = self.read_window(report, cursor, now);
-            let read = self
-                .api
-                .read_report(report, since, false, &mut budget)
-                .await?;
+        let budget = ReadBudget::new(&self.limits);
+        // Up to `max_in_flight` reports are read side by side (each report's own pages one
+        // after another, as its nextPageToken requires), then applied in catalogue order,
+        // so the state is the same whatever order they finish in.
+        let report = |i: usize| {
+            reports::find(self.spec.reports[i]).expect("configured reports are in the catalogue")
+        };
+        // Plans hold no reference: the compiler cannot yet see that a stream of futures
+        // borrowing them is Send.
+        let plans: Vec<_> = (0..self.spec.reports.len())
+            .map(|i| {
+                let cursor = state.cursors.get(report(i).id).copied();
+                let (since, full) = self.read_window(report(i), cursor, now);
+                (i, cursor, since, full)
+            })
+            .collect();
+        let budget = &budget;
+        let reads: Vec<_> = futures_util::stream::iter(plans)
+            .map(|(i, cursor, since, full)| async move {
+                let read = self
+                    .api
+                    .read_report(report(i), since, false, budget)
+                    .await?;
+                Ok::<_, RefreshError>((report(i), cursor, full, read))
+            })
+            .buffered(self.limits.max_in_flight)
+            .try_collect()
+            .await?;
+        for (report, cursor, full, read) in reads {
             skipped.merge(&read.skipped);
             state.apply(report, read.rows, full);
             if report.kind != Kind::Totals {
@@ -173,13 +194,23 @@ impl Vendor for Druva {
                 admin_email,
                 token,
             } => Some(LegacyEvents {
-                upstream: Upstream::new(url.clone(), context.http, context.requests.clone())?,
+                upstream: Upstream::new(
+                    url.clone(),
+                    context.http,
+                    context.requests.clone(),
+                    context.limiter.clone(),
+                )?,
                 admin_email: admin_email.clone(),
                 token: token.clone(),
             }),
             _ => None,
         };
-        let upstream = Upstream::new(context.url.clone(), context.http, context.requests)?;
+        let upstream = Upstream::new(
+            context.url.clone(),
+            context.http,
+            context.requests,
+            context.limiter,
+        )?;
         Ok(Druva {
             api: DruvaApi::new(
                 upstream,
@@ -264,7 +295,7 @@ impl Vendor for Druva {
             let (since, _) = self.read_window(report, None, self.clock.now_ms());
             let read = self
                 .api
-                .read_report(report, since, true, &mut ReadBudget::new(&self.limits))
+                .read_report(report, since, true, &ReadBudget::new(&self.limits))
                 .await?;
             lines.push(format!(
                 "report {}: {} rows on the first page, rows skipped: {}; {}",
