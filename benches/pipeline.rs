@@ -38,7 +38,12 @@ struct Plan {
     scrapes: usize,
     /// Seconds of 8-client load, per encoding.
     load: Duration,
+    /// How long the simulated vendor takes to answer each request.
+    latency: Duration,
 }
+
+/// What a source sends at once (`max_in_flight`'s default).
+const MAX_IN_FLIGHT: u32 = 4;
 
 /// `tenants` Code42 sources, each reading a tenant of `devices` devices.
 #[derive(Clone, Copy)]
@@ -87,12 +92,14 @@ fn main() {
                 .collect(),
             scrapes: 30,
             load: Duration::from_secs(15),
+            latency: Duration::from_millis(300),
         }
     } else {
         Plan {
             sizes: vec![Size::parse("300").unwrap()],
             scrapes: 3,
             load: Duration::from_secs(2),
+            latency: Duration::from_millis(20),
         }
     };
     let mut rest = args.iter().filter(|a| *a != "--bench");
@@ -112,8 +119,13 @@ fn main() {
                     value().parse().unwrap_or_else(|_| fail("--load-seconds N")),
                 )
             }
+            "--latency-ms" => {
+                plan.latency = Duration::from_millis(
+                    value().parse().unwrap_or_else(|_| fail("--latency-ms N")),
+                )
+            }
             other => fail(&format!(
-                "unknown argument {other:?}; use --sizes 1000,50x2000 --scrapes N --load-seconds N"
+                "unknown argument {other:?}; use --sizes 1000,50x2000 --scrapes N --load-seconds N --latency-ms N"
             )),
         }
     }
@@ -274,6 +286,8 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
             &format!("127.0.0.1:{sim_port}"),
             "--devices",
             &size.devices.to_string(),
+            "--latency",
+            &format!("{}ms", plan.latency.as_millis()),
             "--log.level",
             "warn",
         ],
@@ -471,6 +485,13 @@ async fn load(client: &reqwest::Client, url: &str, gzip: bool, duration: Duratio
     all
 }
 
+/// The refresh time the vendor's latency alone imposes: the token, then the report's pages
+/// (and the empty page that ends it) `MAX_IN_FLIGHT` at a time.
+fn latency_floor(f: &Figures, plan: &Plan) -> Duration {
+    let pages = f.rows.div_ceil(PAGE_SIZE as u64) as u32 + 1;
+    plan.latency * (1 + pages.div_ceil(MAX_IN_FLIGHT))
+}
+
 /// When refreshes ran, from the exporter's "refresh succeeded" log lines (end time and
 /// duration).
 fn refresh_windows(log: &Path) -> Vec<(SystemTime, SystemTime)> {
@@ -615,6 +636,17 @@ fn report(results: &[(Size, Figures)], plan: &Plan) -> String {
     row(&mut out, "**full refresh**", &|f| secs(f.first_refresh));
     row(&mut out, "rows per second", &|f| {
         group((f.rows as f64 / f.first_refresh.as_secs_f64()) as u64)
+    });
+    row(
+        &mut out,
+        &format!(
+            "latency floor ({} ms a page, {MAX_IN_FLIGHT} at once)",
+            plan.latency.as_millis()
+        ),
+        &|f| secs(latency_floor(f, plan)),
+    );
+    row(&mut out, "**refresh ÷ latency floor**", &|f| {
+        ratio(f.first_refresh, latency_floor(f, plan))
     });
     row(&mut out, "fetch floor (pages, no parsing)", &|f| {
         secs(f.fetch_floor)
