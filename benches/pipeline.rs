@@ -1,8 +1,10 @@
 //! The whole pipeline, measured: the real `backup-exporter` binary refreshing from the real
 //! simulator binary (`backup-exporter simulate`) over loopback HTTP, then scraped.
 //!
-//!     cargo bench --bench pipeline                        # 1,000, 10,000 and 100,000 devices
+//!     cargo bench --bench pipeline                        # 1,000, 10,000 and 100,000 devices,
+//!                                                         # then a Druva tenant of 50,000 users
 //!     cargo bench --bench pipeline -- --sizes 50x2000     # 50 tenants of 2,000 devices
+//!     cargo bench --bench pipeline -- --sizes none --druva-users 50000
 //!
 //! For each size it prints, as Markdown: the refresh (wall time, rows per second), the
 //! exporter's peak and steady resident memory, `/metrics` latency and size (plain and gzip,
@@ -11,6 +13,10 @@
 //! into `serde::de::IgnoredAny`, and copying the exposition into a pre-sized buffer. With
 //! several tenants, each source reads the same simulated report, so the floors are one
 //! tenant's times the number of tenants.
+//!
+//! A Druva size is one source reading all twenty reports and the events of a tenant of that
+//! many users: its first (full) read and an incremental refresh against their latency floor,
+//! resident memory after each, and gzip scrapes quiet and with 8 clients while it refreshes.
 //!
 //! Under `cargo test` (no `--bench` argument) it runs one small size quickly, so CI proves
 //! the benchmark still works; the figures of a debug build mean nothing.
@@ -40,6 +46,8 @@ struct Plan {
     load: Duration,
     /// How long the simulated vendor takes to answer each request.
     latency: Duration,
+    /// Druva tenants to measure, by number of users.
+    druva_users: Vec<usize>,
 }
 
 /// What a source sends at once (`max_in_flight`'s default).
@@ -93,6 +101,7 @@ fn main() {
             scrapes: 30,
             load: Duration::from_secs(15),
             latency: Duration::from_millis(300),
+            druva_users: vec![50_000],
         }
     } else {
         Plan {
@@ -100,6 +109,7 @@ fn main() {
             scrapes: 3,
             load: Duration::from_secs(2),
             latency: Duration::from_millis(20),
+            druva_users: vec![300],
         }
     };
     let mut rest = args.iter().filter(|a| *a != "--bench");
@@ -107,11 +117,16 @@ fn main() {
         let mut value = || rest.next().cloned().unwrap_or_default();
         match arg.as_str() {
             "--sizes" => {
-                plan.sizes = value()
-                    .split(',')
+                plan.sizes = list(&value())
                     .map(Size::parse)
                     .collect::<Result<_, _>>()
                     .unwrap_or_else(|e| fail(&e))
+            }
+            "--druva-users" => {
+                plan.druva_users = list(&value())
+                    .map(|n| n.replace('_', "").parse().ok().filter(|n| *n > 0))
+                    .collect::<Option<_>>()
+                    .unwrap_or_else(|| fail("--druva-users N[,N…] or none"))
             }
             "--scrapes" => plan.scrapes = value().parse().unwrap_or_else(|_| fail("--scrapes N")),
             "--load-seconds" => {
@@ -125,7 +140,7 @@ fn main() {
                 )
             }
             other => fail(&format!(
-                "unknown argument {other:?}; use --sizes 1000,50x2000 --scrapes N --load-seconds N --latency-ms N"
+                "unknown argument {other:?}; use --sizes 1000,50x2000 --druva-users 50000 --scrapes N --load-seconds N --latency-ms N"
             )),
         }
     }
@@ -143,7 +158,30 @@ fn main() {
         }
         results.push((*size, figures));
     }
-    print!("{}", report(&results, &plan));
+    let mut druva = Vec::new();
+    for users in &plan.druva_users {
+        eprintln!(
+            "measuring a Druva tenant of {} users…",
+            group(*users as u64)
+        );
+        let figures = runtime.block_on(measure_druva(*users, &plan));
+        if !benchmarking {
+            figures.check();
+        }
+        druva.push(figures);
+    }
+    println!("{}\n", machine());
+    if !results.is_empty() {
+        print!("{}", report(&results, &plan));
+    }
+    if !druva.is_empty() {
+        print!("\n{}", druva_report(&druva, &plan));
+    }
+}
+
+/// A comma-separated list; `none` is the empty list.
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').filter(|t| !t.is_empty() && *t != "none")
 }
 
 fn fail(message: &str) -> ! {
@@ -277,30 +315,8 @@ impl Figures {
 
 async fn measure(size: Size, plan: &Plan) -> Figures {
     let dir = tempfile::tempdir().unwrap();
-    let sim_port = free_port();
-    let sim_url = format!("http://127.0.0.1:{sim_port}");
-    let _sim = Process::spawn(
-        &[
-            "simulate",
-            "--listen",
-            &format!("127.0.0.1:{sim_port}"),
-            "--devices",
-            &size.devices.to_string(),
-            "--latency",
-            &format!("{}ms", plan.latency.as_millis()),
-            "--log.level",
-            "warn",
-        ],
-        Stdio::null(),
-        // It stands for the vendor's servers, whose CPU is not the exporter's: under load,
-        // it yields to the exporter instead of competing with it.
-        true,
-    );
-    let client = reqwest::Client::builder()
-        .no_gzip()
-        .timeout(Duration::from_secs(600))
-        .build()
-        .unwrap();
+    let (_sim, sim_url) = start_simulator(&["--devices", &size.devices.to_string()], plan);
+    let client = bench_client();
     wait_for(&client, &format!("{sim_url}/_sim/health")).await;
     let mut figures = Figures::default();
 
@@ -385,6 +401,267 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
         figures.loaded_plain = classify(plain, &refreshes);
     }
     figures
+}
+
+/// The simulator with `tenant` options (`--devices N`, `--druva-users N`), answering after
+/// the plan's latency, and its URL.
+fn start_simulator(tenant: &[&str], plan: &Plan) -> (Process, String) {
+    let port = free_port();
+    let latency = format!("{}ms", plan.latency.as_millis());
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["simulate", "--listen", &listen, "--latency", &latency];
+    args.extend(tenant);
+    args.extend(["--log.level", "warn"]);
+    // It stands for the vendor's servers, whose CPU is not the exporter's: under load, it
+    // yields to the exporter instead of competing with it.
+    let process = Process::spawn(&args, Stdio::null(), true);
+    (process, format!("http://{listen}"))
+}
+
+fn bench_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_gzip()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+/// What the simulator counted (`/_sim/stats`).
+#[derive(serde::Deserialize, Default)]
+struct VendorStats {
+    peak_concurrent_requests: u64,
+    requests_by_path: std::collections::BTreeMap<String, u64>,
+}
+
+async fn vendor_stats(client: &reqwest::Client, sim_url: &str) -> VendorStats {
+    let body = get(client, &format!("{sim_url}/_sim/stats"), false).await;
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// A Druva tenant's figures.
+#[derive(Default)]
+struct DruvaFigures {
+    users: usize,
+    series: u64,
+    /// Requests of the first read, by path (a report's pages share its path).
+    first_read_requests: std::collections::BTreeMap<String, u64>,
+    full_read: Duration,
+    /// The refreshes after the first, all incremental.
+    incremental: Vec<Duration>,
+    /// (VmHWM, VmRSS) after the full read, and after incremental refreshes and scrapes.
+    after_full_read: (u64, u64),
+    after_incremental: (u64, u64),
+    /// VmHWM at the end, after the 8-client load during refreshes.
+    busy_peak_rss: u64,
+    gzip: Latencies,
+    loaded_gzip: LoadResult,
+    /// The most requests the vendor was ever answering at once.
+    vendor_peak_in_flight: u64,
+}
+
+/// The OAuth token endpoint, asked once before any report.
+const DRUVA_TOKEN_PATH: &str = "/token";
+
+impl DruvaFigures {
+    fn check(&self) {
+        assert!(
+            self.series > 0 && self.first_read_requests.len() > 20,
+            "every report read"
+        );
+        assert!(!self.incremental.is_empty(), "an incremental refresh ran");
+        assert!(self.vendor_peak_in_flight <= MAX_IN_FLIGHT as u64);
+        assert!(!self.loaded_gzip.all.samples.is_empty() && self.gzip.bytes > 0);
+    }
+
+    /// The report (or events) read with the most pages, and how many.
+    fn longest_read(&self) -> (&str, u64) {
+        self.first_read_requests
+            .iter()
+            .filter(|(path, _)| *path != DRUVA_TOKEN_PATH)
+            .map(|(path, n)| (path.rsplit('/').next().unwrap_or(path), *n))
+            .max_by_key(|(_, n)| *n)
+            .unwrap_or_default()
+    }
+
+    /// The time the vendor's latency alone imposes on the first read: the token, then the
+    /// longest report's pages one after another, or all pages `MAX_IN_FLIGHT` at a time if
+    /// that is longer.
+    fn latency_floor(&self, plan: &Plan) -> Duration {
+        let pages: u64 = self
+            .first_read_requests
+            .iter()
+            .filter(|(path, _)| *path != DRUVA_TOKEN_PATH)
+            .map(|(_, n)| n)
+            .sum();
+        let rounds = self
+            .longest_read()
+            .1
+            .max(pages.div_ceil(MAX_IN_FLIGHT as u64));
+        plan.latency * (1 + rounds as u32)
+    }
+}
+
+async fn measure_druva(users: usize, plan: &Plan) -> DruvaFigures {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_url) = start_simulator(&["--druva-users", &users.to_string()], plan);
+    let client = bench_client();
+    wait_for(&client, &format!("{sim_url}/_sim/health")).await;
+    let secret = dir.path().join("druva-secret");
+    fs::write(&secret, "druva-demo-secret").unwrap();
+    // Refreshing every 20 s after the first read: every later refresh is incremental.
+    let config = dir.path().join("druva.yml");
+    fs::write(
+        &config,
+        format!(
+            "sources:\n  - name: druva\n    vendor: druva\n    url: {sim_url}\n    client_id: druva-demo-client\n    client_secret_file: {}\n    refresh_interval: 20s\n    timeout: 10m\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("druva.log");
+    let (exporter, url) = start_exporter(&config, &log);
+    let mut figures = DruvaFigures {
+        users,
+        ..DruvaFigures::default()
+    };
+    wait_for(&client, &format!("{url}/-/ready")).await;
+    figures.after_full_read = exporter.memory();
+    figures.first_read_requests = vendor_stats(&client, &sim_url).await.requests_by_path;
+    let text = get(&client, &format!("{url}/metrics"), false).await;
+    figures.series = sum(std::str::from_utf8(&text).unwrap(), "backup_source_series") as u64;
+    drop(text);
+    for _ in 0..plan.scrapes {
+        let (elapsed, body) = timed_get(&client, &format!("{url}/metrics"), true).await;
+        figures.gzip.samples.push(elapsed);
+        figures.gzip.bytes = body.len();
+    }
+    // Then incremental refreshes, with scrapes between them.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while refresh_windows(&log).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no incremental refresh in 15 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    get(&client, &format!("{url}/metrics"), true).await;
+    figures.after_incremental = exporter.memory();
+    let gzip = load(&client, &format!("{url}/metrics"), true, plan.load).await;
+    figures.busy_peak_rss = exporter.memory().0;
+    figures.vendor_peak_in_flight = vendor_stats(&client, &sim_url)
+        .await
+        .peak_concurrent_requests;
+    drop(exporter);
+    let refreshes = refresh_windows(&log);
+    let duration = |(start, end): &(SystemTime, SystemTime)| end.duration_since(*start).unwrap();
+    figures.full_read = duration(&refreshes[0]);
+    figures.incremental = refreshes[1..].iter().map(duration).collect();
+    figures.loaded_gzip = classify(gzip, &refreshes);
+    figures
+}
+
+fn druva_report(results: &[DruvaFigures], plan: &Plan) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<String>| {
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    };
+    let mut cells = vec!["Druva users".to_string()];
+    cells.extend(results.iter().map(|f| group(f.users as u64)));
+    line(&mut out, cells.clone());
+    line(&mut out, cells.iter().map(|_| "---".to_string()).collect());
+    let row = |out: &mut String, name: &str, value: &dyn Fn(&DruvaFigures) -> String| {
+        let mut cells = vec![name.to_string()];
+        cells.extend(results.iter().map(value));
+        line(out, cells);
+    };
+    row(&mut out, "series exposed", &|f| group(f.series));
+    row(
+        &mut out,
+        "requests of the full read (token, 20 reports, events)",
+        &|f| group(f.first_read_requests.values().sum()),
+    );
+    row(
+        &mut out,
+        "longest read (its pages follow one another)",
+        &|f| {
+            let (name, pages) = f.longest_read();
+            format!("{name}: {pages} pages")
+        },
+    );
+    row(&mut out, "**full read**", &|f| secs(f.full_read));
+    row(
+        &mut out,
+        &format!(
+            "latency floor ({} ms a request, {MAX_IN_FLIGHT} at once)",
+            plan.latency.as_millis()
+        ),
+        &|f| secs(f.latency_floor(plan)),
+    );
+    row(&mut out, "**full read ÷ latency floor**", &|f| {
+        ratio(f.full_read, f.latency_floor(plan))
+    });
+    row(&mut out, "**incremental refresh** (slowest of)", &|f| {
+        let slowest = f.incremental.iter().max().copied().unwrap_or_default();
+        format!("{} ({})", secs(slowest), f.incremental.len())
+    });
+    row(
+        &mut out,
+        "most requests the vendor answered at once",
+        &|f| f.vendor_peak_in_flight.to_string(),
+    );
+    row(&mut out, "peak / resident RSS after the full read", &|f| {
+        format!(
+            "{} / {}",
+            mib(f.after_full_read.0),
+            mib(f.after_full_read.1)
+        )
+    });
+    row(
+        &mut out,
+        "peak / **steady RSS** after an incremental refresh",
+        &|f| {
+            format!(
+                "{} / {}",
+                mib(f.after_incremental.0),
+                mib(f.after_incremental.1)
+            )
+        },
+    );
+    row(&mut out, "peak RSS, busy (refreshing + 8 clients)", &|f| {
+        mib(f.busy_peak_rss)
+    });
+    row(&mut out, "gzip body", &|f| mib(f.gzip.bytes as u64));
+    row(&mut out, "**gzip p50 / p99**, quiet", &|f| {
+        format!(
+            "{} / {}",
+            ms(f.gzip.quantile(0.5)),
+            ms(f.gzip.quantile(0.99))
+        )
+    });
+    row(
+        &mut out,
+        "**gzip p99, 8 clients, during a refresh**",
+        &|f| {
+            let r = &f.loaded_gzip.during_refresh;
+            format!("{} ({} scrapes)", ms(r.quantile(0.99)), r.samples.len())
+        },
+    );
+    row(&mut out, "gzip p50 / p99, 8 clients, all", &|f| {
+        let r = &f.loaded_gzip.all;
+        format!(
+            "{} / {} ({} scrapes)",
+            ms(r.quantile(0.5)),
+            ms(r.quantile(0.99)),
+            r.samples.len()
+        )
+    });
+    out.push_str(&format!(
+        "\nOne Druva source, all twenty reports and the v2 events, refreshing every 20 s after its first (full) read; {} sequential gzip scrapes after the full read, then {} s of {LOAD_CLIENTS}-client gzip load across incremental refreshes.\n",
+        plan.scrapes,
+        plan.load.as_secs()
+    ));
+    out
 }
 
 /// A configuration of `tenants` Code42 sources against the simulator.
@@ -627,7 +904,6 @@ fn report(results: &[(Size, Figures)], plan: &Plan) -> String {
         cells.extend(results.iter().map(|(_, f)| value(f)));
         line(out, cells);
     };
-    out.push_str(&format!("{}\n\n", machine()));
     header(&mut out, "devices");
     row(&mut out, "report rows (archives)", &|f| group(f.rows));
     row(&mut out, "series exposed", &|f| group(f.series));

@@ -11,7 +11,7 @@ pub mod druva;
 mod faults;
 mod wire;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -190,6 +190,8 @@ pub struct Simulator {
     pub druva: DruvaTenant,
     latency: Duration,
     requests: AtomicU64,
+    /// Requests answered so far by path (a report's pages share its path).
+    requests_by_path: std::sync::Mutex<BTreeMap<String, u64>>,
     response_bytes: AtomicU64,
     /// Requests being answered now, and the most there ever were at once.
     in_flight: AtomicU64,
@@ -219,6 +221,7 @@ impl Simulator {
             tokens: Tokens::default(),
             latency: options.latency,
             requests: AtomicU64::new(0),
+            requests_by_path: std::sync::Mutex::default(),
             response_bytes: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             peak_in_flight: AtomicU64::new(0),
@@ -313,6 +316,15 @@ impl Simulator {
                 Reply::text(200, "token lifetime set\n")
             }
             (&Method::GET, "/_sim/health") => Reply::text(200, "ok\n"),
+            (&Method::GET, "/_sim/stats") => {
+                let stats = serde_json::json!({
+                    "requests": self.requests(),
+                    "peak_concurrent_requests": self.peak_concurrent_requests(),
+                    "requests_before_retry_after": self.requests_before_retry_after(),
+                    "requests_by_path": *self.requests_by_path.lock().expect("stats lock"),
+                });
+                Reply::json(200, stats.to_string())
+            }
             _ => Reply::text(404, "unknown control endpoint\n"),
         }
     }
@@ -344,6 +356,12 @@ impl Simulator {
             return Ok(respond(self.control(&request), None));
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
+        *self
+            .requests_by_path
+            .lock()
+            .expect("stats lock")
+            .entry(request.path.clone())
+            .or_default() += 1;
         let now_in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         let _answering = Answering(&self.in_flight);
         self.peak_in_flight

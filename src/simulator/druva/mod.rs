@@ -26,6 +26,10 @@ const EVENT_HISTORY: i64 = 7 * DAY;
 const EVENT_SPACING: i64 = 4 * MINUTE;
 /// Jobs start this long before the tenant's start.
 const JOB_HISTORY: i64 = 3 * DAY;
+/// The ids of the first site, team and group; the next ones step by three.
+const FIRST_SITE_ID: u64 = 131_400;
+const FIRST_TEAM_ID: u64 = 12_800;
+const FIRST_GROUP_ID: u64 = 85_200;
 
 #[derive(Debug, Clone)]
 pub struct DruvaOptions {
@@ -174,6 +178,8 @@ pub struct UserTruth {
 pub struct JobTruth {
     pub report: &'static str,
     pub id: u64,
+    /// Which user, site, team, group or public folder it is about (its index).
+    pub subject: u64,
     pub workload: &'static str,
     pub backup: bool,
     pub start_ms: i64,
@@ -213,12 +219,29 @@ pub struct DruvaTenant {
     page_tokens: Mutex<HashMap<String, PageCursor>>,
 }
 
-/// (report, workload, backup?, spacing of jobs, first jobId)
-const ACTIVITY: &[(&str, &str, bool, i64, u64)] = &[
+/// What an activity report's jobs are about; each one runs jobs at its own pace, so a
+/// report's job rate grows with the number of them in the tenant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Subject {
+    User,
+    Site,
+    Team,
+    Group,
+    PublicFolder,
+}
+
+/// (report, workload, backup?, what the jobs are about, jobs per day for each of them, the
+/// longest gap between two jobs, first jobId). Backups follow the schedules of the discovery
+/// reports (`backupFrequency` 4 hours to 7 days: about two a day on average; a team backs
+/// up its metadata and its conversations as two jobs); restores are rare, and users start
+/// their own. However small the tenant, each report has a job at least every gap.
+const ACTIVITY: &[(&str, &str, bool, Subject, f64, i64, u64)] = &[
     (
         "m365GroupsBackupActivity",
         "Groups",
         true,
+        Subject::Group,
+        2.0,
         50 * MINUTE,
         1_600,
     ),
@@ -226,14 +249,26 @@ const ACTIVITY: &[(&str, &str, bool, i64, u64)] = &[
         "m365GroupsRestoreActivity",
         "Groups",
         false,
+        Subject::Group,
+        0.05,
         7 * HOUR,
         2_700,
     ),
-    ("m365UserRestoreActivity", "", false, 3 * HOUR, 48),
+    (
+        "m365UserRestoreActivity",
+        "",
+        false,
+        Subject::User,
+        0.05,
+        3 * HOUR,
+        48,
+    ),
     (
         "m365PublicFolderBackupActivity",
         "Public Folders",
         true,
+        Subject::PublicFolder,
+        12.0,
         2 * HOUR,
         131_100,
     ),
@@ -241,6 +276,8 @@ const ACTIVITY: &[(&str, &str, bool, i64, u64)] = &[
         "m365PublicFolderRestoreActivity",
         "Public Folders",
         false,
+        Subject::PublicFolder,
+        0.2,
         11 * HOUR,
         131_200,
     ),
@@ -248,6 +285,8 @@ const ACTIVITY: &[(&str, &str, bool, i64, u64)] = &[
         "m365SharePointBackupActivity",
         "SharePoint",
         true,
+        Subject::Site,
+        2.0,
         35 * MINUTE,
         79_800,
     ),
@@ -255,6 +294,8 @@ const ACTIVITY: &[(&str, &str, bool, i64, u64)] = &[
         "m365SharePointRestoreActivity",
         "SharePoint",
         false,
+        Subject::Site,
+        0.05,
         5 * HOUR,
         79_500,
     ),
@@ -262,10 +303,20 @@ const ACTIVITY: &[(&str, &str, bool, i64, u64)] = &[
         "m365TeamsBackupActivity",
         "Teams",
         true,
+        Subject::Team,
+        4.0,
         40 * MINUTE,
         51_200,
     ),
-    ("m365TeamsRestoreActivity", "Teams", false, 9 * HOUR, 52_700),
+    (
+        "m365TeamsRestoreActivity",
+        "Teams",
+        false,
+        Subject::Team,
+        0.05,
+        9 * HOUR,
+        52_700,
+    ),
 ];
 
 /// Event types and states, with the syslog severity inSync gives them.
@@ -415,9 +466,9 @@ impl DruvaTenant {
         }
         let frequencies = [720, 1440, 4320, 10080, 480, 2880, 240];
         for (kind, count, base_id) in [
-            (Kind::Site, options.sites, 131_400u64),
-            (Kind::Team, options.teams, 12_800),
-            (Kind::Group, options.groups, 85_200),
+            (Kind::Site, options.sites, FIRST_SITE_ID),
+            (Kind::Team, options.teams, FIRST_TEAM_ID),
+            (Kind::Group, options.groups, FIRST_GROUP_ID),
         ] {
             for i in 0..count {
                 let id = base_id + i as u64 * 3;
@@ -619,12 +670,29 @@ impl DruvaTenant {
         counts
     }
 
+    /// How many sites, teams, groups, public folders or users the tenant has.
+    fn subjects(&self, subject: Subject) -> usize {
+        let o = &self.options;
+        match subject {
+            Subject::User => o.users,
+            Subject::Site => o.sites,
+            Subject::Team => o.teams,
+            Subject::Group => o.groups,
+            Subject::PublicFolder => 2 + o.users / 500,
+        }
+    }
+
     /// Every job started by `now`.
     pub fn jobs(&self, now: i64) -> Vec<JobTruth> {
         let mut jobs = Vec::new();
         let from = self.start_ms - JOB_HISTORY;
-        for (r, (report, workload, backup, spacing, first_id)) in ACTIVITY.iter().enumerate() {
-            let offset = (mix(self.options.seed, r as u64) % *spacing as u64) as i64;
+        for (r, (report, workload, backup, subject, per_day, longest_gap, first_id)) in
+            ACTIVITY.iter().enumerate()
+        {
+            let subjects = self.subjects(*subject).max(1);
+            let spacing =
+                ((DAY as f64 / (subjects as f64 * per_day)) as i64).clamp(1000, *longest_gap);
+            let offset = (mix(self.options.seed, r as u64) % spacing as u64) as i64;
             let mut k = 0u64;
             loop {
                 let start = from + offset + k as i64 * spacing;
@@ -648,6 +716,7 @@ impl DruvaTenant {
                 jobs.push(JobTruth {
                     report,
                     id: first_id + k,
+                    subject: (h >> 16) % subjects as u64,
                     workload: if workload.is_empty() {
                         ["Exchange Online", "OneDrive"][(k % 2) as usize]
                     } else {

@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-use super::{ACTIVITY, DruvaTenant, HOUR, JobTruth, Kind, Resource, ResourceTruth, failure_text};
+use super::{
+    ACTIVITY, DruvaTenant, FIRST_GROUP_ID, FIRST_SITE_ID, FIRST_TEAM_ID, HOUR, JobTruth, Kind,
+    Resource, ResourceTruth, failure_text,
+};
 use crate::simulator::wire::{DateStyle, format_date};
 
 /// A report row: a JSON object.
@@ -392,20 +395,24 @@ fn job_row(j: &JobTruth) -> Row {
             put("workloadType", j.workload.into());
             put(
                 "userEmail",
-                format!("user{:04}@m365.example.com", j.id % 50).into(),
+                format!("user{:04}@m365.example.com", j.subject).into(),
             );
-            put("userName", format!("User {:04}", j.id % 50).into());
+            put("userName", format!("User {:04}", j.subject).into());
         }
-        "m365GroupsBackupActivity" | "m365GroupsRestoreActivity" => {
-            put("groupName", format!("group-{}", j.id % 30).into())
-        }
-        "m365SharePointBackupActivity" | "m365SharePointRestoreActivity" => {
-            put("siteName", format!("site-{}", j.id % 30).into())
-        }
-        "m365TeamsBackupActivity" | "m365TeamsRestoreActivity" => {
-            put("teamName", format!("team-{}", j.id % 30).into())
-        }
-        _ => put("publicFolderName", format!("pf-{}", j.id % 10).into()),
+        // The names the discovery reports give them (their ids step by three).
+        "m365GroupsBackupActivity" | "m365GroupsRestoreActivity" => put(
+            "groupName",
+            format!("group-{}", FIRST_GROUP_ID + 3 * j.subject).into(),
+        ),
+        "m365SharePointBackupActivity" | "m365SharePointRestoreActivity" => put(
+            "siteName",
+            format!("site-{}", FIRST_SITE_ID + 3 * j.subject).into(),
+        ),
+        "m365TeamsBackupActivity" | "m365TeamsRestoreActivity" => put(
+            "teamName",
+            format!("team-{}", FIRST_TEAM_ID + 3 * j.subject).into(),
+        ),
+        _ => put("publicFolderName", format!("pf-{}", j.subject).into()),
     }
     row
 }
