@@ -670,7 +670,14 @@ async fn an_expired_access_token_is_renewed() {
     assert!(status.up, "{:?}", status.last_error);
     let metrics = harness.metrics().await;
     assert_eq!(requests(&metrics, "token", "200"), 2.0);
-    assert_eq!(requests(&metrics, "m365StorageConsumption", "401"), 1.0);
+    // Each request sent with the expired token (those in flight, and those queued for a
+    // slot with it) is rejected once and sent again with the one new token.
+    let rejected = metrics.find(
+        "backup_source_api_requests_total",
+        &[("source", SOURCE), ("code", "401")],
+    );
+    assert!(!rejected.is_empty());
+    assert!(rejected.iter().all(|s| s.value == 1.0), "{rejected:?}");
     assert_matches_truth(&metrics, &harness, NOW_MS - DAY);
     harness.stop().await;
 }

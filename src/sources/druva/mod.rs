@@ -98,32 +98,42 @@ impl Druva {
         };
         // Plans hold no reference: the compiler cannot yet see that a stream of futures
         // borrowing them is Send.
-        let plans: Vec<_> = (0..self.spec.reports.len())
+        let mut plans: Vec<_> = (0..self.spec.reports.len())
             .map(|i| {
                 let cursor = state.cursors.get(report(i).id).copied();
                 let (since, full) = self.read_window(report(i), cursor, now);
                 (i, cursor, since, full)
             })
             .collect();
+        // The longest reads start first, so they never wait behind short ones: a refresh
+        // lasts at least as long as its longest report's pages one after another. The
+        // last read's pages tell; before any, the reports with rows for every user.
+        plans.sort_by_key(|(i, cursor, _, _)| {
+            let pages = cursor.map_or(0, |c| c.pages);
+            (std::cmp::Reverse(pages), !report(*i).per_user(), *i)
+        });
         let budget = &budget;
-        let reads: Vec<_> = futures_util::stream::iter(plans)
+        let mut reads: Vec<_> = futures_util::stream::iter(plans)
             .map(|(i, cursor, since, full)| async move {
                 let read = self
                     .api
                     .read_report(report(i), since, false, budget)
                     .await?;
-                Ok::<_, RefreshError>((report(i), cursor, full, read))
+                Ok::<_, RefreshError>((i, cursor, full, read))
             })
-            .buffered(self.limits.max_in_flight)
+            .buffer_unordered(self.limits.max_in_flight)
             .try_collect()
             .await?;
-        for (report, cursor, full, read) in reads {
+        reads.sort_by_key(|(i, ..)| *i);
+        for (i, cursor, full, read) in reads {
+            let report = report(i);
             skipped.merge(&read.skipped);
             state.apply(report, read.rows, full);
             if report.kind != Kind::Totals {
                 state.cursors.insert(
                     report.id.to_string(),
                     Cursor {
+                        pages: read.pages,
                         last_sync_ms: read.last_sync_ms.unwrap_or(now),
                         last_full_ms: if full {
                             Some(now)

@@ -49,6 +49,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// Its rows are per user (or per user workload): at scale, the longest reports.
+    pub fn per_user(&self) -> bool {
+        matches!(
+            self.id,
+            "m365UserWorkload"
+                | "m365UserLastBackupStatus"
+                | "m365UserProvisioning"
+                | "m365PreservedUsersDatasources"
+        )
+    }
+
     pub fn seed(&self) -> RowSeed {
         RowSeed {
             fields: self.fields,

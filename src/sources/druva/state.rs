@@ -57,6 +57,9 @@ pub struct Cursor {
     pub last_sync_ms: i64,
     /// When the report was last read completely (current-state reports only).
     pub last_full_ms: Option<i64>,
+    /// How many pages its last read took.
+    #[serde(default)]
+    pub pages: u32,
 }
 
 /// Counters from the inSync Events API and where the stream continues.
