@@ -564,9 +564,11 @@ async fn measure_druva(users: usize, plan: &Plan) -> DruvaFigures {
         .peak_concurrent_requests;
     drop(exporter);
     let refreshes = refresh_windows(&log);
-    let lasted = |(start, end): (SystemTime, SystemTime)| end.duration_since(start).unwrap();
-    figures.full_read = lasted(refreshes[0]);
-    figures.incremental = refreshes[1..].iter().copied().map(lasted).collect();
+    let mut lasted = refreshes
+        .iter()
+        .map(|(start, end)| end.duration_since(*start).unwrap());
+    figures.full_read = lasted.next().unwrap();
+    figures.incremental = lasted.collect();
     figures.loaded_gzip = classify(gzip, &refreshes);
     figures
 }
