@@ -94,6 +94,59 @@ pub(crate) fn escape_label_value(value: &str, out: &mut String) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LabelId(u32);
 
+/// Label sets, escaped, without braces, kept in blocks of at most about a megabyte. A
+/// block is never moved once full, so a million label sets never exist twice: one string
+/// grown by doubling held two copies of the text for a moment, at the peak of every large
+/// refresh.
+#[derive(Debug, Default)]
+struct LabelTexts {
+    blocks: Vec<String>,
+    /// (block, start, end) of each label set.
+    spans: Vec<(u32, u32, u32)>,
+}
+
+impl LabelTexts {
+    /// The largest block; the first ones are smaller, so a small exposition stays small.
+    const BLOCK: usize = 1 << 20;
+
+    fn get(&self, id: LabelId) -> &str {
+        let (block, start, end) = self.spans[id.0 as usize];
+        &self.blocks[block as usize][start as usize..end as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Adds the label set `write` writes.
+    fn push(&mut self, write: impl FnOnce(&mut String)) -> LabelId {
+        let full = self
+            .blocks
+            .last()
+            .is_none_or(|block| block.len() >= block.capacity().min(Self::BLOCK) * 15 / 16);
+        if full {
+            let written: usize = self.blocks.iter().map(String::len).sum();
+            let size = written.clamp(4096, Self::BLOCK);
+            self.blocks.push(String::with_capacity(size));
+        }
+        let index = self.blocks.len() - 1;
+        let block = &mut self.blocks[index];
+        let start = block.len();
+        write(block);
+        let id = LabelId(self.spans.len() as u32);
+        self.spans
+            .push((index as u32, start as u32, block.len() as u32));
+        id
+    }
+
+    fn shrink_to_fit(&mut self) {
+        if let Some(block) = self.blocks.last_mut() {
+            block.shrink_to_fit();
+        }
+        self.spans.shrink_to_fit();
+    }
+}
+
 /// The series of one family for one source.
 #[derive(Debug)]
 pub struct Table {
@@ -139,9 +192,7 @@ impl Table {
 /// All series of one source, ready to be written by a scrape.
 #[derive(Debug)]
 pub struct Exposition {
-    /// Every label set, escaped, without braces, one after the other.
-    label_text: String,
-    label_ends: Vec<u32>,
+    labels: LabelTexts,
     /// One per family with series, in the order the first series was added.
     tables: Vec<Table>,
     /// Series left out because of `max_series`.
@@ -164,13 +215,7 @@ impl Exposition {
     }
 
     fn label_text(&self, id: LabelId) -> &str {
-        let i = id.0 as usize;
-        let start = if i == 0 {
-            0
-        } else {
-            self.label_ends[i - 1] as usize
-        };
-        &self.label_text[start..self.label_ends[i] as usize]
+        self.labels.get(id)
     }
 
     /// Writes samples `range` of a live table in the text format shared by 0.0.4 and
@@ -243,9 +288,8 @@ impl Exposition {
 
     /// Drops the label sets no live table refers to, renumbering the rest.
     fn keep_live_label_sets(&mut self) {
-        let mut renumbered = vec![u32::MAX; self.label_ends.len()];
-        let mut text = String::new();
-        let mut ends = Vec::new();
+        let mut renumbered = vec![u32::MAX; self.labels.len()];
+        let mut kept = LabelTexts::default();
         for table in &mut self.tables {
             let Samples::Live { labels, .. } = &mut table.samples else {
                 continue;
@@ -253,22 +297,14 @@ impl Exposition {
             for id in labels.iter_mut() {
                 let old = id.0 as usize;
                 if renumbered[old] == u32::MAX {
-                    let start = if old == 0 {
-                        0
-                    } else {
-                        self.label_ends[old - 1] as usize
-                    };
-                    text.push_str(&self.label_text[start..self.label_ends[old] as usize]);
-                    ends.push(text.len() as u32);
-                    renumbered[old] = ends.len() as u32 - 1;
+                    let text = self.labels.get(*id);
+                    renumbered[old] = kept.push(|block| block.push_str(text)).0;
                 }
                 id.0 = renumbered[old];
             }
         }
-        text.shrink_to_fit();
-        ends.shrink_to_fit();
-        self.label_text = text;
-        self.label_ends = ends;
+        kept.shrink_to_fit();
+        self.labels = kept;
     }
 
     /// Renders a whole table in chunks of about `chunk` bytes, handing each to `sink`.
@@ -311,8 +347,7 @@ pub struct ExpositionBuilder {
     /// except the last.
     source_labels: String,
     extra_labels: String,
-    label_text: String,
-    label_ends: Vec<u32>,
+    labels: LabelTexts,
     tables: Vec<Table>,
     series: usize,
     max_series: Option<usize>,
@@ -336,8 +371,7 @@ impl ExpositionBuilder {
         ExpositionBuilder {
             source_labels,
             extra_labels,
-            label_text: String::new(),
-            label_ends: Vec::new(),
+            labels: LabelTexts::default(),
             tables: Vec::new(),
             series: 0,
             max_series: None,
@@ -368,27 +402,25 @@ impl ExpositionBuilder {
         }
     }
 
-    /// Reserves room for about `label_sets` label sets of `avg_len` bytes.
-    pub fn reserve_labels(&mut self, label_sets: usize, avg_len: usize) {
-        self.label_text.reserve(label_sets * avg_len);
-        self.label_ends.reserve(label_sets);
+    /// Reserves room for about `label_sets` label sets.
+    pub fn reserve_labels(&mut self, label_sets: usize) {
+        self.labels.spans.reserve(label_sets);
     }
 
     /// Registers a label set: `source`, then `pairs` in order, then the source's extra labels.
     pub fn labels(&mut self, pairs: &[(&str, &str)]) -> LabelId {
-        let text = &mut self.label_text;
-        text.push_str(&self.source_labels);
-        for (name, value) in pairs {
-            text.push(',');
-            text.push_str(name);
-            text.push_str("=\"");
-            escape_label_value(value, text);
-            text.push('"');
-        }
-        text.push_str(&self.extra_labels);
-        let id = LabelId(self.label_ends.len() as u32);
-        self.label_ends.push(text.len() as u32);
-        id
+        let (source, extra) = (&self.source_labels, &self.extra_labels);
+        self.labels.push(|text| {
+            text.push_str(source);
+            for (name, value) in pairs {
+                text.push(',');
+                text.push_str(name);
+                text.push_str("=\"");
+                escape_label_value(value, text);
+                text.push('"');
+            }
+            text.push_str(extra);
+        })
     }
 
     pub fn push(&mut self, family: Family, labels: LabelId, value: Value) {
@@ -418,8 +450,7 @@ impl ExpositionBuilder {
     /// Freezes the series and deflates every static family.
     pub fn finish(self) -> Exposition {
         let mut exposition = Exposition {
-            label_text: self.label_text,
-            label_ends: self.label_ends,
+            labels: self.labels,
             tables: self.tables,
             dropped: self.dropped,
         };
@@ -570,8 +601,8 @@ pub(crate) mod tests {
             builder.push(&BACKUP_AGE, archive, Value::AgeSinceMs(0));
         }
         let ex = builder.finish();
-        assert_eq!(ex.label_ends.len(), 100);
-        assert!(!ex.label_text.contains("laptop"));
+        assert_eq!(ex.labels.len(), 100);
+        assert!(!ex.labels.blocks.iter().any(|b| b.contains("laptop")));
         assert_eq!(ex.series_count(), 200);
     }
 }

@@ -327,7 +327,7 @@ impl VendorState for Code42Estate {
     /// the source's series are capped). A device kept keeps all its archives, so rules
     /// that take the freshest destination see every destination.
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
-        out.reserve_labels(self.devices.len() * 2 + self.archives.len(), 96);
+        out.reserve_labels(self.devices.len() * 2 + self.archives.len());
         self.expose_totals(out);
         if ctx.detail == Detail::None {
             return;
