@@ -450,7 +450,8 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     };
 
     // Three scrapes of each instance and rule evaluations: enough samples for increase().
-    let timeout = Duration::from_secs(90);
+    // Generous: on a busy 2-core machine Prometheus alone takes tens of seconds to start.
+    let timeout = Duration::from_secs(180);
     for port in &exporter_ports {
         wait_for("the exporters", timeout, async || {
             let url = format!("http://127.0.0.1:{port}/-/ready");

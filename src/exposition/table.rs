@@ -4,10 +4,13 @@
 //! time of the scrape are deflated once and kept only deflated ([`GzSegment`]): a gzip scrape
 //! copies them instead of encoding and compressing hundreds of megabytes each time, and the
 //! snapshot of 100,000 devices stays a few tens of megabytes. A plain scrape inflates them.
-//! Only the label sets of families written at each scrape (ages) are kept as text.
+//! Only the label sets of families written at each scrape (ages) are kept as text; a static
+//! family's lines are rendered as its series are added and deflated beside the thread that
+//! adds them, so a large refresh never holds the text of a million series.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use crate::exposition::Family;
 use crate::exposition::gzip::{GzSegment, SegmentCompressor, inflate};
@@ -114,10 +117,6 @@ impl LabelTexts {
         &self.blocks[block as usize][start as usize..end as usize]
     }
 
-    fn len(&self) -> usize {
-        self.spans.len()
-    }
-
     /// Adds the label set `write` writes.
     fn push(&mut self, write: impl FnOnce(&mut String)) -> LabelId {
         let full = self
@@ -158,11 +157,13 @@ pub struct Table {
 #[derive(Debug)]
 enum Samples {
     /// Label sets and values, written at each scrape: families whose values depend on the
-    /// time of the scrape, and every family while it is being built.
+    /// time of the scrape.
     Live {
         labels: Vec<LabelId>,
         values: Vec<Value>,
     },
+    /// Sample lines of a static family not yet handed to the deflater (while building).
+    Rendered(Vec<u8>),
     /// The sample lines, deflated once per refresh.
     Deflated(GzSegment),
 }
@@ -184,7 +185,7 @@ impl Table {
     pub fn deflated(&self) -> Option<&GzSegment> {
         match &self.samples {
             Samples::Deflated(segment) => Some(segment),
-            Samples::Live { .. } => None,
+            Samples::Live { .. } | Samples::Rendered(_) => None,
         }
     }
 }
@@ -239,74 +240,6 @@ impl Exposition {
         }
     }
 
-    /// Deflates each static table, the largest first, on as many threads as there are
-    /// cores (for a large estate this is a good part of the refresh), then keeps only the
-    /// deflated lines of those tables and the label sets the live ones still use.
-    fn deflate_static_tables(&mut self) {
-        let mut work: Vec<(usize, &Table)> = self
-            .tables
-            .iter()
-            .enumerate()
-            .filter(|(_, table)| !table.family.dynamic && !table.is_empty())
-            .collect();
-        work.sort_by_key(|(_, table)| std::cmp::Reverse(table.len()));
-        let next = AtomicUsize::new(0);
-        let compress = || {
-            let mut done = Vec::new();
-            while let Some((index, table)) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let mut compressor = SegmentCompressor::new();
-                self.render_chunks(table, 0, 256 * 1024, |chunk| compressor.write(chunk));
-                done.push((*index, compressor.finish()));
-            }
-            done
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(work.len());
-        let deflated: Vec<(usize, GzSegment)> = std::thread::scope(|scope| {
-            // The helpers do refresh work, so they run below the scrapes' priority too.
-            let helpers: Vec<_> = (1..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        crate::runtime::background::lower_priority();
-                        compress()
-                    })
-                })
-                .collect();
-            let mine = compress();
-            helpers
-                .into_iter()
-                .flat_map(|helper| helper.join().expect("deflate does not panic"))
-                .chain(mine)
-                .collect()
-        });
-        for (index, segment) in deflated {
-            self.tables[index].samples = Samples::Deflated(segment);
-        }
-        self.keep_live_label_sets();
-    }
-
-    /// Drops the label sets no live table refers to, renumbering the rest.
-    fn keep_live_label_sets(&mut self) {
-        let mut renumbered = vec![u32::MAX; self.labels.len()];
-        let mut kept = LabelTexts::default();
-        for table in &mut self.tables {
-            let Samples::Live { labels, .. } = &mut table.samples else {
-                continue;
-            };
-            for id in labels.iter_mut() {
-                let old = id.0 as usize;
-                if renumbered[old] == u32::MAX {
-                    let text = self.labels.get(*id);
-                    renumbered[old] = kept.push(|block| block.push_str(text)).0;
-                }
-                id.0 = renumbered[old];
-            }
-        }
-        kept.shrink_to_fit();
-        self.labels = kept;
-    }
-
     /// Renders a whole table in chunks of about `chunk` bytes, handing each to `sink`.
     pub fn render_chunks(
         &self,
@@ -318,6 +251,7 @@ impl Exposition {
         let live = match &table.samples {
             Samples::Live { labels, values } => (&labels[..], &values[..]),
             Samples::Deflated(segment) => return inflate(segment, chunk, sink),
+            Samples::Rendered(text) => return sink(&mut text.clone()),
         };
         let mut buf = Vec::with_capacity(chunk + 1024);
         let mut start = 0;
@@ -347,8 +281,15 @@ pub struct ExpositionBuilder {
     /// except the last.
     source_labels: String,
     extra_labels: String,
+    /// The label set being used: made by [`ExpositionBuilder::labels`], used by the pushes
+    /// that follow it, and stored only if a live family uses it.
+    current: String,
+    current_id: u32,
+    current_stored: Option<LabelId>,
+    /// The label sets of live families.
     labels: LabelTexts,
     tables: Vec<Table>,
+    deflater: Deflater,
     series: usize,
     max_series: Option<usize>,
     dropped: usize,
@@ -371,7 +312,11 @@ impl ExpositionBuilder {
         ExpositionBuilder {
             source_labels,
             extra_labels,
+            current: String::new(),
+            current_id: 0,
+            current_stored: None,
             labels: LabelTexts::default(),
+            deflater: Deflater::default(),
             tables: Vec::new(),
             series: 0,
             max_series: None,
@@ -402,67 +347,181 @@ impl ExpositionBuilder {
         }
     }
 
-    /// Reserves room for about `label_sets` label sets.
+    /// Reserves room for about `label_sets` label sets of live families.
     pub fn reserve_labels(&mut self, label_sets: usize) {
         self.labels.spans.reserve(label_sets);
     }
 
-    /// Registers a label set: `source`, then `pairs` in order, then the source's extra labels.
+    /// Makes a label set: `source`, then `pairs` in order, then the source's extra labels.
+    /// It is used by the pushes that follow, until the next one is made.
     pub fn labels(&mut self, pairs: &[(&str, &str)]) -> LabelId {
-        let (source, extra) = (&self.source_labels, &self.extra_labels);
-        self.labels.push(|text| {
-            text.push_str(source);
-            for (name, value) in pairs {
-                text.push(',');
-                text.push_str(name);
-                text.push_str("=\"");
-                escape_label_value(value, text);
-                text.push('"');
-            }
-            text.push_str(extra);
-        })
+        let text = &mut self.current;
+        text.clear();
+        text.push_str(&self.source_labels);
+        for (name, value) in pairs {
+            text.push(',');
+            text.push_str(name);
+            text.push_str("=\"");
+            escape_label_value(value, text);
+            text.push('"');
+        }
+        text.push_str(&self.extra_labels);
+        self.current_id += 1;
+        self.current_stored = None;
+        LabelId(self.current_id)
     }
 
+    /// Adds a series of `family` with the label set made last (`labels`).
     pub fn push(&mut self, family: Family, labels: LabelId, value: Value) {
+        assert_eq!(
+            labels.0, self.current_id,
+            "a label set is used before the next one is made"
+        );
         let index = match self.tables.iter().position(|t| t.family.is(family)) {
             Some(index) => index,
             None => {
                 self.tables.push(Table {
                     family,
                     len: 0,
-                    samples: Samples::Live {
-                        labels: Vec::new(),
-                        values: Vec::new(),
+                    samples: if family.dynamic {
+                        Samples::Live {
+                            labels: Vec::new(),
+                            values: Vec::new(),
+                        }
+                    } else {
+                        Samples::Rendered(Vec::new())
                     },
                 });
                 self.tables.len() - 1
             }
         };
         let table = &mut self.tables[index];
-        if let Samples::Live { labels: l, values } = &mut table.samples {
-            l.push(labels);
-            values.push(value);
-        }
         table.len += 1;
         self.series += 1;
+        match &mut table.samples {
+            Samples::Live { labels, values } => {
+                let current = &self.current;
+                let stored = *self
+                    .current_stored
+                    .get_or_insert_with(|| self.labels.push(|text| text.push_str(current)));
+                labels.push(stored);
+                values.push(value);
+            }
+            Samples::Rendered(text) => {
+                text.extend_from_slice(family.name.as_bytes());
+                text.push(b'{');
+                text.extend_from_slice(self.current.as_bytes());
+                text.extend_from_slice(b"} ");
+                value.write(0, text);
+                text.push(b'\n');
+                if text.len() >= DEFLATE_CHUNK {
+                    let full = std::mem::replace(text, Vec::with_capacity(DEFLATE_CHUNK + 1024));
+                    self.deflater.start();
+                    self.deflater.send(index, full);
+                }
+            }
+            Samples::Deflated(_) => unreachable!("tables are deflated by finish"),
+        }
     }
 
-    /// Freezes the series and deflates every static family.
-    pub fn finish(self) -> Exposition {
-        let mut exposition = Exposition {
-            labels: self.labels,
-            tables: self.tables,
-            dropped: self.dropped,
-        };
-        exposition.deflate_static_tables();
-        for table in &mut exposition.tables {
+    /// Freezes the series: deflates what is left of every static family.
+    pub fn finish(mut self) -> Exposition {
+        for (index, table) in self.tables.iter_mut().enumerate() {
+            if let Samples::Rendered(text) = &mut table.samples {
+                self.deflater.send(index, std::mem::take(text));
+            }
+        }
+        for (index, segment) in self.deflater.finish().into_iter().enumerate() {
+            if let Some(segment) = segment {
+                self.tables[index].samples = Samples::Deflated(segment);
+            }
+        }
+        for table in &mut self.tables {
             if let Samples::Live { labels, values } = &mut table.samples {
                 labels.shrink_to_fit();
                 values.shrink_to_fit();
             }
         }
-        exposition
+        self.labels.shrink_to_fit();
+        Exposition {
+            labels: self.labels,
+            tables: self.tables,
+            dropped: self.dropped,
+        }
     }
+}
+
+/// How much of a static family's text is deflated at once.
+const DEFLATE_CHUNK: usize = 256 * 1024;
+
+/// Deflates static families' text, a chunk at a time: on the building thread until the
+/// first chunk is full (a small exposition never starts a thread), then on a helper thread
+/// beside it, below the scrapes' priority, a few chunks behind at most.
+#[derive(Default)]
+struct Deflater {
+    /// A compressor per table index.
+    local: Vec<Option<SegmentCompressor>>,
+    helper: Option<DeflateHelper>,
+}
+
+/// The helper thread: where chunks go, and the compressors it hands back when done.
+type DeflateHelper = (
+    SyncSender<(usize, Vec<u8>)>,
+    JoinHandle<Vec<Option<SegmentCompressor>>>,
+);
+
+impl Deflater {
+    fn start(&mut self) {
+        if self.helper.is_some() {
+            return;
+        }
+        let (chunks, received) = sync_channel::<(usize, Vec<u8>)>(4);
+        let mut compressors = std::mem::take(&mut self.local);
+        let helper = std::thread::Builder::new()
+            .name("deflate".into())
+            .spawn(move || {
+                crate::runtime::background::lower_priority();
+                for (table, text) in received {
+                    compress(&mut compressors, table, &text);
+                }
+                compressors
+            })
+            .expect("the deflate thread starts");
+        self.helper = Some((chunks, helper));
+    }
+
+    fn send(&mut self, table: usize, text: Vec<u8>) {
+        match &self.helper {
+            Some((chunks, _)) => chunks
+                .send((table, text))
+                .expect("the deflate thread runs until finish"),
+            None => compress(&mut self.local, table, &text),
+        }
+    }
+
+    /// Each table's deflated lines, by table index (`None` for live tables).
+    fn finish(self) -> Vec<Option<GzSegment>> {
+        let compressors = match self.helper {
+            Some((chunks, helper)) => {
+                drop(chunks);
+                helper.join().expect("deflate does not panic")
+            }
+            None => self.local,
+        };
+        compressors
+            .into_iter()
+            .map(|c| c.map(SegmentCompressor::finish))
+            .collect()
+    }
+}
+
+fn compress(compressors: &mut Vec<Option<SegmentCompressor>>, table: usize, text: &[u8]) {
+    if compressors.len() <= table {
+        compressors.resize_with(table + 1, || None);
+    }
+    compressors[table]
+        .get_or_insert_with(SegmentCompressor::new)
+        .write(text);
 }
 
 #[cfg(test)]
@@ -601,7 +660,7 @@ pub(crate) mod tests {
             builder.push(&BACKUP_AGE, archive, Value::AgeSinceMs(0));
         }
         let ex = builder.finish();
-        assert_eq!(ex.labels.len(), 100);
+        assert_eq!(ex.labels.spans.len(), 100);
         assert!(!ex.labels.blocks.iter().any(|b| b.contains("laptop")));
         assert_eq!(ex.series_count(), 200);
     }

@@ -207,7 +207,7 @@ fn health_rule() -> String {
 struct DeviceView<'e> {
     device: &'e Device,
     /// All its archives, live and cold.
-    archives: Vec<&'e Archive>,
+    archives: &'e [&'e Archive],
     /// Some archive is not in cold storage: the device can back up.
     live: bool,
     /// The youngest last completed backup over its live archives.
@@ -260,25 +260,60 @@ impl DeviceView<'_> {
     }
 }
 
-impl Code42Estate {
-    /// Every device with its archives and what its live archives say together.
-    fn views(&self) -> Vec<DeviceView<'_>> {
-        let mut views: Vec<DeviceView> = self
-            .devices
-            .iter()
-            .map(|device| DeviceView {
-                device,
-                archives: Vec::new(),
-                live: false,
-                freshest_ms: None,
-                created_ms: None,
-                oldest_activity_ms: None,
-                alerts: AlertStates::default(),
-            })
-            .collect();
-        for archive in &self.archives {
-            let view = &mut views[archive.device as usize];
-            view.archives.push(archive);
+/// The estate's archives grouped by device, in one allocation (a list per device was
+/// 100,000 allocations, and every view held at once about 10 MiB at the refresh's peak).
+struct ArchivesByDevice<'e> {
+    devices: &'e [Device],
+    archives: Vec<&'e Archive>,
+    /// Where each device's archives start in `archives`; one more entry than devices.
+    starts: Vec<u32>,
+}
+
+impl<'e> ArchivesByDevice<'e> {
+    fn new(estate: &'e Code42Estate) -> Self {
+        let mut starts = vec![0u32; estate.devices.len() + 1];
+        for archive in &estate.archives {
+            starts[archive.device as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut archives = vec![None; estate.archives.len()];
+        for archive in &estate.archives {
+            let slot = &mut next[archive.device as usize];
+            archives[*slot as usize] = Some(archive);
+            *slot += 1;
+        }
+        ArchivesByDevice {
+            devices: &estate.devices,
+            archives: archives.into_iter().flatten().collect(),
+            starts,
+        }
+    }
+
+    /// Every device with its archives and what its live archives say together, in the
+    /// order of the estate's devices.
+    fn views(&self) -> impl Iterator<Item = DeviceView<'_>> {
+        self.devices.iter().enumerate().map(|(i, device)| {
+            let archives = &self.archives[self.starts[i] as usize..self.starts[i + 1] as usize];
+            DeviceView::new(device, archives)
+        })
+    }
+}
+
+impl<'e> DeviceView<'e> {
+    fn new(device: &'e Device, archives: &'e [&'e Archive]) -> Self {
+        let mut view = DeviceView {
+            device,
+            archives,
+            live: false,
+            freshest_ms: None,
+            created_ms: None,
+            oldest_activity_ms: None,
+            alerts: AlertStates::default(),
+        };
+        for archive in archives {
             view.created_ms = view.created_ms.or(archive.creation_ms);
             if archive.cold_storage {
                 continue;
@@ -293,7 +328,7 @@ impl Code42Estate {
             }
             view.alerts.0 |= archive.alerts.0;
         }
-        views
+        view
     }
 }
 
@@ -304,7 +339,7 @@ impl VendorState for Code42Estate {
     /// cannot back up: it is counted as not protected, never as unhealthy.
     fn summarize(&self, ctx: &ExposeContext) -> HealthSummary {
         let mut summary = SummaryBuilder::new("device", health_rule(), self.devices.len());
-        for view in self.views() {
+        for view in ArchivesByDevice::new(self).views() {
             if !view.live {
                 summary.count_unprotected();
                 continue;
@@ -332,11 +367,16 @@ impl VendorState for Code42Estate {
         if ctx.detail == Detail::None {
             return;
         }
-        let mut views = self.views();
-        if out.is_limited() {
+        let grouped = ArchivesByDevice::new(self);
+        // Capped, the stalest devices go first: only then are all the views held at once.
+        let views: Box<dyn Iterator<Item = DeviceView>> = if out.is_limited() {
+            let mut views: Vec<_> = grouped.views().collect();
             views.sort_by_cached_key(|v| std::cmp::Reverse(v.worst_age_ms(ctx.now_ms)));
-        }
-        for view in &views {
+            Box::new(views.into_iter())
+        } else {
+            Box::new(grouped.views())
+        };
+        for view in views {
             // A device that cannot back up never alerts: with `alerting` it is left out.
             let in_trouble = view.never_completed() || view.alerts.0 != 0;
             if !(ctx.detail == Detail::All
@@ -380,7 +420,7 @@ impl VendorState for Code42Estate {
                     out.push(&ALERT_STATE, labels, Value::Int(1));
                 }
             }
-            for archive in &view.archives {
+            for archive in view.archives {
                 expose_archive(device, archive, out);
             }
         }

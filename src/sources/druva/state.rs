@@ -809,21 +809,6 @@ fn expose_resource(
     if r.interval_seconds.is_some() || r.unscheduled {
         out.push(&SCHEDULED, labels, Value::Int(i64::from(!r.unscheduled)));
     }
-    // Why it failed: the resource report's reasons, else its last-backup row's.
-    let failure = match (r.last_failed, last) {
-        (true, _) if !r.failure.is_empty() => &r.failure[..],
-        (true, Some(last)) if last.failed => &last.failure[..],
-        _ => &[],
-    };
-    for reason in failure {
-        let labels = out.labels(&[
-            ("workload", &r.workload),
-            ("id", &id),
-            ("code", &reason.code),
-            ("reason", &reason.reason),
-        ]);
-        out.push(&LAST_BACKUP_ERROR, labels, Value::Int(1));
-    }
     if let Some(last) = last {
         let values = [
             (
@@ -843,6 +828,21 @@ fn expose_resource(
                 out.push(family, labels, value);
             }
         }
+    }
+    // Why it failed: the resource report's reasons, else its last-backup row's.
+    let failure = match (r.last_failed, last) {
+        (true, _) if !r.failure.is_empty() => &r.failure[..],
+        (true, Some(last)) if last.failed => &last.failure[..],
+        _ => &[],
+    };
+    for reason in failure {
+        let labels = out.labels(&[
+            ("workload", &r.workload),
+            ("id", &id),
+            ("code", &reason.code),
+            ("reason", &reason.reason),
+        ]);
+        out.push(&LAST_BACKUP_ERROR, labels, Value::Int(1));
     }
 }
 
