@@ -13,7 +13,9 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 /// Deflated bytes of one static family, with what the gzip trailer needs.
 #[derive(Debug, Clone)]
 pub struct GzSegment {
-    pub deflate: Bytes,
+    /// In blocks of up to 1 MiB: a block is never moved once written, so deflating a
+    /// large family never copies its output into a larger buffer.
+    pub deflate: Vec<Bytes>,
     pub crc: u32,
     pub len: u64,
 }
@@ -24,15 +26,17 @@ fn level() -> Compression {
     Compression::fast()
 }
 
-/// Compresses `input` into `out`, growing it as needed.
+/// Compresses `input` into `out`; `make_room` makes room in `out` for about that many more
+/// bytes before each step.
 fn deflate_into(
     compress: &mut Compress,
     mut input: &[u8],
     out: &mut Vec<u8>,
     flush: FlushCompress,
+    mut make_room: impl FnMut(&mut Vec<u8>, usize),
 ) {
     loop {
-        out.reserve(input.len() / 4 + 4096);
+        make_room(out, input.len() / 4 + 4096);
         let before = compress.total_in();
         compress
             .compress_vec(input, out, flush)
@@ -49,8 +53,13 @@ fn deflate_into(
 pub(crate) struct SegmentCompressor {
     compress: Compress,
     crc: crc32fast::Hasher,
+    /// Full blocks, and the one being written.
+    blocks: Vec<Bytes>,
     out: Vec<u8>,
 }
+
+/// The largest output block; the first ones are smaller, so a small family stays small.
+const SEGMENT_BLOCK: usize = 1 << 20;
 
 impl Default for SegmentCompressor {
     fn default() -> Self {
@@ -63,22 +72,38 @@ impl SegmentCompressor {
         SegmentCompressor {
             compress: Compress::new(level(), false),
             crc: crc32fast::Hasher::new(),
+            blocks: Vec::new(),
             out: Vec::new(),
         }
     }
 
     pub(crate) fn write(&mut self, data: &[u8]) {
         self.crc.update(data);
-        deflate_into(&mut self.compress, data, &mut self.out, FlushCompress::None);
+        self.deflate(data, FlushCompress::None);
+    }
+
+    fn deflate(&mut self, data: &[u8], flush: FlushCompress) {
+        let blocks = &mut self.blocks;
+        deflate_into(&mut self.compress, data, &mut self.out, flush, |out, _| {
+            if out.len() == out.capacity() {
+                let written = blocks.iter().map(Bytes::len).sum::<usize>() + out.len();
+                let next = Vec::with_capacity(written.clamp(4096, SEGMENT_BLOCK));
+                let full = std::mem::replace(out, next);
+                if !full.is_empty() {
+                    blocks.push(Bytes::from(full));
+                }
+            }
+        });
     }
 
     pub(crate) fn finish(mut self) -> GzSegment {
-        deflate_into(&mut self.compress, &[], &mut self.out, FlushCompress::Sync);
+        self.deflate(&[], FlushCompress::Sync);
         self.out.shrink_to_fit();
+        self.blocks.push(Bytes::from(self.out));
         GzSegment {
             len: self.compress.total_in(),
             crc: self.crc.finalize(),
-            deflate: Bytes::from(self.out),
+            deflate: self.blocks,
         }
     }
 }
@@ -87,9 +112,15 @@ impl SegmentCompressor {
 /// bytes (a plain-text scrape of a family kept only deflated).
 pub(crate) fn inflate(segment: &GzSegment, chunk: usize, mut sink: impl FnMut(&mut Vec<u8>)) {
     let mut decompress = Decompress::new(false);
-    let mut input = &segment.deflate[..];
+    let mut blocks = segment.deflate.iter();
+    let mut input: &[u8] = &[];
     let mut out = Vec::with_capacity(chunk);
     while decompress.total_out() < segment.len {
+        if input.is_empty()
+            && let Some(block) = blocks.next()
+        {
+            input = block;
+        }
         let (before_in, before_out) = (decompress.total_in(), decompress.total_out());
         decompress
             .decompress_vec(input, &mut out, FlushDecompress::Sync)
@@ -147,7 +178,13 @@ impl GzipWriter {
     pub(crate) fn write(&mut self, data: &[u8]) {
         self.header();
         self.crc.update(data);
-        deflate_into(&mut self.compress, data, &mut self.out, FlushCompress::None);
+        deflate_into(
+            &mut self.compress,
+            data,
+            &mut self.out,
+            FlushCompress::None,
+            Vec::reserve,
+        );
     }
 
     /// Bytes compressed so far and not yet taken.
@@ -167,7 +204,13 @@ impl GzipWriter {
     /// compressed so far, fully flushed so that nothing after refers back across the splice).
     pub(crate) fn splice(&mut self, segment: &GzSegment) -> Bytes {
         self.header();
-        deflate_into(&mut self.compress, &[], &mut self.out, FlushCompress::Full);
+        deflate_into(
+            &mut self.compress,
+            &[],
+            &mut self.out,
+            FlushCompress::Full,
+            Vec::reserve,
+        );
         self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
             segment.crc,
             segment.len,
@@ -184,6 +227,7 @@ impl GzipWriter {
             &[],
             &mut self.out,
             FlushCompress::Finish,
+            Vec::reserve,
         );
         let total = self.compress.total_in() + self.spliced_len;
         let crc = self.crc.clone().finalize();
@@ -218,10 +262,10 @@ mod tests {
         let mut body = Vec::new();
         writer.write(b"# HELP a b\n");
         body.extend_from_slice(&writer.splice(&seg));
-        body.extend_from_slice(&seg.deflate);
+        seg.deflate.iter().for_each(|b| body.extend_from_slice(b));
         writer.write(b"# HELP c d\nlive text after the splice that repeats # HELP a b\n");
         body.extend_from_slice(&writer.splice(&seg));
-        body.extend_from_slice(&seg.deflate);
+        seg.deflate.iter().for_each(|b| body.extend_from_slice(b));
         body.extend_from_slice(&writer.finish());
 
         let expected = format!(
@@ -231,6 +275,35 @@ mod tests {
         assert_eq!(plain.len(), expected.len());
         assert!(plain == expected.as_bytes());
         // The decoder above checks the CRC-32 and length in the trailer.
+    }
+
+    #[test]
+    fn a_segment_of_many_blocks_inflates_and_splices_whole() {
+        // Hex digits of a pseudo-random sequence: compressible to about half, so the output
+        // spans many blocks.
+        let mut x = 1u64;
+        let text: String = (0..60_000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("{:x}", x >> 60)
+            })
+            .collect();
+        let mut seg = SegmentCompressor::new();
+        for piece in text.as_bytes().chunks(7_000) {
+            seg.write(piece);
+        }
+        let seg = seg.finish();
+        assert!(seg.deflate.len() > 3, "{} blocks", seg.deflate.len());
+        let mut inflated = Vec::new();
+        inflate(&seg, 4096, |chunk| inflated.extend_from_slice(chunk));
+        assert!(inflated == text.as_bytes());
+        let mut writer = GzipWriter::new();
+        let mut body = writer.splice(&seg).to_vec();
+        seg.deflate.iter().for_each(|b| body.extend_from_slice(b));
+        body.extend_from_slice(&writer.finish());
+        assert!(gunzip(&body) == text.as_bytes());
     }
 
     #[test]

@@ -151,8 +151,13 @@ pub fn produce(
         for (exposition, table) in tables {
             match (out.gzip.as_mut(), table.deflated()) {
                 (Some(writer), Some(segment)) => {
-                    if !send(writer.splice(segment)) || !send(segment.deflate.clone()) {
+                    if !send(writer.splice(segment)) {
                         return;
+                    }
+                    for block in &segment.deflate {
+                        if !send(block.clone()) {
+                            return;
+                        }
                     }
                 }
                 _ => {
