@@ -69,10 +69,11 @@ async fn assert_fails_and_keeps_the_data(
     assert!(!status.up, "{source}");
     let error = status.last_error.unwrap();
     assert!(expected(&error), "{source}: {error}");
-    assert!(
-        harness.sim.simulator.requests() - requests < 30,
-        "{source}: stopped early"
-    );
+    // A vendor that never ends a report is left within the source's page limit. Druva's
+    // other reports are read side by side meanwhile, so its refresh sends more requests.
+    let sent = harness.sim.simulator.requests() - requests;
+    let most = if source.starts_with("druva") { 60 } else { 30 };
+    assert!(sent < most, "{source}: stopped early ({sent} requests)");
     assert_eq!(
         series(&harness.metrics().await),
         series(&before),
