@@ -162,8 +162,6 @@ enum Samples {
         labels: Vec<LabelId>,
         values: Vec<Value>,
     },
-    /// Sample lines of a static family not yet handed to the deflater (while building).
-    Rendered(Vec<u8>),
     /// The sample lines, deflated once per refresh.
     Deflated(GzSegment),
 }
@@ -185,7 +183,7 @@ impl Table {
     pub fn deflated(&self) -> Option<&GzSegment> {
         match &self.samples {
             Samples::Deflated(segment) => Some(segment),
-            Samples::Live { .. } | Samples::Rendered(_) => None,
+            Samples::Live { .. } => None,
         }
     }
 }
@@ -251,7 +249,6 @@ impl Exposition {
         let live = match &table.samples {
             Samples::Live { labels, values } => (&labels[..], &values[..]),
             Samples::Deflated(segment) => return inflate(segment, chunk, sink),
-            Samples::Rendered(text) => return sink(&mut text.clone()),
         };
         let mut buf = Vec::with_capacity(chunk + 1024);
         let mut start = 0;
@@ -288,7 +285,7 @@ pub struct ExpositionBuilder {
     current_stored: Option<LabelId>,
     /// The label sets of live families.
     labels: LabelTexts,
-    tables: Vec<Table>,
+    tables: Vec<Building>,
     deflater: Deflater,
     series: usize,
     max_series: Option<usize>,
@@ -380,16 +377,13 @@ impl ExpositionBuilder {
         let index = match self.tables.iter().position(|t| t.family.is(family)) {
             Some(index) => index,
             None => {
-                self.tables.push(Table {
+                self.tables.push(Building {
                     family,
                     len: 0,
                     samples: if family.dynamic {
-                        Samples::Live {
-                            labels: Vec::new(),
-                            values: Vec::new(),
-                        }
+                        Pending::Live(Vec::new(), Vec::new())
                     } else {
-                        Samples::Rendered(Vec::new())
+                        Pending::Static(Vec::new())
                     },
                 });
                 self.tables.len() - 1
@@ -399,7 +393,7 @@ impl ExpositionBuilder {
         table.len += 1;
         self.series += 1;
         match &mut table.samples {
-            Samples::Live { labels, values } => {
+            Pending::Live(labels, values) => {
                 let current = &self.current;
                 let stored = *self
                     .current_stored
@@ -407,7 +401,7 @@ impl ExpositionBuilder {
                 labels.push(stored);
                 values.push(value);
             }
-            Samples::Rendered(text) => {
+            Pending::Static(text) => {
                 text.extend_from_slice(family.name.as_bytes());
                 text.push(b'{');
                 text.extend_from_slice(self.current.as_bytes());
@@ -420,35 +414,60 @@ impl ExpositionBuilder {
                     self.deflater.send(index, full);
                 }
             }
-            Samples::Deflated(_) => unreachable!("tables are deflated by finish"),
         }
     }
 
     /// Freezes the series: deflates what is left of every static family.
     pub fn finish(mut self) -> Exposition {
         for (index, table) in self.tables.iter_mut().enumerate() {
-            if let Samples::Rendered(text) = &mut table.samples {
+            if let Pending::Static(text) = &mut table.samples {
                 self.deflater.send(index, std::mem::take(text));
             }
         }
-        for (index, segment) in self.deflater.finish().into_iter().enumerate() {
-            if let Some(segment) = segment {
-                self.tables[index].samples = Samples::Deflated(segment);
-            }
-        }
-        for table in &mut self.tables {
-            if let Samples::Live { labels, values } = &mut table.samples {
-                labels.shrink_to_fit();
-                values.shrink_to_fit();
-            }
-        }
+        let mut segments = self.deflater.finish().into_iter();
+        let tables = self
+            .tables
+            .into_iter()
+            .map(|table| {
+                let segment = segments.next().flatten();
+                Table {
+                    family: table.family,
+                    len: table.len,
+                    samples: match (table.samples, segment) {
+                        (_, Some(segment)) => Samples::Deflated(segment),
+                        (Pending::Live(mut labels, mut values), None) => {
+                            labels.shrink_to_fit();
+                            values.shrink_to_fit();
+                            Samples::Live { labels, values }
+                        }
+                        (Pending::Static(_), None) => {
+                            unreachable!("every static table was handed to the deflater")
+                        }
+                    },
+                }
+            })
+            .collect();
         self.labels.shrink_to_fit();
         Exposition {
             labels: self.labels,
-            tables: self.tables,
+            tables,
             dropped: self.dropped,
         }
     }
+}
+
+/// A family's series while the exposition is built.
+struct Building {
+    family: Family,
+    len: usize,
+    samples: Pending,
+}
+
+enum Pending {
+    /// Label sets and values of a family written at each scrape.
+    Live(Vec<LabelId>, Vec<Value>),
+    /// Lines of a static family not yet handed to the deflater.
+    Static(Vec<u8>),
 }
 
 /// How much of a static family's text is deflated at once.
