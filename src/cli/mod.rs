@@ -159,7 +159,7 @@ pub fn main() -> ExitCode {
     if cli.serve.config_check && cli.command.is_none() {
         return check::config(&cli.serve.config_file);
     }
-    crate::runtime::memory::limit_arenas();
+    crate::runtime::memory::tune_allocator();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
