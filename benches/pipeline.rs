@@ -7,7 +7,8 @@
 //!     cargo bench --bench pipeline -- --sizes none --druva-users 50000
 //!
 //! For each size it prints, as Markdown: the refresh (wall time, rows per second), the
-//! exporter's peak and steady resident memory, `/metrics` latency and size (plain and gzip,
+//! exporter's resident memory (peak of the first refresh, steady after quiet scrapes, peak
+//! over refreshes back to back), `/metrics` latency and size (plain and gzip,
 //! every per-device series), the same latencies while refreshes run and 8 clients scrape at
 //! once, and two floors measured in the same run on the same bytes: parsing the report pages
 //! into `serde::de::IgnoredAny`, and copying the exposition into a pre-sized buffer. With
@@ -36,6 +37,8 @@ const CLIENT_ID: &str = "demo-client";
 const CLIENT_SECRET: &str = "demo-secret";
 const PAGE_SIZE: usize = 1000;
 const LOAD_CLIENTS: usize = 8;
+/// Refreshes run back to back for the peak memory of a refresh beside a served snapshot.
+const REFRESHES: usize = 5;
 
 /// How a run is sized.
 struct Plan {
@@ -282,8 +285,12 @@ struct Figures {
     series: u64,
     first_refresh: Duration,
     refresh_pages: u64,
+    /// VmHWM once the first refresh is published, before any scrape.
     peak_rss: u64,
+    /// VmRSS after the quiet sequential scrapes, before any concurrent load.
     steady_rss: u64,
+    /// VmHWM over refreshes with no scrapes: each builds a snapshot while the last is served.
+    refreshes_peak_rss: u64,
     plain: Latencies,
     gzip: Latencies,
     /// 8 clients on the exporter refreshing hourly (no refresh runs).
@@ -307,7 +314,8 @@ impl Figures {
         assert!(self.rows > 0 && self.series > self.rows, "rows and series");
         assert!(self.refresh_pages >= 2, "a report page and the empty page");
         assert!(self.plain.bytes > self.gzip.bytes && self.gzip.bytes > 0);
-        assert!(self.steady_rss > 0 && self.peak_rss >= self.steady_rss);
+        assert!(self.steady_rss > 0 && self.peak_rss > 0);
+        assert!(self.refreshes_peak_rss >= self.peak_rss);
         assert!(!self.loaded_gzip.all.samples.is_empty() && self.loaded_refreshes > 0);
         assert!(self.report_bytes > 0 && self.parse_floor > Duration::ZERO);
     }
@@ -328,6 +336,7 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
         let started = Instant::now();
         wait_for(&client, &format!("{url}/-/ready")).await;
         let ready = started.elapsed();
+        figures.peak_rss = exporter.memory().0;
         let body = get(&client, &format!("{url}/metrics"), false).await;
         let text = std::str::from_utf8(&body).unwrap();
         figures.rows = sum_of(text, "backup_device_cold_storage") as u64;
@@ -353,6 +362,8 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
             let body = get(&client, &format!("{url}/metrics"), true).await;
             (0..5).map(|_| copy_time(&body)).min().unwrap()
         };
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        figures.steady_rss = exporter.memory().1;
         for (gzip, latencies) in [
             (true, &mut figures.idle_gzip),
             (false, &mut figures.idle_plain),
@@ -360,8 +371,23 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
             let scrapes = load(&client, &format!("{url}/metrics"), gzip, plan.load).await;
             latencies.samples = scrapes.iter().map(Timed::elapsed).collect();
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        (figures.peak_rss, figures.steady_rss) = exporter.memory();
+    }
+
+    // Refreshes back to back with nobody scraping: the memory a refresh needs on top of
+    // the snapshot being served.
+    {
+        let config = write_config(dir.path(), "refreshing", &sim_url, size.tenants, "1s");
+        let log = dir.path().join("refreshing.log");
+        let (exporter, _url) = start_exporter(&config, &log);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while refresh_windows(&log).len() < REFRESHES * size.tenants {
+            assert!(
+                Instant::now() < deadline,
+                "{REFRESHES} refreshes in 10 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        figures.refreshes_peak_rss = exporter.memory().0;
     }
 
     // The floors, on the same report bytes; every tenant reads the same report.
@@ -945,10 +971,26 @@ fn report(results: &[(Size, Figures)], plan: &Plan) -> String {
     row(&mut out, "refresh ÷ parse floor", &|f| {
         ratio(f.first_refresh, f.parse_floor)
     });
-    row(&mut out, "**peak RSS**", &|f| mib(f.peak_rss));
-    row(&mut out, "**steady RSS** (after scrapes)", &|f| {
+    row(&mut out, "peak RSS, first refresh", &|f| mib(f.peak_rss));
+    row(&mut out, "**steady RSS** (after quiet scrapes)", &|f| {
         mib(f.steady_rss)
     });
+    row(
+        &mut out,
+        &format!("**peak RSS over {REFRESHES} refreshes** (no scrapes)"),
+        &|f| mib(f.refreshes_peak_rss),
+    );
+    row(
+        &mut out,
+        "peak ÷ steady: first refresh / later ones",
+        &|f| {
+            format!(
+                "{:.2}× / {:.2}×",
+                f.peak_rss as f64 / f.steady_rss as f64,
+                f.refreshes_peak_rss as f64 / f.steady_rss as f64
+            )
+        },
+    );
     row(&mut out, "peak RSS, busy (refreshing + 8 clients)", &|f| {
         mib(f.loaded_peak_rss)
     });
