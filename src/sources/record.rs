@@ -454,7 +454,34 @@ pub fn decode_page<'de>(
     keep: &[&str],
     mut on_row: impl FnMut(Row<'de>),
 ) -> Result<PageInfo, PageError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    // A page checked as UTF-8 once is read without checking each string again (a sixth of
+    // the decoding time); a page that is not UTF-8 is read as bytes, so a bad byte in a
+    // field the exporter ignores still loses nothing.
+    match std::str::from_utf8(body) {
+        Ok(text) => decode_page_from(
+            serde_json::Deserializer::from_str(text),
+            rows_key,
+            seed,
+            keep,
+            on_row,
+        ),
+        Err(_) => decode_page_from(
+            serde_json::Deserializer::from_slice(body),
+            rows_key,
+            seed,
+            keep,
+            on_row,
+        ),
+    }
+}
+
+fn decode_page_from<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+    rows_key: &str,
+    seed: RowSeed,
+    keep: &[&str],
+    mut on_row: impl FnMut(Row<'de>),
+) -> Result<PageInfo, PageError> {
     let visitor = PageVisitor {
         rows_key,
         seed,
@@ -648,5 +675,26 @@ mod tests {
         assert!(count(r#"{"a":1"#).is_err());
         assert!(count(r#"{"a":1} {"#).is_err());
         assert!(count("<html>").is_err());
+    }
+
+    #[test]
+    fn a_page_that_is_not_utf8_is_read_unless_a_used_value_is_broken() {
+        let decode = |body: &[u8]| {
+            let mut values = Vec::new();
+            decode_page(body, "data", RowSeed { fields: FIELDS }, &[], |row| {
+                if let Row::Record(r) = row {
+                    values.push(format!("{:?}", r.field("a")));
+                }
+            })
+            .map(|info| (info.rows, values))
+        };
+        let clean = br#"{"data":[{"a":"caf\u00e9","z":"x"},{"a":2}]}"#;
+        let expected = (2, vec![r#"Str("café")"#.to_string(), "UInt(2)".to_string()]);
+        assert_eq!(decode(clean), Ok(expected.clone()));
+        // A stray Latin-1 byte in a field the row type does not read.
+        let ignored = b"{\"data\":[{\"a\":\"caf\\u00e9\",\"z\":\"\xe9\"},{\"a\":2}]}";
+        assert_eq!(decode(ignored), Ok(expected));
+        let used = b"{\"data\":[{\"a\":\"caf\xe9\"}]}";
+        assert!(matches!(decode(used), Err(PageError::Malformed(_))));
     }
 }
