@@ -1123,6 +1123,10 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1048576.0)
 }
 
+/// `a ÷ b`, or a dash when there is no `b` (the latency floor with `--latency-ms 0`).
 fn ratio(a: Duration, b: Duration) -> String {
-    format!("{:.1}×", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+    match b.is_zero() {
+        true => "—".to_string(),
+        false => format!("{:.1}×", a.as_secs_f64() / b.as_secs_f64()),
+    }
 }
