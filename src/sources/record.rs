@@ -452,7 +452,7 @@ pub fn decode_page<'de>(
     rows_key: &str,
     seed: RowSeed,
     keep: &[&str],
-    mut on_row: impl FnMut(Row<'de>),
+    on_row: impl FnMut(Row<'de>),
 ) -> Result<PageInfo, PageError> {
     // A page checked as UTF-8 once is read without checking each string again (a sixth of
     // the decoding time); a page that is not UTF-8 is read as bytes, so a bad byte in a
