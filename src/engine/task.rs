@@ -15,7 +15,7 @@ use crate::exposition::{
 };
 use crate::health::HealthSummary;
 use crate::runtime::clock::{Clock, format_rfc3339};
-use crate::sources::{RefreshError, Refreshed, Vendor, VendorState};
+use crate::sources::{Previous, RefreshError, Refreshed, Vendor, VendorState};
 
 /// What a source's task needs besides its client.
 pub(super) struct Task {
@@ -38,11 +38,15 @@ impl Task {
             let started = Instant::now();
             let counts_before = self.handle.requests.counts();
             let spec = &self.handle.spec;
-            let outcome =
-                match tokio::time::timeout(spec.timeout, client.refresh(state.clone())).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(RefreshError::Timeout(spec.timeout)),
-                };
+            // Lent, not shared, so the refresh can update it in place; it comes back here
+            // unless the refresh took it.
+            let previous = Previous::new(state.take());
+            let outcome = match tokio::time::timeout(spec.timeout, client.refresh(&previous)).await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(RefreshError::Timeout(spec.timeout)),
+            };
+            state = previous.into_inner();
             let (delay, saved) = match outcome {
                 Ok(mut refreshed) => {
                     // The primary stream failed but another stream changed the state (Druva's

@@ -48,6 +48,45 @@ pub trait VendorState: Send + Sync + 'static {
     fn summarize(&self, ctx: &ExposeContext) -> HealthSummary;
 }
 
+/// The last good state, lent to the next refresh. The refresh reads it while it talks to
+/// the vendor, and takes it only when nothing can fail or wait any more, to update it in
+/// place rather than a copy (a Druva tenant of 50,000 users holds about 100 MiB). Until
+/// then the engine still has it, so a failed or cancelled refresh (the source's `timeout`)
+/// loses nothing.
+pub struct Previous<S>(std::sync::Mutex<Option<Arc<S>>>);
+
+impl<S> Previous<S> {
+    pub fn new(state: Option<Arc<S>>) -> Self {
+        Previous(std::sync::Mutex::new(state))
+    }
+
+    /// The state to read from (such as report cursors); drop it before [`Previous::take`].
+    pub fn get(&self) -> Option<Arc<S>> {
+        self.lock().clone()
+    }
+
+    /// What is left after the refresh: the state unless the refresh took it.
+    pub fn into_inner(self) -> Option<Arc<S>> {
+        self.0
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<S>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl<S: Clone> Previous<S> {
+    /// Takes the state to build the next one from: itself when nothing else holds it (the
+    /// engine's snapshot and state file never keep it), else a copy.
+    pub fn take(&self) -> Option<S> {
+        self.lock().take().map(Arc::unwrap_or_clone)
+    }
+}
+
 /// The outcome of a refresh that changed the state.
 #[derive(Debug)]
 pub struct Refreshed<S> {
@@ -139,14 +178,43 @@ pub trait Vendor: Sized + Send + Sync + 'static {
     /// The client of one tenant.
     fn new(spec: &Self::Spec, context: ClientContext<'_>) -> Result<Self, RefreshError>;
 
-    /// Reads the vendor's API and builds the next state from `previous` (absent on the
-    /// first refresh). Must not keep partial results anywhere if it fails or is cancelled.
+    /// Reads the vendor's API and builds the next state from `previous` (empty on the
+    /// first refresh). Must not keep partial results anywhere if it fails or is cancelled,
+    /// and takes `previous` only once nothing can fail (see [`Previous`]).
     fn refresh(
         &self,
-        previous: Option<Arc<Self::State>>,
+        previous: &Previous<Self::State>,
     ) -> impl Future<Output = Result<Refreshed<Self::State>, RefreshError>> + Send;
 
     /// For `check-source`: authenticates and reads the first page of each report this
     /// source reads, and says what it found, a sentence per line.
     fn check(&self) -> impl Future<Output = Result<Vec<String>, RefreshError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lent_state_is_taken_in_place_or_comes_back_untouched() {
+        let state = Arc::new(vec![1u64, 2, 3]);
+        let address = state.as_ptr();
+        let previous = Previous::new(Some(state));
+        assert_eq!(previous.get().as_deref(), Some(&vec![1, 2, 3]));
+        let taken = previous.take().expect("lent");
+        assert_eq!(taken.as_ptr(), address, "not copied: nothing else held it");
+        assert!(previous.into_inner().is_none(), "taken, so not given back");
+
+        // A refresh that fails before taking it leaves it with the engine.
+        let previous = Previous::new(Some(Arc::new(vec![4u64])));
+        let _read_only = previous.get();
+        assert_eq!(previous.into_inner().as_deref(), Some(&vec![4]));
+
+        // Still held elsewhere: the refresh works on a copy and the other holder keeps its.
+        let state = Arc::new(vec![5u64]);
+        let previous = Previous::new(Some(state.clone()));
+        let taken = previous.take().expect("lent");
+        assert_ne!(taken.as_ptr(), state.as_ptr());
+        assert_eq!(taken, *state);
+    }
 }

@@ -84,7 +84,7 @@ impl Vendor for Code42 {
     /// short page does not mean the end, because the server may cap `pgSize`).
     async fn refresh(
         &self,
-        _previous: Option<Arc<Code42Estate>>,
+        _previous: &crate::sources::Previous<Code42Estate>,
     ) -> Result<Refreshed<Code42Estate>, RefreshError> {
         let mut builder = EstateBuilder::default();
         let mut ahead = PagesAhead::default();

@@ -13,8 +13,6 @@ pub(crate) mod families;
 pub mod reports;
 pub(crate) mod state;
 
-use std::sync::Arc;
-
 use reqwest::Url;
 
 pub(crate) use config::DruvaEvents;
@@ -27,7 +25,9 @@ use crate::exposition::{Detail, Family};
 use crate::runtime::clock::Clock;
 use crate::sources::budget::ReadBudget;
 use crate::sources::http::Upstream;
-use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, Stream, Vendor};
+use crate::sources::{
+    ClientContext, Previous, RefreshError, Refreshed, SkipCounts, Stream, Vendor,
+};
 use api::{DruvaApi, FAR_PAST_MS};
 use reports::Kind;
 use state::{Cursor, EventLog};
@@ -44,6 +44,18 @@ struct LegacyEvents {
     upstream: Upstream,
     admin_email: String,
     token: crate::secret::SecretRef,
+}
+
+/// One report read by a refresh, not yet applied.
+struct Read {
+    /// Its place in the source's `reports`: reads are applied in that order.
+    index: usize,
+    report: &'static reports::Report,
+    /// Its cursor before this read.
+    cursor: Option<Cursor>,
+    /// A full read (replaces the report's rows) rather than an incremental one.
+    full: bool,
+    read: api::ReportRead,
 }
 
 /// A Druva tenant.
@@ -81,14 +93,14 @@ impl Druva {
         }
     }
 
-    /// Reads every configured report into `state`; returns the rows skipped.
+    /// Reads every configured report, from the cursors of `previous`; nothing is applied
+    /// until every report has been read, so a failed read changes nothing.
     async fn read_reports(
         &self,
-        state: &mut DruvaState,
+        previous: Option<&DruvaState>,
         now: i64,
-    ) -> Result<SkipCounts, RefreshError> {
+    ) -> Result<Vec<Read>, RefreshError> {
         use futures_util::{StreamExt, TryStreamExt};
-        let mut skipped = SkipCounts::default();
         let budget = ReadBudget::new(&self.limits);
         // Up to `max_in_flight` reports are read side by side (each report's own pages one
         // after another, as its nextPageToken requires), then applied in catalogue order,
@@ -100,7 +112,7 @@ impl Druva {
         // borrowing them is Send.
         let mut plans: Vec<_> = (0..self.spec.reports.len())
             .map(|i| {
-                let cursor = state.cursors.get(report(i).id).copied();
+                let cursor = previous.and_then(|s| s.cursors.get(report(i).id).copied());
                 let (since, full) = self.read_window(report(i), cursor, now);
                 (i, cursor, since, full)
             })
@@ -119,14 +131,33 @@ impl Druva {
                     .api
                     .read_report(report(i), since, false, budget)
                     .await?;
-                Ok::<_, RefreshError>((i, cursor, full, read))
+                Ok::<_, RefreshError>(Read {
+                    index: i,
+                    report: report(i),
+                    cursor,
+                    full,
+                    read,
+                })
             })
             .buffer_unordered(self.limits.max_in_flight)
             .try_collect()
             .await?;
-        reads.sort_by_key(|(i, ..)| *i);
-        for (i, cursor, full, read) in reads {
-            let report = report(i);
+        reads.sort_by_key(|r| r.index);
+        Ok(reads)
+    }
+
+    /// Applies the reports read into `state`, with their new cursors; returns the rows
+    /// skipped.
+    fn apply_reports(state: &mut DruvaState, reads: Vec<Read>, now: i64) -> SkipCounts {
+        let mut skipped = SkipCounts::default();
+        for Read {
+            report,
+            cursor,
+            full,
+            read,
+            ..
+        } in reads
+        {
             skipped.merge(&read.skipped);
             state.apply(report, read.rows, full);
             if report.kind != Kind::Totals {
@@ -144,7 +175,7 @@ impl Druva {
                 );
             }
         }
-        Ok(skipped)
+        skipped
     }
 
     /// Reads events into `log` from its cursor, through the configured Events API.
@@ -239,11 +270,14 @@ impl Vendor for Druva {
     /// (see [`Refreshed::streams`]).
     async fn refresh(
         &self,
-        previous: Option<Arc<DruvaState>>,
+        previous: &Previous<DruvaState>,
     ) -> Result<Refreshed<DruvaState>, RefreshError> {
-        let mut state = previous.as_deref().cloned().unwrap_or_default();
         let now = self.clock.now_ms();
-        let mut log = state.events.clone().unwrap_or_default();
+        let last = previous.get();
+        let mut log = last
+            .as_ref()
+            .and_then(|s| s.events.clone())
+            .unwrap_or_default();
         let events = async {
             if matches!(self.spec.events, DruvaEvents::None) {
                 return None;
@@ -252,23 +286,33 @@ impl Vendor for Druva {
             let read = self.read_events(&mut log, &mut skipped, events::MAX_PAGES);
             Some(read.await.map(|()| (log, skipped)))
         };
-        let (reports, events) = tokio::join!(self.read_reports(&mut state, now), events);
+        let (reports, events) = tokio::join!(self.read_reports(last.as_deref(), now), events);
+        // Every read is done and nothing below waits: the last state can be taken and
+        // updated in place.
+        drop(last);
         let mut streams = vec![Stream {
             name: Self::PRIMARY_STREAM,
             error: None,
         }];
-        let mut skipped = match reports {
-            Ok(skipped) => skipped,
+        let (mut state, mut skipped) = match reports {
+            Ok(reads) => {
+                let mut state = previous.take().unwrap_or_default();
+                let skipped = Self::apply_reports(&mut state, reads, now);
+                (state, skipped)
+            }
             // Without the reports, the events alone are worth keeping only on top of the
             // last good reports.
-            Err(error) => match (previous, &events) {
-                (Some(previous), Some(Ok(_))) => {
-                    state = (*previous).clone();
-                    streams[0].error = Some(error);
-                    SkipCounts::default()
+            // (Taken only then: a failed refresh leaves it with the engine.)
+            Err(error) => {
+                let events_read = matches!(events, Some(Ok(_)));
+                match events_read.then(|| previous.take()).flatten() {
+                    Some(state) => {
+                        streams[0].error = Some(error);
+                        (state, SkipCounts::default())
+                    }
+                    None => return Err(error),
                 }
-                _ => return Err(error),
-            },
+            }
         };
         match events {
             None => state.events = None,
