@@ -288,7 +288,8 @@ impl Vendor for Druva {
         };
         let (reports, events) = tokio::join!(self.read_reports(last.as_deref(), now), events);
         // Every read is done and nothing below waits: the last state can be taken and
-        // updated in place.
+        // updated in place. (Applied right here, not on the refresh threads: awaiting them
+        // after the state is taken would let a timeout drop it.)
         drop(last);
         let mut streams = vec![Stream {
             name: Self::PRIMARY_STREAM,
