@@ -227,14 +227,8 @@ impl Exposition {
         now_ms: i64,
         out: &mut Vec<u8>,
     ) {
-        let name = family.name.as_bytes();
         for i in range {
-            out.extend_from_slice(name);
-            out.push(b'{');
-            out.extend_from_slice(self.label_text(labels[i]).as_bytes());
-            out.extend_from_slice(b"} ");
-            values[i].write(now_ms, out);
-            out.push(b'\n');
+            write_sample(out, family, self.label_text(labels[i]), values[i], now_ms);
         }
     }
 
@@ -402,12 +396,7 @@ impl ExpositionBuilder {
                 values.push(value);
             }
             Pending::Static(text) => {
-                text.extend_from_slice(family.name.as_bytes());
-                text.push(b'{');
-                text.extend_from_slice(self.current.as_bytes());
-                text.extend_from_slice(b"} ");
-                value.write(0, text);
-                text.push(b'\n');
+                write_sample(text, family, &self.current, value, 0);
                 if text.len() >= DEFLATE_CHUNK {
                     let full = std::mem::replace(text, Vec::with_capacity(DEFLATE_CHUNK + 1024));
                     self.deflater.start();
@@ -454,6 +443,17 @@ impl ExpositionBuilder {
             dropped: self.dropped,
         }
     }
+}
+
+/// One sample line, in the text format shared by 0.0.4 and OpenMetrics: `labels` is a label
+/// set as stored, escaped and without braces.
+fn write_sample(out: &mut Vec<u8>, family: Family, labels: &str, value: Value, now_ms: i64) {
+    out.extend_from_slice(family.name.as_bytes());
+    out.push(b'{');
+    out.extend_from_slice(labels.as_bytes());
+    out.extend_from_slice(b"} ");
+    value.write(now_ms, out);
+    out.push(b'\n');
 }
 
 /// A family's series while the exposition is built.
