@@ -26,10 +26,6 @@ const EVENT_HISTORY: i64 = 7 * DAY;
 const EVENT_SPACING: i64 = 4 * MINUTE;
 /// Jobs start this long before the tenant's start.
 const JOB_HISTORY: i64 = 3 * DAY;
-/// The ids of the first site, team and group; the next ones step by three.
-const FIRST_SITE_ID: u64 = 131_400;
-const FIRST_TEAM_ID: u64 = 12_800;
-const FIRST_GROUP_ID: u64 = 85_200;
 
 #[derive(Debug, Clone)]
 pub struct DruvaOptions {
@@ -466,9 +462,9 @@ impl DruvaTenant {
         }
         let frequencies = [720, 1440, 4320, 10080, 480, 2880, 240];
         for (kind, count, base_id) in [
-            (Kind::Site, options.sites, FIRST_SITE_ID),
-            (Kind::Team, options.teams, FIRST_TEAM_ID),
-            (Kind::Group, options.groups, FIRST_GROUP_ID),
+            (Kind::Site, options.sites, 131_400u64),
+            (Kind::Team, options.teams, 12_800),
+            (Kind::Group, options.groups, 85_200),
         ] {
             for i in 0..count {
                 let id = base_id + i as u64 * 3;
@@ -668,6 +664,22 @@ impl DruvaTenant {
             }
         }
         counts
+    }
+
+    /// The resource of each subject index, in order (a user once, though the discovery
+    /// reports have a row per workload); none for public folders, which they do not list.
+    fn subject_resources(&self, subject: Subject) -> Vec<&Resource> {
+        let kind = match subject {
+            Subject::User => Kind::User,
+            Subject::Site => Kind::Site,
+            Subject::Team => Kind::Team,
+            Subject::Group => Kind::Group,
+            Subject::PublicFolder => return Vec::new(),
+        };
+        let mut resources: Vec<&Resource> =
+            self.resources.iter().filter(|r| r.kind == kind).collect();
+        resources.dedup_by(|a, b| a.id == b.id);
+        resources
     }
 
     /// How many sites, teams, groups, public folders or users the tenant has.

@@ -3,10 +3,7 @@
 
 use serde_json::Value;
 
-use super::{
-    ACTIVITY, DruvaTenant, FIRST_GROUP_ID, FIRST_SITE_ID, FIRST_TEAM_ID, HOUR, JobTruth, Kind,
-    Resource, ResourceTruth, failure_text,
-};
+use super::{ACTIVITY, DruvaTenant, HOUR, JobTruth, Kind, Resource, ResourceTruth, failure_text};
 use crate::simulator::wire::{DateStyle, format_date};
 
 /// A report row: a JSON object.
@@ -303,10 +300,15 @@ impl DruvaTenant {
 
     /// Rows of an activity report: one per job.
     fn job_rows(&self, report: &str, now: i64) -> Vec<Row> {
+        let subjects = ACTIVITY
+            .iter()
+            .find(|a| a.0 == report)
+            .map(|a| self.subject_resources(a.3))
+            .unwrap_or_default();
         self.jobs(now)
             .into_iter()
             .filter(|j| j.report == report)
-            .map(|j| job_row(&j))
+            .map(|j| job_row(&j, subjects.get(j.subject as usize).copied()))
             .collect()
     }
 }
@@ -349,7 +351,9 @@ fn discovery(
     row
 }
 
-fn job_row(j: &JobTruth) -> Row {
+/// A job's row; `subject` is the user, site, team or group it is about, as the discovery
+/// reports list it.
+fn job_row(j: &JobTruth, subject: Option<&Resource>) -> Row {
     let date = |ms: i64| Value::from(format_date(ms, DateStyle::UtcMillis));
     let mut row = serde_json::Map::new();
     let mut put = |k: &str, v: Value| {
@@ -390,28 +394,19 @@ fn job_row(j: &JobTruth) -> Row {
             _ => put("filesMissed", j.files_missed.into()),
         }
     }
+    let name = || subject.map_or(Value::Null, |r| r.name.clone().into());
     match j.report {
         "m365UserRestoreActivity" => {
             put("workloadType", j.workload.into());
             put(
                 "userEmail",
-                format!("user{:04}@m365.example.com", j.subject).into(),
+                subject.map_or(Value::Null, |r| r.email.clone().into()),
             );
-            put("userName", format!("User {:04}", j.subject).into());
+            put("userName", name());
         }
-        // The names the discovery reports give them (their ids step by three).
-        "m365GroupsBackupActivity" | "m365GroupsRestoreActivity" => put(
-            "groupName",
-            format!("group-{}", FIRST_GROUP_ID + 3 * j.subject).into(),
-        ),
-        "m365SharePointBackupActivity" | "m365SharePointRestoreActivity" => put(
-            "siteName",
-            format!("site-{}", FIRST_SITE_ID + 3 * j.subject).into(),
-        ),
-        "m365TeamsBackupActivity" | "m365TeamsRestoreActivity" => put(
-            "teamName",
-            format!("team-{}", FIRST_TEAM_ID + 3 * j.subject).into(),
-        ),
+        "m365GroupsBackupActivity" | "m365GroupsRestoreActivity" => put("groupName", name()),
+        "m365SharePointBackupActivity" | "m365SharePointRestoreActivity" => put("siteName", name()),
+        "m365TeamsBackupActivity" | "m365TeamsRestoreActivity" => put("teamName", name()),
         _ => put("publicFolderName", format!("pf-{}", j.subject).into()),
     }
     row
