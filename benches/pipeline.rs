@@ -253,6 +253,25 @@ struct Latencies {
 }
 
 impl Latencies {
+    /// "p50 / p99".
+    fn p50_p99(&self) -> String {
+        format!("{} / {}", ms(self.quantile(0.5)), ms(self.quantile(0.99)))
+    }
+
+    /// "p50 / p99 (n scrapes)".
+    fn p50_p99_of(&self) -> String {
+        format!("{} ({} scrapes)", self.p50_p99(), self.samples.len())
+    }
+
+    /// "p99 (n scrapes)".
+    fn p99_of(&self) -> String {
+        format!(
+            "{} ({} scrapes)",
+            ms(self.quantile(0.99)),
+            self.samples.len()
+        )
+    }
+
     fn quantile(&self, q: f64) -> Duration {
         let mut sorted = self.samples.clone();
         sorted.sort();
@@ -380,13 +399,7 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
         let log = dir.path().join("refreshing.log");
         let (exporter, _url) = start_exporter(&config, &log);
         let deadline = Instant::now() + Duration::from_secs(600);
-        while refresh_windows(&log).len() < REFRESHES * size.tenants {
-            assert!(
-                Instant::now() < deadline,
-                "{REFRESHES} refreshes in 10 minutes"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_for_refreshes(&log, REFRESHES * size.tenants, deadline).await;
         figures.refreshes_peak_rss = exporter.memory().0;
     }
 
@@ -564,26 +577,14 @@ async fn measure_druva(users: usize, plan: &Plan) -> DruvaFigures {
     }
     // Then incremental refreshes, with scrapes between them.
     let deadline = Instant::now() + Duration::from_secs(900);
-    while refresh_windows(&log).len() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "no incremental refresh in 15 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_refreshes(&log, 2, deadline).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     get(&client, &format!("{url}/metrics"), true).await;
     figures.after_incremental = exporter.memory();
     let before_load = refresh_windows(&log).len();
     let gzip = load(&client, &format!("{url}/metrics"), true, plan.load).await;
     // The refresh running when the load ended is logged when it ends.
-    while refresh_windows(&log).len() < before_load + 2 {
-        assert!(
-            Instant::now() < deadline,
-            "no incremental refresh in 15 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_refreshes(&log, before_load + 2, deadline).await;
     figures.busy_peak_rss = exporter.memory().0;
     figures.vendor_peak_in_flight = vendor_stats(&client, &sim_url)
         .await
@@ -600,18 +601,9 @@ async fn measure_druva(users: usize, plan: &Plan) -> DruvaFigures {
 }
 
 fn druva_report(results: &[DruvaFigures], plan: &Plan) -> String {
-    let mut out = String::new();
-    let line = |out: &mut String, cells: Vec<String>| {
-        out.push_str(&format!("| {} |\n", cells.join(" | ")));
-    };
-    let mut cells = vec!["Druva users".to_string()];
-    cells.extend(results.iter().map(|f| group(f.users as u64)));
-    line(&mut out, cells.clone());
-    line(&mut out, cells.iter().map(|_| "---".to_string()).collect());
-    let row = |out: &mut String, name: &str, value: &dyn Fn(&DruvaFigures) -> String| {
-        let mut cells = vec![name.to_string()];
-        cells.extend(results.iter().map(value));
-        line(out, cells);
+    let mut out = Markdown::new("Druva users", results.iter().map(|f| group(f.users as u64)));
+    let row = |out: &mut Markdown, name: &str, value: &dyn Fn(&DruvaFigures) -> String| {
+        out.row(name, results.iter().map(value));
     };
     row(&mut out, "series exposed", &|f| group(f.series));
     row(
@@ -670,36 +662,47 @@ fn druva_report(results: &[DruvaFigures], plan: &Plan) -> String {
         mib(f.busy_peak_rss)
     });
     row(&mut out, "gzip body", &|f| mib(f.gzip.bytes as u64));
-    row(&mut out, "**gzip p50 / p99**, quiet", &|f| {
-        format!(
-            "{} / {}",
-            ms(f.gzip.quantile(0.5)),
-            ms(f.gzip.quantile(0.99))
-        )
-    });
+    row(&mut out, "**gzip p50 / p99**, quiet", &|f| f.gzip.p50_p99());
     row(
         &mut out,
         "**gzip p99, 8 clients, during a refresh**",
-        &|f| {
-            let r = &f.loaded_gzip.during_refresh;
-            format!("{} ({} scrapes)", ms(r.quantile(0.99)), r.samples.len())
-        },
+        &|f| f.loaded_gzip.during_refresh.p99_of(),
     );
     row(&mut out, "gzip p50 / p99, 8 clients, all", &|f| {
-        let r = &f.loaded_gzip.all;
-        format!(
-            "{} / {} ({} scrapes)",
-            ms(r.quantile(0.5)),
-            ms(r.quantile(0.99)),
-            r.samples.len()
-        )
+        f.loaded_gzip.all.p50_p99_of()
     });
-    out.push_str(&format!(
-        "\nOne Druva source, all twenty reports and the v2 events, refreshing every 5 s after its first (full) read; {} sequential gzip scrapes after the full read, then {} s of {LOAD_CLIENTS}-client gzip load across incremental refreshes.\n",
+    out.finish(&format!(
+        "One Druva source, all twenty reports and the v2 events, refreshing every 5 s after its first (full) read; {} sequential gzip scrapes after the full read, then {} s of {LOAD_CLIENTS}-client gzip load across incremental refreshes.",
         plan.scrapes,
         plan.load.as_secs()
-    ));
-    out
+    ))
+}
+
+/// A Markdown table with a column per measured case.
+struct Markdown(String);
+
+impl Markdown {
+    fn new(title: &str, columns: impl Iterator<Item = String>) -> Markdown {
+        let mut table = Markdown(String::new());
+        let header: Vec<String> = std::iter::once(title.to_string()).chain(columns).collect();
+        table.line(&header);
+        table.line(&vec!["---".to_string(); header.len()]);
+        table
+    }
+
+    fn row(&mut self, name: &str, cells: impl Iterator<Item = String>) {
+        let cells: Vec<String> = std::iter::once(name.to_string()).chain(cells).collect();
+        self.line(&cells);
+    }
+
+    fn line(&mut self, cells: &[String]) {
+        self.0.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+
+    /// The table, then `note` below it.
+    fn finish(self, note: &str) -> String {
+        format!("{}\n{note}\n", self.0)
+    }
 }
 
 /// A configuration of `tenants` Code42 sources against the simulator.
@@ -825,6 +828,21 @@ fn refresh_windows(log: &Path) -> Vec<(SystemTime, SystemTime)> {
         .collect()
 }
 
+/// Waits until the exporter's log shows `count` successful refreshes.
+async fn wait_for_refreshes(log: &Path, count: usize, deadline: Instant) {
+    loop {
+        let done = refresh_windows(log).len();
+        if done >= count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{done} of {count} refreshes by the deadline"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A `Duration` as `{:?}` writes it: "1.502127888s", "850.1ms", "15µs", "3ns".
 fn parse_debug_duration(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
@@ -927,22 +945,10 @@ fn samples<'a>(text: &'a str, family: &'a str) -> impl Iterator<Item = f64> + 'a
 }
 
 fn report(results: &[(Size, Figures)], plan: &Plan) -> String {
-    let mut out = String::new();
-    let line = |out: &mut String, cells: Vec<String>| {
-        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    let mut out = Markdown::new("devices", results.iter().map(|(size, _)| size.label()));
+    let row = |out: &mut Markdown, name: &str, value: &dyn Fn(&Figures) -> String| {
+        out.row(name, results.iter().map(|(_, f)| value(f)));
     };
-    let header = |out: &mut String, title: &str| {
-        let mut cells = vec![title.to_string()];
-        cells.extend(results.iter().map(|(size, _)| size.label()));
-        line(out, cells.clone());
-        line(out, cells.iter().map(|_| "---".to_string()).collect());
-    };
-    let row = |out: &mut String, name: &str, value: &dyn Fn(&Figures) -> String| {
-        let mut cells = vec![name.to_string()];
-        cells.extend(results.iter().map(|(_, f)| value(f)));
-        line(out, cells);
-    };
-    header(&mut out, "devices");
     row(&mut out, "report rows (archives)", &|f| group(f.rows));
     row(&mut out, "series exposed", &|f| group(f.series));
     row(&mut out, "report pages", &|f| group(f.refresh_pages));
@@ -995,24 +1001,12 @@ fn report(results: &[(Size, Figures)], plan: &Plan) -> String {
         mib(f.loaded_peak_rss)
     });
     row(&mut out, "plain body", &|f| mib(f.plain.bytes as u64));
-    row(&mut out, "plain p50 / p99", &|f| {
-        format!(
-            "{} / {}",
-            ms(f.plain.quantile(0.5)),
-            ms(f.plain.quantile(0.99))
-        )
-    });
+    row(&mut out, "plain p50 / p99", &|f| f.plain.p50_p99());
     row(&mut out, "output floor (copy, plain)", &|f| {
         ms(f.output_floor_plain)
     });
     row(&mut out, "gzip body", &|f| mib(f.gzip.bytes as u64));
-    row(&mut out, "**gzip p50 / p99**", &|f| {
-        format!(
-            "{} / {}",
-            ms(f.gzip.quantile(0.5)),
-            ms(f.gzip.quantile(0.99))
-        )
-    });
+    row(&mut out, "**gzip p50 / p99**", &|f| f.gzip.p50_p99());
     row(&mut out, "output floor (copy, gzip)", &|f| {
         ms(f.output_floor_gzip)
     });
@@ -1027,51 +1021,27 @@ fn report(results: &[(Size, Figures)], plan: &Plan) -> String {
         row(
             &mut out,
             &format!("{name} p50 / p99, 8 clients, no refresh"),
-            &|f| {
-                let l = idle(f);
-                format!(
-                    "{} / {} ({} scrapes)",
-                    ms(l.quantile(0.5)),
-                    ms(l.quantile(0.99)),
-                    l.samples.len()
-                )
-            },
+            &|f| idle(f).p50_p99_of(),
         );
         row(
             &mut out,
             &format!("**{name} p99, 8 clients, during a refresh**"),
-            &|f| {
-                let r = pick(f);
-                format!(
-                    "{} ({} scrapes)",
-                    ms(r.during_refresh.quantile(0.99)),
-                    r.during_refresh.samples.len()
-                )
-            },
+            &|f| pick(f).during_refresh.p99_of(),
         );
         row(
             &mut out,
             &format!("{name} p50 / p99, 8 clients, all"),
-            &|f| {
-                let r = pick(f);
-                format!(
-                    "{} / {} ({} scrapes)",
-                    ms(r.all.quantile(0.5)),
-                    ms(r.all.quantile(0.99)),
-                    r.all.samples.len()
-                )
-            },
+            &|f| pick(f).all.p50_p99_of(),
         );
     }
     row(&mut out, "refreshes during the load", &|f| {
         f.loaded_refreshes.to_string()
     });
-    out.push_str(&format!(
-        "\n{} sequential scrapes of each encoding on a quiet exporter; {} s of {LOAD_CLIENTS}-client load per encoding on the quiet exporter, then on one refreshing each source every second (every N/25 seconds for N tenants).\n",
+    out.finish(&format!(
+        "{} sequential scrapes of each encoding on a quiet exporter; {} s of {LOAD_CLIENTS}-client load per encoding on the quiet exporter, then on one refreshing each source every second (every N/25 seconds for N tenants).",
         plan.scrapes,
         plan.load.as_secs()
-    ));
-    out
+    ))
 }
 
 fn machine() -> String {
