@@ -1,17 +1,28 @@
-//! String interning: label values such as org, destination or OS names repeat across
-//! thousands of rows and are stored once.
+//! Interning: label values such as org, destination or OS names, and the combinations a
+//! device runs, repeat across thousands of rows and are stored once.
 
+use std::borrow::Borrow;
+use std::hash::Hash;
 use std::sync::Arc;
 
-#[derive(Default)]
-pub(crate) struct Interner(foldhash::HashSet<Arc<str>>);
+pub(crate) struct Interner<T: ?Sized = str>(foldhash::HashSet<Arc<T>>);
 
-impl Interner {
-    pub(crate) fn get(&mut self, value: &str) -> Arc<str> {
-        if let Some(existing) = self.0.get(value) {
+impl<T: ?Sized> Default for Interner<T> {
+    fn default() -> Self {
+        Interner(foldhash::HashSet::default())
+    }
+}
+
+impl<T: ?Sized + Hash + Eq> Interner<T> {
+    /// The stored copy of `value`, stored on first sight.
+    pub(crate) fn get<Q: Borrow<T>>(&mut self, value: Q) -> Arc<T>
+    where
+        Arc<T>: From<Q>,
+    {
+        if let Some(existing) = self.0.get(value.borrow()) {
             return existing.clone();
         }
-        let value: Arc<str> = Arc::from(value);
+        let value = Arc::from(value);
         self.0.insert(value.clone());
         value
     }
@@ -23,10 +34,18 @@ mod tests {
 
     #[test]
     fn same_text_same_allocation() {
-        let mut interner = Interner::default();
+        let mut interner = Interner::<str>::default();
         let a = interner.get("Engineering");
         let b = interner.get("Engineering");
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &interner.get("Sales")));
+    }
+
+    #[test]
+    fn same_value_same_allocation() {
+        let mut interner = Interner::<(u8, String)>::default();
+        let a = interner.get((1, "x".to_string()));
+        assert!(Arc::ptr_eq(&a, &interner.get((1, "x".to_string()))));
+        assert!(!Arc::ptr_eq(&a, &interner.get((2, "x".to_string()))));
     }
 }

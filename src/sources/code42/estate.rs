@@ -11,6 +11,7 @@ use super::families::{
     DEVICE_INFO, LAST_ACTIVITY, LAST_COMPLETED, LAST_CONNECTED, NEVER_COMPLETED, ORG_ARCHIVE_BYTES,
     ORG_DEVICES, ORG_DEVICES_UNPROTECTED, SELECTED_BYTES,
 };
+use super::packed::Packed;
 use super::row::{AlertStates, ArchiveRow};
 use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Value};
 use crate::health::{Crossing, HealthSummary, StaleItem, SummaryBuilder, Thresholds};
@@ -25,19 +26,32 @@ const BACKUP_AGE_THRESHOLDS: Thresholds = Thresholds::days(3, 5);
 const NO_NEW_DATA_THRESHOLDS: Thresholds = Thresholds::days(3, 7);
 const CONNECTION_THRESHOLDS: Thresholds = Thresholds::days(3, 5);
 
+// The estate is the largest thing a refresh holds besides the snapshots (at 100,000
+// devices, over a third of a later refresh's peak), so its rows are kept small: the
+// strings a device shares with thousands of others are one shared profile, and optional
+// numbers take the space of the number.
+
 /// A device (computer) with the attributes of `backup_device_info`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
     pub uid: Arc<str>,
-    pub name: Arc<str>,
+    pub name: Box<str>,
+    pub user: Box<str>,
+    /// Saved as the device's own `org`, `os`, `os_version` and `app_version` fields.
+    #[serde(flatten)]
+    pub profile: Arc<Profile>,
+    pub last_connected_ms: Packed<i64>,
+    /// Union of the alert states of the device's archives.
+    pub alerts: AlertStates,
+}
+
+/// Where a device belongs and what it runs: a few combinations, shared by many devices.
+#[derive(Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Profile {
     pub org: Arc<str>,
-    pub user: Arc<str>,
     pub os: Arc<str>,
     pub os_version: Arc<str>,
     pub app_version: Arc<str>,
-    pub last_connected_ms: Option<i64>,
-    /// Union of the alert states of the device's archives.
-    pub alerts: AlertStates,
 }
 
 /// An archive: one device backing up to one destination.
@@ -46,12 +60,12 @@ pub struct Archive {
     /// Index into [`Code42Estate::devices`].
     pub device: u32,
     pub destination: Arc<str>,
-    pub creation_ms: Option<i64>,
-    pub last_completed_ms: Option<i64>,
-    pub last_activity_ms: Option<i64>,
-    pub complete_ratio: Option<f64>,
-    pub archive_bytes: Option<u64>,
-    pub selected_bytes: Option<u64>,
+    pub creation_ms: Packed<i64>,
+    pub last_completed_ms: Packed<i64>,
+    pub last_activity_ms: Packed<i64>,
+    pub complete_ratio: Packed<f64>,
+    pub archive_bytes: Packed<u64>,
+    pub selected_bytes: Packed<u64>,
     pub cold_storage: bool,
     /// The archive's own alert states.
     #[serde(default)]
@@ -70,6 +84,7 @@ pub struct Code42Estate {
 pub struct EstateBuilder {
     /// Org, OS, version and destination names repeat across thousands of rows.
     strings: Interner,
+    profiles: Interner<Profile>,
     device_index: foldhash::HashMap<Arc<str>, u32>,
     /// (device, interned destination): its address identifies the destination.
     archive_keys: foldhash::HashSet<(u32, usize)>,
@@ -96,22 +111,26 @@ impl EstateBuilder {
             Some(&index) => {
                 let device = &mut self.estate.devices[index as usize];
                 device.alerts.0 |= row.alerts.0;
-                device.last_connected_ms = device.last_connected_ms.max(row.last_connected_ms);
+                let connected = device.last_connected_ms.get().max(row.last_connected_ms);
+                device.last_connected_ms = Packed::new(connected);
                 index
             }
             None => {
                 let index = self.estate.devices.len() as u32;
                 let uid: Arc<str> = Arc::from(row.device_uid.as_ref());
                 self.device_index.insert(uid.clone(), index);
+                let profile = Profile {
+                    org: self.strings.get(row.org_name.as_ref()),
+                    os: self.strings.get(row.os.as_ref()),
+                    os_version: self.strings.get(row.os_version.as_ref()),
+                    app_version: self.strings.get(row.app_version.as_ref()),
+                };
                 self.estate.devices.push(Device {
                     uid,
-                    name: Arc::from(row.device_name.as_ref()),
-                    org: self.strings.get(&row.org_name),
-                    user: Arc::from(row.username.as_ref()),
-                    os: self.strings.get(&row.os),
-                    os_version: self.strings.get(&row.os_version),
-                    app_version: self.strings.get(&row.app_version),
-                    last_connected_ms: row.last_connected_ms,
+                    name: Box::from(row.device_name.as_ref()),
+                    user: Box::from(row.username.as_ref()),
+                    profile: self.profiles.get(profile),
+                    last_connected_ms: Packed::new(row.last_connected_ms),
                     alerts: row.alerts,
                 });
                 index
@@ -119,7 +138,7 @@ impl EstateBuilder {
         };
         // The report lists an archive twice when a user has several backup sets; one series
         // per device and destination is what the metrics promise, so later copies are skipped.
-        let destination = self.strings.get(&row.destination);
+        let destination = self.strings.get(row.destination.as_ref());
         if self.page_first.is_none() {
             let uid = self.estate.devices[device as usize].uid.clone();
             self.page_first = Some((uid, destination.clone()));
@@ -132,12 +151,12 @@ impl EstateBuilder {
         self.estate.archives.push(Archive {
             device,
             destination,
-            creation_ms: row.creation_ms,
-            last_completed_ms: row.last_completed_ms,
-            last_activity_ms: row.last_activity_ms,
-            complete_ratio: row.complete_ratio,
-            archive_bytes: row.archive_bytes,
-            selected_bytes: row.selected_bytes,
+            creation_ms: Packed::new(row.creation_ms),
+            last_completed_ms: Packed::new(row.last_completed_ms),
+            last_activity_ms: Packed::new(row.last_activity_ms),
+            complete_ratio: Packed::new(row.complete_ratio),
+            archive_bytes: Packed::new(row.archive_bytes),
+            selected_bytes: Packed::new(row.selected_bytes),
             cold_storage: row.cold_storage,
             alerts: row.alerts,
         });
@@ -170,19 +189,19 @@ impl Archive {
     /// What the age series counts from: the last completed backup, or the device's creation
     /// if it never completed one.
     fn age_from_ms(&self) -> Option<i64> {
-        self.last_completed_ms.or(self.creation_ms)
+        self.last_completed_ms.get().or(self.creation_ms.get())
     }
 
     /// Series this archive adds.
     fn series(&self) -> usize {
         let optional = [
-            self.last_completed_ms.is_some(),
+            self.last_completed_ms.get().is_some(),
             self.age_from_ms().is_some(),
-            self.last_completed_ms.is_none(),
-            self.last_activity_ms.is_some(),
-            self.complete_ratio.is_some(),
-            self.archive_bytes.is_some(),
-            self.selected_bytes.is_some(),
+            self.last_completed_ms.get().is_none(),
+            self.last_activity_ms.get().is_some(),
+            self.complete_ratio.get().is_some(),
+            self.archive_bytes.get().is_some(),
+            self.selected_bytes.get().is_some(),
         ];
         1 + optional.iter().filter(|b| **b).count()
     }
@@ -236,7 +255,7 @@ impl DeviceView<'_> {
         [
             self.backup_since_ms(),
             self.oldest_activity_ms,
-            self.device.last_connected_ms,
+            self.device.last_connected_ms.get(),
         ]
         .into_iter()
         .flatten()
@@ -253,7 +272,7 @@ impl DeviceView<'_> {
         if let Some(activity) = self.oldest_activity_ms {
             crossing = crossing.age(activity, NO_NEW_DATA_THRESHOLDS, false);
         }
-        match self.device.last_connected_ms {
+        match self.device.last_connected_ms.get() {
             Some(connected) => crossing.age(connected, CONNECTION_THRESHOLDS, false),
             None => crossing,
         }
@@ -314,13 +333,13 @@ impl<'e> DeviceView<'e> {
             alerts: AlertStates::default(),
         };
         for archive in archives {
-            view.created_ms = view.created_ms.or(archive.creation_ms);
+            view.created_ms = view.created_ms.or(archive.creation_ms.get());
             if archive.cold_storage {
                 continue;
             }
             view.live = true;
-            view.freshest_ms = view.freshest_ms.max(archive.last_completed_ms);
-            if let Some(activity) = archive.last_activity_ms {
+            view.freshest_ms = view.freshest_ms.max(archive.last_completed_ms.get());
+            if let Some(activity) = archive.last_activity_ms.get() {
                 view.oldest_activity_ms = Some(
                     view.oldest_activity_ms
                         .map_or(activity, |a| a.min(activity)),
@@ -348,7 +367,7 @@ impl VendorState for Code42Estate {
             if let Some(since_ms) = view.backup_since_ms() {
                 summary.offer(since_ms, || StaleItem {
                     name: ctx.identity(&view.device.name).into_owned(),
-                    group: view.device.org.to_string(),
+                    group: view.device.profile.org.to_string(),
                     since_ms,
                     never_completed: view.never_completed(),
                 });
@@ -390,30 +409,31 @@ impl VendorState for Code42Estate {
                 .filter(|(_, bit)| view.alerts.has(*bit))
                 .count();
             let series = 1
-                + usize::from(device.last_connected_ms.is_some())
+                + usize::from(device.last_connected_ms.get().is_some())
                 + states
                 + view.archives.iter().map(|a| a.series()).sum::<usize>();
             if !out.admit(series) {
                 continue;
             }
             let info = out.labels(&[
-                ("org", &device.org),
+                ("org", &device.profile.org),
                 ("device_uid", &device.uid),
                 ("device_name", &ctx.identity(&device.name)),
                 ("user", &ctx.identity(&device.user)),
-                ("os", &device.os),
-                ("os_version", &device.os_version),
-                ("app_version", &device.app_version),
+                ("os", &device.profile.os),
+                ("os_version", &device.profile.os_version),
+                ("app_version", &device.profile.app_version),
             ]);
             out.push(&DEVICE_INFO, info, Value::Int(1));
-            if let Some(ms) = device.last_connected_ms {
-                let labels = out.labels(&[("org", &device.org), ("device_uid", &device.uid)]);
+            if let Some(ms) = device.last_connected_ms.get() {
+                let labels =
+                    out.labels(&[("org", &device.profile.org), ("device_uid", &device.uid)]);
                 out.push(&LAST_CONNECTED, labels, Value::TimestampMs(ms));
             }
             for (name, bit) in AlertStates::NAMED {
                 if view.alerts.has(bit) {
                     let labels = out.labels(&[
-                        ("org", &device.org),
+                        ("org", &device.profile.org),
                         ("device_uid", &device.uid),
                         ("alert", name),
                     ]);
@@ -434,7 +454,7 @@ impl Code42Estate {
         let mut warning_devices = 0;
         let mut critical_devices = 0;
         for device in &self.devices {
-            let org = orgs.entry(&device.org).or_default();
+            let org = orgs.entry(&device.profile.org).or_default();
             org.devices += 1;
             for (i, (_, bit)) in AlertStates::NAMED.iter().enumerate() {
                 if device.alerts.has(*bit) {
@@ -447,14 +467,14 @@ impl Code42Estate {
         let mut live = vec![false; self.devices.len()];
         for archive in &self.archives {
             let device = &self.devices[archive.device as usize];
-            let org = orgs.entry(&device.org).or_default();
+            let org = orgs.entry(&device.profile.org).or_default();
             org.archive_bytes = org
                 .archive_bytes
-                .saturating_add(archive.archive_bytes.unwrap_or(0));
+                .saturating_add(archive.archive_bytes.get().unwrap_or(0));
             live[archive.device as usize] |= !archive.cold_storage;
         }
         for (device, live) in self.devices.iter().zip(live) {
-            orgs.entry(&device.org).or_default().unprotected += u64::from(!live);
+            orgs.entry(&device.profile.org).or_default().unprotected += u64::from(!live);
         }
         for (org, totals) in &orgs {
             let labels = out.labels(&[("org", org)]);
@@ -483,32 +503,32 @@ impl Code42Estate {
 
 fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilder) {
     let labels = out.labels(&[
-        ("org", &device.org),
+        ("org", &device.profile.org),
         ("device_uid", &device.uid),
         ("destination", &archive.destination),
     ]);
-    match archive.last_completed_ms {
+    match archive.last_completed_ms.get() {
         Some(ms) => {
             out.push(&LAST_COMPLETED, labels, Value::TimestampMs(ms));
             out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(ms));
         }
         None => {
-            if let Some(created) = archive.creation_ms {
+            if let Some(created) = archive.creation_ms.get() {
                 out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(created));
             }
             out.push(&NEVER_COMPLETED, labels, Value::Int(1));
         }
     }
-    if let Some(ms) = archive.last_activity_ms {
+    if let Some(ms) = archive.last_activity_ms.get() {
         out.push(&LAST_ACTIVITY, labels, Value::TimestampMs(ms));
     }
-    if let Some(ratio) = archive.complete_ratio {
+    if let Some(ratio) = archive.complete_ratio.get() {
         out.push(&COMPLETE_RATIO, labels, Value::Float(ratio));
     }
-    if let Some(bytes) = archive.archive_bytes {
+    if let Some(bytes) = archive.archive_bytes.get() {
         out.push(&ARCHIVE_BYTES, labels, Value::Int(bytes as i64));
     }
-    if let Some(bytes) = archive.selected_bytes {
+    if let Some(bytes) = archive.selected_bytes.get() {
         out.push(&SELECTED_BYTES, labels, Value::Int(bytes as i64));
     }
     out.push(
@@ -576,5 +596,44 @@ mod tests {
             estate.devices[0].alerts,
             AlertStates(AlertStates::WARNING_BACKUP | AlertStates::CRITICAL_CONNECTION)
         );
+    }
+
+    /// The saved state (`--storage.path`) keeps the format it had before devices shared
+    /// profiles and optional numbers were packed: files written before still load.
+    #[test]
+    fn saved_format_is_unchanged() {
+        let saved = serde_json::json!({
+            "devices": [{
+                "uid": "1", "name": "pc", "user": "u", "org": "Eng", "os": "win",
+                "os_version": "10", "app_version": "7", "last_connected_ms": 5000,
+                "alerts": 0,
+            }],
+            "archives": [{
+                "device": 0, "destination": "cloud", "creation_ms": 1000,
+                "last_completed_ms": null, "last_activity_ms": null, "complete_ratio": null,
+                "archive_bytes": 10, "selected_bytes": null, "cold_storage": false, "alerts": 0,
+            }],
+        });
+        let mut builder = EstateBuilder::default();
+        builder.add(row("1", "cloud", "Eng", 0));
+        let (estate, _) = builder.finish();
+        assert_eq!(serde_json::to_value(&estate).unwrap(), saved);
+        let loaded: Code42Estate = serde_json::from_value(saved).unwrap();
+        assert_eq!(loaded, estate);
+    }
+
+    #[test]
+    fn devices_share_their_profile() {
+        let mut builder = EstateBuilder::default();
+        builder.add(row("1", "cloud", "Eng", 0));
+        builder.add(row("2", "cloud", "Eng", 0));
+        builder.add(row("3", "cloud", "Sales", 0));
+        let (estate, _) = builder.finish();
+        let [a, b, c] = &estate.devices[..] else {
+            panic!("three devices")
+        };
+        assert!(Arc::ptr_eq(&a.profile, &b.profile));
+        assert_eq!(&*c.profile.org, "Sales");
+        assert_eq!(c.profile.os, a.profile.os);
     }
 }

@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod estate;
 pub mod families;
+mod packed;
 mod row;
 
 use std::sync::Arc;
@@ -170,7 +171,7 @@ impl Vendor for Code42 {
             detail: format!("page 1: {e}"),
         })?;
         let (estate, skipped) = builder.finish();
-        let mut orgs: Vec<&str> = estate.devices.iter().map(|d| &*d.org).collect();
+        let mut orgs: Vec<&str> = estate.devices.iter().map(|d| &*d.profile.org).collect();
         orgs.sort_unstable();
         orgs.dedup();
         lines.push(format!(
