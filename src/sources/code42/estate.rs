@@ -381,7 +381,8 @@ impl VendorState for Code42Estate {
     /// the source's series are capped). A device kept keeps all its archives, so rules
     /// that take the freshest destination see every destination.
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
-        out.reserve_labels(self.devices.len() * 2 + self.archives.len());
+        // Only an archive's backup age is written at scrape time: one label set each.
+        out.reserve_labels(self.archives.len());
         self.expose_totals(out);
         if ctx.detail == Detail::None {
             return;
