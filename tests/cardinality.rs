@@ -327,7 +327,7 @@ async fn hash_identities_replaces_device_and_user_names_by_the_documented_hash()
         }
     }
     // The status page names the stalest devices as the labels do.
-    let page = reqwest::get(harness.url("/"))
+    let page = common::get(harness.url("/"))
         .await
         .unwrap()
         .text()
@@ -362,7 +362,7 @@ async fn an_unreadable_hash_key_withholds_names_everywhere() {
     let metrics = harness.metrics().await;
     assert_eq!(metrics.count("backup_device_info"), 0);
     assert!(metrics.count("backup_org_devices") > 0, "totals stay");
-    let page = reqwest::get(harness.url("/"))
+    let page = common::get(harness.url("/"))
         .await
         .unwrap()
         .text()

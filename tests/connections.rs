@@ -44,7 +44,7 @@ fn start(dir: &Path, args: &[&str]) -> Exporter {
 /// Waits for the demo's first refresh.
 async fn ready(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !reqwest::get(format!("http://127.0.0.1:{port}/-/ready"))
+    while !common::get(format!("http://127.0.0.1:{port}/-/ready"))
         .await
         .is_ok_and(|r| r.status() == 200)
     {
@@ -183,7 +183,7 @@ async fn a_scrape_succeeds_beside_two_thousand_silent_connections_and_the_cap_ho
     for _ in 0..2000 {
         silent.push(TcpStream::connect(&address).await.unwrap());
     }
-    let response = reqwest::get(format!("http://{address}/metrics"))
+    let response = common::get(format!("http://{address}/metrics"))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
@@ -205,7 +205,7 @@ async fn a_scrape_succeeds_beside_two_thousand_silent_connections_and_the_cap_ho
     assert!(closed_after(extra, start).await < Duration::from_secs(1));
     held.pop();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let response = reqwest::get(format!("http://{address}/-/healthy"))
+    let response = common::get(format!("http://{address}/-/healthy"))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
@@ -236,7 +236,7 @@ async fn two_thousand_concurrent_scrapes_stay_within_the_request_limit() {
     let address = format!("127.0.0.1:{}", exporter.port);
     let baseline = {
         // One full scrape first: the snapshot encoded, the allocator warm.
-        let body = reqwest::get(format!("http://{address}/metrics"))
+        let body = common::get(format!("http://{address}/metrics"))
             .await
             .unwrap()
             .bytes()
@@ -289,7 +289,7 @@ async fn two_thousand_concurrent_scrapes_stay_within_the_request_limit() {
 async fn reloads_are_limited_to_one_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = start(dir.path(), &["--web.enable-lifecycle"]);
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let url = format!("http://127.0.0.1:{}/-/reload", exporter.port);
     let mut statuses = Vec::new();
     for _ in 0..20 {
@@ -315,7 +315,7 @@ async fn basic_auth_timing_does_not_reveal_user_names() {
     .unwrap();
     let web = dir.path().join("web.yml").display().to_string();
     let exporter = start(dir.path(), &["--web.config.file", &web]);
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let url = format!("http://127.0.0.1:{}/-/healthy", exporter.port);
     // After the first refresh, and alternating, so both see the same load.
     let deadline = Instant::now() + Duration::from_secs(30);

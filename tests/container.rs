@@ -75,7 +75,7 @@ fn run(image: &str, name: &str, mounts: &[String], args: &[&str]) -> Container {
 }
 
 async fn get(url: &str) -> Option<(u16, String)> {
-    let response = reqwest::get(url).await.ok()?;
+    let response = common::get(url).await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.text().await.ok()?))
 }

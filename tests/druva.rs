@@ -962,7 +962,7 @@ async fn reports_can_be_chosen_and_events_turned_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn simulator_serves_every_m365_report_of_the_reference() {
     let harness = start("    events: none\n").await;
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let url = harness.sim.url();
     let token = client
         .post(format!("{url}/token"))

@@ -430,7 +430,7 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     ));
     let prometheus_port = common::listening_port(processes.0[1].id());
 
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let prometheus = Prometheus {
         client: client.clone(),
         url: format!("http://127.0.0.1:{prometheus_port}"),

@@ -70,7 +70,7 @@ async fn both_vendors_at_a_fixed_clock() {
         code42_yaml(url, secret, "") + druva_yaml(url, secret, "").trim_start_matches("sources:\n")
     })
     .await;
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let text = client
         .get(harness.url("/metrics"))
         .send()

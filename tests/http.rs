@@ -27,7 +27,7 @@ async fn start() -> Harness {
 
 /// A client that does not decompress, so the test sees the bytes on the wire.
 fn raw_client() -> reqwest::Client {
-    reqwest::Client::builder().no_gzip().build().unwrap()
+    common::http_client_builder().no_gzip().build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -50,12 +50,12 @@ impl Exporter {
     }
 
     async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let response = reqwest::get(self.url(path)).await.ok()?;
+        let response = common::get(self.url(path)).await.ok()?;
         Some((response.status().as_u16(), response.text().await.ok()?))
     }
 
     async fn post(&self, path: &str) -> (u16, String) {
-        let response = reqwest::Client::new()
+        let response = common::http_client()
             .post(self.url(path))
             .send()
             .await

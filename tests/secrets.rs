@@ -155,7 +155,7 @@ async fn no_secret_leaks_through_any_failure_path() {
         vec![FaultRule::new(Fault::ExpirePageTokens).times(10)],
         vec![],
     ];
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     for (i, round) in rounds.into_iter().enumerate() {
         faults.clear();
         round.into_iter().for_each(|r| faults.add(r));

@@ -93,7 +93,7 @@ async fn soak() {
     let pid = exporter.id();
     let port = common::listening_port(pid);
     let url = format!("http://127.0.0.1:{port}/metrics");
-    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let client = common::http_client_builder().no_gzip().build().unwrap();
     while client
         .get(format!("http://127.0.0.1:{port}/-/ready"))
         .send()

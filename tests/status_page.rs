@@ -234,7 +234,7 @@ fn resource_health(sim: &RunningSimulator) -> [usize; 4] {
 #[tokio::test(flavor = "multi_thread")]
 async fn shows_the_stalest_devices_and_resources_with_their_ages() {
     let demo = Harness::demo(Clock::manual(NOW_MS)).await;
-    let html = reqwest::get(demo.url("/"))
+    let html = common::get(demo.url("/"))
         .await
         .unwrap()
         .text()

@@ -41,25 +41,9 @@ fn web_config(dir: &Path, password_hash: &str) -> String {
     )
 }
 
-/// Every test request gives up after this. Over TLS 1.3 a server refuses a missing client
-/// certificate only after the client has finished its handshake; the client then reads the
-/// alert and closes the connection, yet about one request in several thousand never
-/// completes (seen in reqwest's pooled client, with strace: the socket closed, the future
-/// pending). Without a timeout that hung the whole CI run.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A plain-HTTP client with the tests' timeout.
-fn plain_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .unwrap()
-}
-
 fn client(pki: &pki::Pki, identity: Option<(&str, &str)>) -> reqwest::Client {
     backup_exporter::install_crypto_provider();
-    let mut builder = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
+    let mut builder = common::http_client_builder()
         .tls_certs_only([reqwest::Certificate::from_pem(pki.ca.as_bytes()).unwrap()])
         .no_gzip();
     if let Some((cert, key)) = identity {
@@ -162,7 +146,7 @@ async fn tls_client_certificates_and_basic_auth() {
             .status(),
         401
     );
-    let plain = plain_client()
+    let plain = common::http_client()
         .get(format!("http://127.0.0.1:{port}/metrics"))
         .basic_auth("prometheus", Some("s3cret-canary"))
         .send()
@@ -226,7 +210,7 @@ async fn tls_client_certificates_and_basic_auth() {
         let query = format!("http://127.0.0.1:{prometheus_port}/api/v1/query?query=up");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let up = match reqwest::get(&query).await {
+            let up = match common::get(&query).await {
                 Ok(r) => r.text().await.unwrap_or_default(),
                 Err(_) => String::new(),
             };
@@ -349,7 +333,7 @@ async fn a_web_config_rewritten_in_place_never_opens_the_door() {
         })
     };
     let anonymous = client(&pki, None);
-    let plain = plain_client();
+    let plain = common::http_client();
     let mut opened = Vec::new();
     for _ in 0..100 {
         let probes = [
@@ -554,7 +538,7 @@ mod upstream {
                 sim.url()
             ),
         );
-        let client = super::plain_client();
+        let client = super::common::http_client();
         for (args, source) in [
             (vec!["--demo"], "demo-crashplan"),
             (vec!["--config.file", config.as_str()], "c"),

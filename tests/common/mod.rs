@@ -16,6 +16,28 @@ use tokio::sync::watch;
 
 pub mod pki;
 
+/// Every test request gives up after this, so a request that is never answered fails its
+/// test instead of hanging the whole run. One did: over TLS 1.3 a server refuses a missing
+/// client certificate only after the client has finished its handshake; the client read the
+/// alert and closed the socket, yet its request never completed (strace; about one request
+/// in several thousand, in reqwest's pooled client), and CI ran into its time limit.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A client builder whose requests time out after [`REQUEST_TIMEOUT`].
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(REQUEST_TIMEOUT)
+}
+
+/// A client whose requests time out after [`REQUEST_TIMEOUT`].
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().unwrap()
+}
+
+/// `GET url`, timing out after [`REQUEST_TIMEOUT`].
+pub async fn get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http_client().get(url).send().await
+}
+
 /// The first of `names` found on PATH. Outside CI a missing tool skips the test (`None`,
 /// with a message); in CI it fails it, because .ci/run installs every tool the tests use.
 pub fn required_tool(names: &[&str], package: &str) -> Option<std::path::PathBuf> {
@@ -276,7 +298,7 @@ impl Harness {
 
     /// `/metrics` as text (plain, 0.0.4).
     pub async fn scrape(&self) -> String {
-        reqwest::get(self.url("/metrics"))
+        get(self.url("/metrics"))
             .await
             .unwrap()
             .text()
