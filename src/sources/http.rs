@@ -273,18 +273,35 @@ impl Upstream {
     pub(crate) async fn execute(
         &self,
         endpoint: &'static str,
-        mut request: RequestBuilder,
+        request: RequestBuilder,
     ) -> Result<Response, RefreshError> {
+        let answer = self.execute_if(endpoint, request, || true).await?;
+        Ok(answer.expect("a request that is always wanted is always sent"))
+    }
+
+    /// As [`Upstream::execute`], but once the request has a slot it is sent only if
+    /// `still_wanted` says so; otherwise the slot is given back and the answer is `None`.
+    /// A request that waited for a slot with a bearer token checks here that the token was
+    /// not replaced meanwhile, so it never goes out with one the vendor already refused.
+    pub(crate) async fn execute_if(
+        &self,
+        endpoint: &'static str,
+        mut request: RequestBuilder,
+        still_wanted: impl Fn() -> bool,
+    ) -> Result<Option<Response>, RefreshError> {
         let mut attempt = 0;
         loop {
             let again = request.try_clone();
             let response = {
                 let _slot = self.limiter.slot().await;
+                if !still_wanted() {
+                    return Ok(None);
+                }
                 self.send(endpoint, request).await?
             };
             if response.status != 429 {
                 self.limiter.calm();
-                return Ok(response);
+                return Ok(Some(response));
             }
             let retry_after = response.retry_after();
             let retry = again.filter(|_| {
@@ -295,7 +312,7 @@ impl Upstream {
             self.limiter
                 .slow_down(retry.is_some().then_some(retry_after));
             let Some(next) = retry else {
-                return Ok(response);
+                return Ok(Some(response));
             };
             warn!(
                 endpoint,

@@ -87,7 +87,12 @@ pub(crate) struct Sent {
 }
 
 #[derive(Default)]
-pub(crate) struct TokenCache(tokio::sync::Mutex<Option<Cached>>);
+pub(crate) struct TokenCache {
+    cached: tokio::sync::Mutex<Option<Cached>>,
+    /// The token requests should use now; `None` while a rejected one is being renewed.
+    /// Read without waiting, when a request gets its slot at the limiter.
+    current: std::sync::Mutex<Option<Secret>>,
+}
 
 impl TokenCache {
     /// The cached token, or a new one from `fetch`.
@@ -96,7 +101,7 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token, RefreshError>>,
     {
-        let mut cached = self.0.lock().await;
+        let mut cached = self.cached.lock().await;
         if let Some(token) = cached.as_ref()
             && Instant::now() < token.renew_at
         {
@@ -109,22 +114,57 @@ impl TokenCache {
             value: value.clone(),
             renew_at: Instant::now() + lifetime.saturating_sub(margin),
         });
+        *self.current.lock().expect("token") = Some(value.clone());
         Ok(value)
+    }
+
+    /// Whether `token` is still the one to use: not replaced by a renewal, and not
+    /// rejected and waiting for one.
+    pub(crate) fn is_current(&self, token: &Secret) -> bool {
+        self.current.lock().expect("token").as_ref() == Some(token)
     }
 
     /// Drops `rejected` if it is still the cached token. Requests running side by side
     /// may all be refused the same expired token: the first renews it, and the others then
     /// use the new one instead of dropping it and fetching yet another.
     async fn forget(&self, rejected: &Secret) {
-        let mut cached = self.0.lock().await;
+        {
+            let mut current = self.current.lock().expect("token");
+            if current.as_ref() == Some(rejected) {
+                *current = None;
+            }
+        }
+        let mut cached = self.cached.lock().await;
         if cached.as_ref().is_some_and(|c| c.value == *rejected) {
             *cached = None;
         }
     }
 
-    /// Sends a request with a token. If the answer's status is in `rejected`, the token is
-    /// dropped, a new one fetched and the request sent once more; that second answer is
-    /// returned whatever it is.
+    /// Sends `send(token)` with the current token until it is sent: `send` answers `None`
+    /// when the token was replaced while the request waited for a slot.
+    async fn send_current<F, Fut, S, SFut>(
+        &self,
+        fetch: &F,
+        send: &S,
+    ) -> Result<(Secret, Response), RefreshError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Token, RefreshError>>,
+        S: Fn(Secret) -> SFut,
+        SFut: Future<Output = Result<Option<Response>, RefreshError>>,
+    {
+        loop {
+            let token = self.get(fetch).await?;
+            if let Some(response) = send(token.clone()).await? {
+                return Ok((token, response));
+            }
+        }
+    }
+
+    /// Sends a request with a token; `send` should send it only while
+    /// [`TokenCache::is_current`] holds for that token once it has a slot. If the answer's
+    /// status is in `rejected`, the token is dropped, a new one fetched and the request
+    /// sent once more; that second answer is returned whatever it is.
     pub(crate) async fn send<F, Fut, S, SFut>(
         &self,
         fetch: F,
@@ -135,10 +175,9 @@ impl TokenCache {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Token, RefreshError>>,
         S: Fn(Secret) -> SFut,
-        SFut: Future<Output = Result<Response, RefreshError>>,
+        SFut: Future<Output = Result<Option<Response>, RefreshError>>,
     {
-        let token = self.get(&fetch).await?;
-        let response = send(token.clone()).await?;
+        let (token, response) = self.send_current(&fetch, &send).await?;
         if !rejected.contains(&response.status) {
             return Ok(Sent {
                 response,
@@ -147,8 +186,7 @@ impl TokenCache {
             });
         }
         self.forget(&token).await;
-        let token = self.get(&fetch).await?;
-        let response = send(token.clone()).await?;
+        let (token, response) = self.send_current(&fetch, &send).await?;
         Ok(Sent {
             response,
             token,

@@ -101,7 +101,11 @@ impl Client {
                 .get(url.clone())
                 .bearer_auth(token.expose())
                 .header(ACCEPT, "application/json");
-            self.upstream.execute(endpoint, request)
+            async move {
+                self.upstream
+                    .execute_if(endpoint, request, || self.token.is_current(&token))
+                    .await
+            }
         };
         let Sent {
             response,

@@ -110,7 +110,14 @@ impl DruvaApi {
     ) -> Result<Answer, RefreshError> {
         let mut attempt = 0;
         loop {
-            let send = |token: Secret| self.upstream.execute(endpoint, build(&token));
+            let send = |token: Secret| {
+                let request = build(&token);
+                async move {
+                    self.upstream
+                        .execute_if(endpoint, request, || self.token.is_current(&token))
+                        .await
+                }
+            };
             let Sent {
                 response, token, ..
             } = self
