@@ -275,29 +275,31 @@ impl Upstream {
         endpoint: &'static str,
         request: RequestBuilder,
     ) -> Result<Response, RefreshError> {
-        let answer = self.execute_if(endpoint, request, || true).await?;
-        Ok(answer.expect("a request that is always wanted is always sent"))
+        let answer = self.execute_with(endpoint, request, &()).await?;
+        Ok(answer.expect("a request without a credential is always sent"))
     }
 
-    /// As [`Upstream::execute`], but once the request has a slot it is sent only if
-    /// `still_wanted` says so; otherwise the slot is given back and the answer is `None`.
-    /// A request that waited for a slot with a bearer token checks here that the token was
-    /// not replaced meanwhile, so it never goes out with one the vendor already refused.
-    pub(crate) async fn execute_if(
+    /// As [`Upstream::execute`] for a request carrying `credential`: once it has a slot it
+    /// is sent only if the credential is still usable (otherwise the slot is given back and
+    /// the answer is `None`), and the credential hears each answer's status before the slot
+    /// is given back.
+    pub(crate) async fn execute_with(
         &self,
         endpoint: &'static str,
         mut request: RequestBuilder,
-        still_wanted: impl Fn() -> bool,
+        credential: &impl Credential,
     ) -> Result<Option<Response>, RefreshError> {
         let mut attempt = 0;
         loop {
             let again = request.try_clone();
             let response = {
                 let _slot = self.limiter.slot().await;
-                if !still_wanted() {
+                if !credential.usable() {
                     return Ok(None);
                 }
-                self.send(endpoint, request).await?
+                let response = self.send(endpoint, request).await?;
+                credential.answered(response.status);
+                response
             };
             if response.status != 429 {
                 self.limiter.calm();
@@ -388,6 +390,23 @@ impl Upstream {
             body: Bytes::from(body),
         })
     }
+}
+
+/// A credential a request carries, checked at the source's limiter. A request that waited
+/// for a slot is sent only if its credential is still usable, and a refusal is noted before
+/// the slot is given back, so no request waiting behind it goes out with a credential the
+/// vendor has just refused.
+pub(crate) trait Credential {
+    fn usable(&self) -> bool;
+    fn answered(&self, status: u16);
+}
+
+/// No credential to check: token requests themselves, and Basic authentication.
+impl Credential for () {
+    fn usable(&self) -> bool {
+        true
+    }
+    fn answered(&self, _status: u16) {}
 }
 
 /// A short, single-line excerpt of a vendor's error text with `secrets` removed, for logs.

@@ -10,7 +10,7 @@ use reqwest::header::ACCEPT;
 use serde::Deserialize;
 
 use super::RefreshError;
-use super::http::{Response, Upstream, basic_credentials, status_error};
+use super::http::{Credential, Response, Upstream, basic_credentials, status_error};
 use super::record::Scalar;
 use crate::secret::Secret;
 
@@ -86,6 +86,26 @@ pub(crate) struct Sent {
     pub renewed: bool,
 }
 
+/// A request's bearer token, as the limiter checks it: sent only while it is the token to
+/// use, and refused for every waiting request as soon as the vendor refuses it.
+pub(crate) struct Bearer<'a> {
+    cache: &'a TokenCache,
+    pub token: Secret,
+    rejected: &'a [u16],
+}
+
+impl Credential for Bearer<'_> {
+    fn usable(&self) -> bool {
+        self.cache.is_current(&self.token)
+    }
+
+    fn answered(&self, status: u16) {
+        if self.rejected.contains(&status) {
+            self.cache.refused(&self.token);
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct TokenCache {
     cached: tokio::sync::Mutex<Option<Cached>>,
@@ -102,8 +122,11 @@ impl TokenCache {
         Fut: Future<Output = Result<Token, RefreshError>>,
     {
         let mut cached = self.cached.lock().await;
+        // A token the vendor refused is never handed out again, even if the request that
+        // was refused it never got to drop it (its refresh timed out first).
         if let Some(token) = cached.as_ref()
             && Instant::now() < token.renew_at
+            && self.is_current(&token.value)
         {
             return Ok(token.value.clone());
         }
@@ -119,65 +142,75 @@ impl TokenCache {
     }
 
     /// Whether `token` is still the one to use: not replaced by a renewal, and not
-    /// rejected and waiting for one.
-    pub(crate) fn is_current(&self, token: &Secret) -> bool {
+    /// refused and waiting for one.
+    fn is_current(&self, token: &Secret) -> bool {
         self.current.lock().expect("token").as_ref() == Some(token)
+    }
+
+    /// Stops `refused` being handed to requests waiting for a slot, until it is renewed.
+    fn refused(&self, refused: &Secret) {
+        let mut current = self.current.lock().expect("token");
+        if current.as_ref() == Some(refused) {
+            *current = None;
+        }
     }
 
     /// Drops `rejected` if it is still the cached token. Requests running side by side
     /// may all be refused the same expired token: the first renews it, and the others then
     /// use the new one instead of dropping it and fetching yet another.
     async fn forget(&self, rejected: &Secret) {
-        {
-            let mut current = self.current.lock().expect("token");
-            if current.as_ref() == Some(rejected) {
-                *current = None;
-            }
-        }
+        self.refused(rejected);
         let mut cached = self.cached.lock().await;
         if cached.as_ref().is_some_and(|c| c.value == *rejected) {
             *cached = None;
         }
     }
 
-    /// Sends `send(token)` with the current token until it is sent: `send` answers `None`
+    /// Sends `send(bearer)` with the current token until it is sent: `send` answers `None`
     /// when the token was replaced while the request waited for a slot.
-    async fn send_current<F, Fut, S, SFut>(
-        &self,
+    async fn send_current<'a, F, Fut, S, SFut>(
+        &'a self,
         fetch: &F,
+        rejected: &'a [u16],
         send: &S,
     ) -> Result<(Secret, Response), RefreshError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Token, RefreshError>>,
-        S: Fn(Secret) -> SFut,
+        S: Fn(Bearer<'a>) -> SFut,
         SFut: Future<Output = Result<Option<Response>, RefreshError>>,
     {
         loop {
             let token = self.get(fetch).await?;
-            if let Some(response) = send(token.clone()).await? {
+            let bearer = Bearer {
+                cache: self,
+                token: token.clone(),
+                rejected,
+            };
+            if let Some(response) = send(bearer).await? {
                 return Ok((token, response));
             }
         }
     }
 
-    /// Sends a request with a token; `send` should send it only while
-    /// [`TokenCache::is_current`] holds for that token once it has a slot. If the answer's
-    /// status is in `rejected`, the token is dropped, a new one fetched and the request
-    /// sent once more; that second answer is returned whatever it is.
-    pub(crate) async fn send<F, Fut, S, SFut>(
-        &self,
+    /// Sends a request with a token: `send` sends it with
+    /// [`Upstream::execute_with`](super::http::Upstream::execute_with) and the
+    /// [`Bearer`] it is given. If the answer's status is in `rejected`, the token is
+    /// dropped, a new one fetched and the request sent once more; that second answer is
+    /// returned whatever it is.
+    pub(crate) async fn send<'a, F, Fut, S, SFut>(
+        &'a self,
         fetch: F,
-        rejected: &[u16],
+        rejected: &'a [u16],
         send: S,
     ) -> Result<Sent, RefreshError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Token, RefreshError>>,
-        S: Fn(Secret) -> SFut,
+        S: Fn(Bearer<'a>) -> SFut,
         SFut: Future<Output = Result<Option<Response>, RefreshError>>,
     {
-        let (token, response) = self.send_current(&fetch, &send).await?;
+        let (token, response) = self.send_current(&fetch, rejected, &send).await?;
         if !rejected.contains(&response.status) {
             return Ok(Sent {
                 response,
@@ -186,11 +219,51 @@ impl TokenCache {
             });
         }
         self.forget(&token).await;
-        let (token, response) = self.send_current(&fetch, &send).await?;
+        let (token, response) = self.send_current(&fetch, rejected, &send).await?;
         Ok(Sent {
             response,
             token,
             renewed: true,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_token_is_never_handed_out_again() {
+        let cache = TokenCache::default();
+        let fetched = AtomicUsize::new(0);
+        let fetch = || async {
+            let n = fetched.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(Token {
+                value: Secret::new(format!("token-{n}")),
+                lifetime: Duration::from_secs(900),
+            })
+        };
+        let first = cache.get(&fetch).await.unwrap();
+        assert!(
+            cache.get(&fetch).await.unwrap() == first,
+            "kept while valid"
+        );
+        let bearer = |token: &Secret| Bearer {
+            cache: &cache,
+            token: token.clone(),
+            rejected: &[401],
+        };
+        // Another status leaves it usable; a refusal stops every request waiting with it,
+        // even if the refused request's refresh ends before it drops the token.
+        bearer(&first).answered(500);
+        assert!(bearer(&first).usable());
+        bearer(&first).answered(401);
+        assert!(!bearer(&first).usable());
+        let second = cache.get(&fetch).await.unwrap();
+        assert!(second != first);
+        assert!(bearer(&second).usable());
+        assert_eq!(fetched.load(Ordering::SeqCst), 2);
     }
 }

@@ -94,24 +94,26 @@ impl Client {
         endpoint: &'static str,
         url: Url,
     ) -> Result<Response, RefreshError> {
-        let send = |token: Secret| {
-            let request = self
-                .upstream
-                .http()
-                .get(url.clone())
-                .bearer_auth(token.expose())
-                .header(ACCEPT, "application/json");
-            async move {
-                self.upstream
-                    .execute_if(endpoint, request, || self.token.is_current(&token))
-                    .await
-            }
-        };
         let Sent {
             response,
             token,
             renewed,
-        } = self.token.send(|| self.fetch_token(), &[401], send).await?;
+        } = self
+            .token
+            .send(
+                || self.fetch_token(),
+                &[401],
+                |bearer| {
+                    let request = self
+                        .upstream
+                        .http()
+                        .get(url.clone())
+                        .bearer_auth(bearer.token.expose())
+                        .header(ACCEPT, "application/json");
+                    async move { self.upstream.execute_with(endpoint, request, &bearer).await }
+                },
+            )
+            .await?;
         if response.status == 401 && renewed {
             return Err(RefreshError::TokenRejected {
                 endpoint,

@@ -110,19 +110,18 @@ impl DruvaApi {
     ) -> Result<Answer, RefreshError> {
         let mut attempt = 0;
         loop {
-            let send = |token: Secret| {
-                let request = build(&token);
-                async move {
-                    self.upstream
-                        .execute_if(endpoint, request, || self.token.is_current(&token))
-                        .await
-                }
-            };
             let Sent {
                 response, token, ..
             } = self
                 .token
-                .send(|| self.fetch_token(), &[401, 403], send)
+                .send(
+                    || self.fetch_token(),
+                    &[401, 403],
+                    |bearer| {
+                        let request = build(&bearer.token);
+                        async move { self.upstream.execute_with(endpoint, request, &bearer).await }
+                    },
+                )
                 .await?;
             if !response.is_success() && is_retryable(&response) && attempt + 1 < RETRYABLE_ATTEMPTS
             {
