@@ -108,10 +108,12 @@ impl Credential for Bearer<'_> {
 
 #[derive(Default)]
 pub(crate) struct TokenCache {
-    cached: tokio::sync::Mutex<Option<Cached>>,
-    /// The token requests should use now; `None` while a rejected one is being renewed.
-    /// Read without waiting, when a request gets its slot at the limiter.
-    current: std::sync::Mutex<Option<Secret>>,
+    /// The token requests should use now; `None` before the first, and from the moment the
+    /// vendor refuses one until it is renewed. Read without waiting, when a request gets its
+    /// slot at the limiter.
+    cached: std::sync::Mutex<Option<Cached>>,
+    /// Held while a token is fetched, so requests side by side fetch one, not one each.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl TokenCache {
@@ -121,47 +123,39 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token, RefreshError>>,
     {
-        let mut cached = self.cached.lock().await;
-        // A token the vendor refused is never handed out again, even if the request that
-        // was refused it never got to drop it (its refresh timed out first).
-        if let Some(token) = cached.as_ref()
+        let _fetching = self.fetching.lock().await;
+        // Checked after waiting: a request that waited for another's fetch uses its token.
+        if let Some(token) = self.cached.lock().expect("token").as_ref()
             && Instant::now() < token.renew_at
-            && self.is_current(&token.value)
         {
             return Ok(token.value.clone());
         }
         let Token { value, lifetime } = fetch().await?;
         // Renew a minute early, or a fifth of the lifetime early for short-lived tokens.
         let margin = (lifetime / 5).min(Duration::from_secs(60));
-        *cached = Some(Cached {
+        *self.cached.lock().expect("token") = Some(Cached {
             value: value.clone(),
             renew_at: Instant::now() + lifetime.saturating_sub(margin),
         });
-        *self.current.lock().expect("token") = Some(value.clone());
         Ok(value)
     }
 
     /// Whether `token` is still the one to use: not replaced by a renewal, and not
     /// refused and waiting for one.
     fn is_current(&self, token: &Secret) -> bool {
-        self.current.lock().expect("token").as_ref() == Some(token)
+        self.cached
+            .lock()
+            .expect("token")
+            .as_ref()
+            .is_some_and(|c| c.value == *token)
     }
 
-    /// Stops `refused` being handed to requests waiting for a slot, until it is renewed.
+    /// Drops `refused` if it is still the cached token, so no request is handed it again.
+    /// Requests running side by side may all be refused the same expired token: the first
+    /// drops it, and the others then use its renewal instead of dropping that one too.
     fn refused(&self, refused: &Secret) {
-        let mut current = self.current.lock().expect("token");
-        if current.as_ref() == Some(refused) {
-            *current = None;
-        }
-    }
-
-    /// Drops `rejected` if it is still the cached token. Requests running side by side
-    /// may all be refused the same expired token: the first renews it, and the others then
-    /// use the new one instead of dropping it and fetching yet another.
-    async fn forget(&self, rejected: &Secret) {
-        self.refused(rejected);
-        let mut cached = self.cached.lock().await;
-        if cached.as_ref().is_some_and(|c| c.value == *rejected) {
+        let mut cached = self.cached.lock().expect("token");
+        if cached.as_ref().is_some_and(|c| c.value == *refused) {
             *cached = None;
         }
     }
@@ -195,9 +189,9 @@ impl TokenCache {
 
     /// Sends a request with a token: `send` sends it with
     /// [`Upstream::execute_with`](super::http::Upstream::execute_with) and the
-    /// [`Bearer`] it is given. If the answer's status is in `rejected`, the token is
-    /// dropped, a new one fetched and the request sent once more; that second answer is
-    /// returned whatever it is.
+    /// [`Bearer`] it is given. If the answer's status is in `rejected`, the token has been
+    /// dropped (by the [`Bearer`], before the slot was given back); a new one is fetched and
+    /// the request sent once more; that second answer is returned whatever it is.
     pub(crate) async fn send<'a, F, Fut, S, SFut>(
         &'a self,
         fetch: F,
@@ -218,7 +212,6 @@ impl TokenCache {
                 renewed: false,
             });
         }
-        self.forget(&token).await;
         let (token, response) = self.send_current(&fetch, rejected, &send).await?;
         Ok(Sent {
             response,
