@@ -114,7 +114,9 @@ impl Task {
         } = refreshed;
         let state = Arc::new(state);
         let now = self.clock.now_ms();
-        let (exposition, health) = build_exposition(&self.handle.spec, state.clone(), now).await;
+        let replaced = self.handle.snapshot();
+        let (exposition, health) =
+            build_exposition(&self.handle.spec, state.clone(), now, replaced).await;
         let series = exposition.series_count();
         self.handle.publish(Snapshot {
             exposition,
@@ -197,7 +199,8 @@ impl Task {
         let state = loaded.state.map(Arc::new);
         if let Some(state) = &state {
             let at = saved.last_success_ms.unwrap_or_default();
-            let (exposition, health) = build_exposition(&handle.spec, state.clone(), at).await;
+            let (exposition, health) =
+                build_exposition(&handle.spec, state.clone(), at, None).await;
             handle.publish(Snapshot {
                 exposition,
                 health,
@@ -250,17 +253,27 @@ impl Task {
 }
 
 /// Encodes a state's series and health summary on a refresh thread: for large estates
-/// this is real work.
+/// this is real work. What did not change since `replaced` is shared with it.
 async fn build_exposition(
     spec: &SourceSpec,
     state: Arc<dyn VendorState>,
     now_ms: i64,
+    replaced: Option<Arc<Snapshot>>,
 ) -> (Exposition, HealthSummary) {
     let spec = spec.clone();
-    crate::runtime::background::run(move || encode(&spec, &*state, now_ms)).await
+    crate::runtime::background::run(move || {
+        let replaced = replaced.as_ref().map(|s| &s.exposition);
+        encode(&spec, &*state, now_ms, replaced)
+    })
+    .await
 }
 
-fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> (Exposition, HealthSummary) {
+fn encode(
+    spec: &SourceSpec,
+    state: &dyn VendorState,
+    now_ms: i64,
+    replaced: Option<&Exposition>,
+) -> (Exposition, HealthSummary) {
     let started = Instant::now();
     let series = &spec.series;
     let mut detail = series.detail;
@@ -285,6 +298,9 @@ fn encode(spec: &SourceSpec, state: &dyn VendorState, now_ms: i64) -> (Expositio
         identities,
     );
     let mut builder = ExpositionBuilder::new(&spec.name, &spec.labels);
+    if let Some(replaced) = replaced {
+        builder = builder.replacing(replaced);
+    }
     builder.limit(series.max_series);
     state.expose(&mut builder, &ctx);
     let exposition = builder.finish();

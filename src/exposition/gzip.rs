@@ -6,18 +6,50 @@
 //! compressor has been fully flushed (its history reset). The gzip trailer needs the CRC-32
 //! and length of the whole body, which [`crc32fast::Hasher::combine`] derives from each
 //! segment's own CRC without reading the data again. The result is one ordinary gzip member.
+//!
+//! A family's segment is itself a run of such pieces, each deflated on its own. A piece
+//! whose text has not changed since the previous refresh is taken from the previous
+//! snapshot as it is, so two snapshots alive at once share what they have in common.
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 
+/// A piece of a family's text deflated on its own: it refers to nothing before it.
+#[derive(Debug, Clone)]
+pub struct Piece {
+    pub deflate: Bytes,
+    /// CRC-32 and length of the piece's text: how a later refresh finds it again.
+    crc: u32,
+    len: u64,
+}
+
 /// Deflated bytes of one static family, with what the gzip trailer needs.
 #[derive(Debug, Clone)]
 pub struct GzSegment {
-    /// In blocks of up to 1 MiB: a block is never moved once written, so deflating a
-    /// large family never copies its output into a larger buffer.
-    pub deflate: Vec<Bytes>,
+    pub pieces: Vec<Piece>,
     pub crc: u32,
     pub len: u64,
+}
+
+impl GzSegment {
+    pub(crate) fn new(pieces: Vec<Piece>) -> GzSegment {
+        let mut crc = crc32fast::Hasher::new();
+        for piece in &pieces {
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(
+                piece.crc, piece.len,
+            ));
+        }
+        GzSegment {
+            len: pieces.iter().map(|p| p.len).sum(),
+            crc: crc.finalize(),
+            pieces,
+        }
+    }
+
+    /// The deflated bytes, in order.
+    pub fn blocks(&self) -> impl Iterator<Item = &Bytes> {
+        self.pieces.iter().map(|p| &p.deflate)
+    }
 }
 
 /// Level 1: the text is so repetitive that higher levels cost time for little gain
@@ -49,73 +81,92 @@ fn deflate_into(
     }
 }
 
-/// Builds a [`GzSegment`] from text written in pieces.
-pub(crate) struct SegmentCompressor {
+/// Deflates pieces of text, each on its own, or takes an earlier snapshot's piece of the
+/// same text.
+pub(crate) struct PieceCompressor {
     compress: Compress,
-    crc: crc32fast::Hasher,
-    /// Full blocks, and the one being written.
-    blocks: Vec<Bytes>,
-    out: Vec<u8>,
+    /// The earlier snapshot's pieces by the CRC-32 and length of their text.
+    earlier: foldhash::HashMap<(u32, u64), Bytes>,
 }
 
-/// The largest output block; the first ones are smaller, so a small family stays small.
-const SEGMENT_BLOCK: usize = 1 << 20;
-
-impl Default for SegmentCompressor {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SegmentCompressor {
-    pub(crate) fn new() -> Self {
-        SegmentCompressor {
+impl PieceCompressor {
+    /// `earlier`: the segments of the snapshot being replaced, whose pieces may be reused.
+    pub(crate) fn new<'a>(earlier: impl IntoIterator<Item = &'a GzSegment>) -> Self {
+        let earlier = earlier
+            .into_iter()
+            .flat_map(|segment| &segment.pieces)
+            .map(|piece| ((piece.crc, piece.len), piece.deflate.clone()))
+            .collect();
+        PieceCompressor {
             compress: Compress::new(level(), false),
-            crc: crc32fast::Hasher::new(),
-            blocks: Vec::new(),
-            out: Vec::new(),
+            earlier,
         }
     }
 
-    pub(crate) fn write(&mut self, data: &[u8]) {
-        self.crc.update(data);
-        self.deflate(data, FlushCompress::None);
-    }
-
-    fn deflate(&mut self, data: &[u8], flush: FlushCompress) {
-        let blocks = &mut self.blocks;
-        deflate_into(&mut self.compress, data, &mut self.out, flush, |out, _| {
-            if out.len() == out.capacity() {
-                let written = blocks.iter().map(Bytes::len).sum::<usize>() + out.len();
-                let next = Vec::with_capacity(written.clamp(4096, SEGMENT_BLOCK));
-                let full = std::mem::replace(out, next);
-                if !full.is_empty() {
-                    blocks.push(Bytes::from(full));
-                }
-            }
-        });
-    }
-
-    pub(crate) fn finish(mut self) -> GzSegment {
-        self.deflate(&[], FlushCompress::Sync);
-        self.out.shrink_to_fit();
-        self.blocks.push(Bytes::from(self.out));
-        GzSegment {
-            len: self.compress.total_in(),
-            crc: self.crc.finalize(),
-            deflate: self.blocks,
+    pub(crate) fn piece(&mut self, text: &[u8]) -> Piece {
+        let (crc, len) = (crc32fast::hash(text), text.len() as u64);
+        // Same CRC and length is only a candidate: the text is compared in full.
+        if let Some(deflate) = self.earlier.get(&(crc, len))
+            && inflates_to(deflate, text)
+        {
+            return Piece {
+                deflate: deflate.clone(),
+                crc,
+                len,
+            };
+        }
+        self.compress.reset();
+        let mut out = Vec::new();
+        deflate_into(
+            &mut self.compress,
+            text,
+            &mut out,
+            FlushCompress::Sync,
+            Vec::reserve,
+        );
+        out.shrink_to_fit();
+        Piece {
+            deflate: Bytes::from(out),
+            crc,
+            len,
         }
     }
+}
+
+/// Whether `deflate` (one piece) inflates to exactly `text`.
+fn inflates_to(deflate: &Bytes, text: &[u8]) -> bool {
+    let mut rest = text;
+    let mut same = true;
+    inflate_blocks(
+        std::slice::from_ref(deflate),
+        text.len() as u64,
+        64 * 1024,
+        |chunk| {
+            same = same && rest.starts_with(chunk);
+            rest = rest.get(chunk.len()..).unwrap_or_default();
+        },
+    );
+    same && rest.is_empty()
 }
 
 /// Inflates a segment back to its text, handing it to `sink` in chunks of about `chunk`
 /// bytes (a plain-text scrape of a family kept only deflated).
-pub(crate) fn inflate(segment: &GzSegment, chunk: usize, mut sink: impl FnMut(&mut Vec<u8>)) {
+pub(crate) fn inflate(segment: &GzSegment, chunk: usize, sink: impl FnMut(&mut Vec<u8>)) {
+    inflate_blocks(segment.blocks(), segment.len, chunk, sink);
+}
+
+/// Inflates deflated `blocks` that hold `len` bytes of text.
+fn inflate_blocks<'a>(
+    blocks: impl IntoIterator<Item = &'a Bytes>,
+    len: u64,
+    chunk: usize,
+    mut sink: impl FnMut(&mut Vec<u8>),
+) {
     let mut decompress = Decompress::new(false);
-    let mut blocks = segment.deflate.iter();
+    let mut blocks = blocks.into_iter();
     let mut input: &[u8] = &[];
     let mut out = Vec::with_capacity(chunk);
-    while decompress.total_out() < segment.len {
+    while decompress.total_out() < len {
         if input.is_empty()
             && let Some(block) = blocks.next()
         {
@@ -253,19 +304,20 @@ mod tests {
     #[test]
     fn live_text_and_spliced_segments_make_one_valid_gzip_member() {
         let repeated = "backup_device_archive_bytes{source=\"s\",org=\"o\"} 12345\n".repeat(5000);
-        let mut seg = SegmentCompressor::new();
-        seg.write(repeated.as_bytes());
-        seg.write(b"tail of segment one\n");
-        let seg = seg.finish();
+        let mut pieces = PieceCompressor::new([]);
+        let seg = GzSegment::new(vec![
+            pieces.piece(repeated.as_bytes()),
+            pieces.piece(b"tail of segment one\n"),
+        ]);
 
         let mut writer = GzipWriter::new();
         let mut body = Vec::new();
         writer.write(b"# HELP a b\n");
         body.extend_from_slice(&writer.splice(&seg));
-        seg.deflate.iter().for_each(|b| body.extend_from_slice(b));
+        seg.blocks().for_each(|b| body.extend_from_slice(b));
         writer.write(b"# HELP c d\nlive text after the splice that repeats # HELP a b\n");
         body.extend_from_slice(&writer.splice(&seg));
-        seg.deflate.iter().for_each(|b| body.extend_from_slice(b));
+        seg.blocks().for_each(|b| body.extend_from_slice(b));
         body.extend_from_slice(&writer.finish());
 
         let expected = format!(
@@ -278,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn a_segment_of_many_blocks_inflates_and_splices_whole() {
+    fn a_segment_of_many_pieces_inflates_and_splices_whole() {
         // Hex digits of a pseudo-random sequence: compressible to about half, so the output
         // spans many blocks.
         let mut x = 1u64;
@@ -290,20 +342,54 @@ mod tests {
                 format!("{:x}", x >> 60)
             })
             .collect();
-        let mut seg = SegmentCompressor::new();
-        for piece in text.as_bytes().chunks(7_000) {
-            seg.write(piece);
-        }
-        let seg = seg.finish();
-        assert!(seg.deflate.len() > 3, "{} blocks", seg.deflate.len());
+        let mut pieces = PieceCompressor::new([]);
+        let seg = GzSegment::new(
+            text.as_bytes()
+                .chunks(7_000)
+                .map(|text| pieces.piece(text))
+                .collect(),
+        );
+        assert_eq!(seg.pieces.len(), 9);
         let mut inflated = Vec::new();
         inflate(&seg, 4096, |chunk| inflated.extend_from_slice(chunk));
         assert!(inflated == text.as_bytes());
         let mut writer = GzipWriter::new();
         let mut body = writer.splice(&seg).to_vec();
-        seg.deflate.iter().for_each(|b| body.extend_from_slice(b));
+        seg.blocks().for_each(|b| body.extend_from_slice(b));
         body.extend_from_slice(&writer.finish());
         assert!(gunzip(&body) == text.as_bytes());
+    }
+
+    #[test]
+    fn a_piece_is_reused_only_for_the_very_same_text() {
+        let lines = |value: u32| {
+            (0..2000)
+                .map(|i| format!("backup_device_selected_bytes{{device_uid=\"{i}\"}} {value}\n"))
+                .collect::<String>()
+        };
+        let (old, same, changed) = (lines(7), lines(7), lines(8));
+        let earlier = GzSegment::new(vec![PieceCompressor::new([]).piece(old.as_bytes())]);
+        let mut pieces = PieceCompressor::new([&earlier]);
+        let reused = pieces.piece(same.as_bytes());
+        assert_eq!(reused.deflate.as_ptr(), earlier.pieces[0].deflate.as_ptr());
+        let fresh = pieces.piece(changed.as_bytes());
+        assert_ne!(fresh.deflate.as_ptr(), earlier.pieces[0].deflate.as_ptr());
+
+        // A piece of another text filed under this text's CRC and length (a collision) is
+        // not taken: the text itself is compared.
+        let mut forged = PieceCompressor::new([]);
+        let other = forged.piece(changed.as_bytes()).deflate;
+        forged.earlier.insert(
+            (crc32fast::hash(old.as_bytes()), old.len() as u64),
+            other.clone(),
+        );
+        let piece = forged.piece(old.as_bytes());
+        assert_ne!(piece.deflate.as_ptr(), other.as_ptr());
+        let mut inflated = Vec::new();
+        inflate(&GzSegment::new(vec![piece]), 4096, |c| {
+            inflated.extend_from_slice(c)
+        });
+        assert!(inflated == old.as_bytes());
     }
 
     #[test]

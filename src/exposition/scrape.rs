@@ -154,10 +154,22 @@ pub fn produce(
                     if !send(writer.splice(segment)) {
                         return;
                     }
-                    for block in &segment.deflate {
-                        if !send(block.clone()) {
+                    // A segment is pieces of about 10 KiB: copied together into chunks,
+                    // so that a body is not thousands of small writes.
+                    let mut chunk = Vec::with_capacity(CHUNK / 2);
+                    for block in segment.blocks() {
+                        chunk.extend_from_slice(block);
+                        if chunk.len() >= CHUNK / 4
+                            && !send(Bytes::from(std::mem::replace(
+                                &mut chunk,
+                                Vec::with_capacity(CHUNK / 2),
+                            )))
+                        {
                             return;
                         }
+                    }
+                    if !chunk.is_empty() && !send(Bytes::from(chunk)) {
+                        return;
                     }
                 }
                 _ => {

@@ -7,13 +7,35 @@
 //! Only the label sets of families written at each scrape (ages) are kept as text; a static
 //! family's lines are rendered as its series are added and deflated beside the thread that
 //! adds them, so a large refresh never holds the text of a million series.
+//!
+//! Both are kept in pieces of about 100 KiB that end where the text itself says (a label
+//! set whose hash ends in eight zero bits), not at fixed offsets: a device added or removed
+//! changes the pieces around it and no others. A refresh built from the snapshot it
+//! replaces takes every piece that did not change from that snapshot instead of storing it
+//! again, so the two snapshots alive during a refresh share what they have in common.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::exposition::Family;
-use crate::exposition::gzip::{GzSegment, SegmentCompressor, inflate};
+use crate::exposition::gzip::{GzSegment, Piece, PieceCompressor, inflate};
+
+/// A piece of text ends at the first label set that says so after this many bytes...
+const PIECE_MIN: usize = 64 * 1024;
+/// ...or after this many in any case.
+const PIECE_MAX: usize = 256 * 1024;
+
+/// Whether a piece may end after the label set `text`: about one in 256 may.
+fn ends_piece(text: &str) -> bool {
+    crc32fast::hash(text.as_bytes()) & 0xff == 0
+}
+
+/// Whether a piece of `len` bytes ends after a label set that may end one (`cut`).
+fn piece_full(len: usize, cut: bool) -> bool {
+    len >= PIECE_MIN && cut || len >= PIECE_MAX
+}
 
 /// A sample value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -97,51 +119,57 @@ pub(crate) fn escape_label_value(value: &str, out: &mut String) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LabelId(u32);
 
-/// Label sets, escaped, without braces, kept in blocks of at most about a megabyte. A
-/// block is never moved once full, so a million label sets never exist twice: one string
-/// grown by doubling held two copies of the text for a moment, at the peak of every large
-/// refresh.
+/// Label sets, escaped, without braces, in blocks (pieces) that are never moved once full.
 #[derive(Debug, Default)]
 struct LabelTexts {
-    blocks: Vec<String>,
+    blocks: Vec<Arc<str>>,
+    /// The block being written.
+    open: String,
     /// (block, start, end) of each label set.
     spans: Vec<(u32, u32, u32)>,
 }
 
-impl LabelTexts {
-    /// The largest block; the first ones are smaller, so a small exposition stays small.
-    const BLOCK: usize = 1 << 20;
+/// The blocks of the exposition being replaced, to be shared where a block is the same.
+type EarlierBlocks = foldhash::HashSet<Arc<str>>;
 
+impl LabelTexts {
     fn get(&self, id: LabelId) -> &str {
         let (block, start, end) = self.spans[id.0 as usize];
         &self.blocks[block as usize][start as usize..end as usize]
     }
 
-    /// Adds the label set `write` writes.
-    fn push(&mut self, write: impl FnOnce(&mut String)) -> LabelId {
-        let full = self
-            .blocks
-            .last()
-            .is_none_or(|block| block.len() >= block.capacity().min(Self::BLOCK) * 15 / 16);
-        if full {
-            let written: usize = self.blocks.iter().map(String::len).sum();
-            let size = written.clamp(4096, Self::BLOCK);
-            self.blocks.push(String::with_capacity(size));
-        }
-        let index = self.blocks.len() - 1;
-        let block = &mut self.blocks[index];
-        let start = block.len();
-        write(block);
+    /// Adds the label set `text`; `cut`: a block may end after it.
+    fn push(&mut self, text: &str, cut: bool, earlier: &EarlierBlocks) -> LabelId {
+        let start = self.open.len();
+        self.open.push_str(text);
         let id = LabelId(self.spans.len() as u32);
-        self.spans
-            .push((index as u32, start as u32, block.len() as u32));
+        self.spans.push((
+            self.blocks.len() as u32,
+            start as u32,
+            self.open.len() as u32,
+        ));
+        if piece_full(self.open.len(), cut) {
+            self.seal(earlier);
+        }
         id
     }
 
-    fn shrink_to_fit(&mut self) {
-        if let Some(block) = self.blocks.last_mut() {
-            block.shrink_to_fit();
+    /// Ends the open block, sharing the earlier exposition's block if it is the same.
+    fn seal(&mut self, earlier: &EarlierBlocks) {
+        if self.open.is_empty() {
+            return;
         }
+        let block = match earlier.get(self.open.as_str()) {
+            Some(same) => same.clone(),
+            None => Arc::from(self.open.as_str()),
+        };
+        self.blocks.push(block);
+        self.open.clear();
+    }
+
+    fn finish(&mut self, earlier: &EarlierBlocks) {
+        self.seal(earlier);
+        self.open = String::new();
         self.spans.shrink_to_fit();
     }
 }
@@ -277,8 +305,11 @@ pub struct ExpositionBuilder {
     current: String,
     current_id: u32,
     current_stored: Option<LabelId>,
+    /// A piece of text may end after the current label set.
+    current_cut: bool,
     /// The label sets of live families.
     labels: LabelTexts,
+    earlier_labels: EarlierBlocks,
     tables: Vec<Building>,
     deflater: Deflater,
     series: usize,
@@ -306,13 +337,28 @@ impl ExpositionBuilder {
             current: String::new(),
             current_id: 0,
             current_stored: None,
+            current_cut: false,
             labels: LabelTexts::default(),
-            deflater: Deflater::default(),
+            earlier_labels: EarlierBlocks::default(),
+            deflater: Deflater::new(PieceCompressor::new([])),
             tables: Vec::new(),
             series: 0,
             max_series: None,
             dropped: 0,
         }
+    }
+
+    /// Builds the exposition that replaces `earlier`: every piece of text the same as one of
+    /// `earlier`'s is shared with it instead of stored again.
+    pub fn replacing(mut self, earlier: &Exposition) -> Self {
+        assert!(
+            self.tables.is_empty(),
+            "replacing is set before the first series"
+        );
+        self.earlier_labels = earlier.labels.blocks.iter().cloned().collect();
+        let segments = earlier.tables.iter().filter_map(Table::deflated);
+        self.deflater = Deflater::new(PieceCompressor::new(segments));
+        self
     }
 
     /// Caps the series of the source; see [`ExpositionBuilder::admit`].
@@ -359,6 +405,7 @@ impl ExpositionBuilder {
         text.push_str(&self.extra_labels);
         self.current_id += 1;
         self.current_stored = None;
+        self.current_cut = ends_piece(text);
         LabelId(self.current_id)
     }
 
@@ -388,17 +435,17 @@ impl ExpositionBuilder {
         self.series += 1;
         match &mut table.samples {
             Pending::Live(labels, values) => {
-                let current = &self.current;
-                let stored = *self
-                    .current_stored
-                    .get_or_insert_with(|| self.labels.push(|text| text.push_str(current)));
+                let stored = *self.current_stored.get_or_insert_with(|| {
+                    self.labels
+                        .push(&self.current, self.current_cut, &self.earlier_labels)
+                });
                 labels.push(stored);
                 values.push(value);
             }
             Pending::Static(text) => {
                 write_sample(text, family, &self.current, value, 0);
-                if text.len() >= DEFLATE_CHUNK {
-                    let full = std::mem::replace(text, Vec::with_capacity(DEFLATE_CHUNK + 1024));
+                if piece_full(text.len(), self.current_cut) {
+                    let full = std::mem::replace(text, Vec::with_capacity(PIECE_MAX + 1024));
                     self.deflater.start();
                     self.deflater.send(index, full);
                 }
@@ -409,7 +456,9 @@ impl ExpositionBuilder {
     /// Freezes the series: deflates what is left of every static family.
     pub fn finish(mut self) -> Exposition {
         for (index, table) in self.tables.iter_mut().enumerate() {
-            if let Pending::Static(text) = &mut table.samples {
+            if let Pending::Static(text) = &mut table.samples
+                && !text.is_empty()
+            {
                 self.deflater.send(index, std::mem::take(text));
             }
         }
@@ -436,7 +485,7 @@ impl ExpositionBuilder {
                 }
             })
             .collect();
-        self.labels.shrink_to_fit();
+        self.labels.finish(&self.earlier_labels);
         Exposition {
             labels: self.labels,
             tables,
@@ -470,77 +519,89 @@ enum Pending {
     Static(Vec<u8>),
 }
 
-/// How much of a static family's text is deflated at once.
-const DEFLATE_CHUNK: usize = 256 * 1024;
-
-/// Deflates static families' text, a chunk at a time: on the building thread until the
-/// first chunk is full (a small exposition never starts a thread), then on a helper thread
-/// beside it, below the scrapes' priority, a few chunks behind at most.
-#[derive(Default)]
+/// Deflates static families' text, a piece at a time: on the building thread until the
+/// first piece is full (a small exposition never starts a thread), then on a helper thread
+/// beside it, below the scrapes' priority, a few pieces behind at most.
 struct Deflater {
-    /// A compressor per table index.
-    local: Vec<Option<SegmentCompressor>>,
+    /// Until the helper starts.
+    local: Option<Deflation>,
     helper: Option<DeflateHelper>,
 }
 
-/// The helper thread: where chunks go, and the compressors it hands back when done.
-type DeflateHelper = (
-    SyncSender<(usize, Vec<u8>)>,
-    JoinHandle<Vec<Option<SegmentCompressor>>>,
-);
+/// The helper thread: where pieces of text go, and what it hands back when done.
+type DeflateHelper = (SyncSender<(usize, Vec<u8>)>, JoinHandle<Deflation>);
+
+/// The compressor, and each table's deflated pieces so far by table index.
+struct Deflation {
+    compressor: PieceCompressor,
+    tables: Vec<Option<Vec<Piece>>>,
+}
+
+impl Deflation {
+    fn add(&mut self, table: usize, text: &[u8]) {
+        if self.tables.len() <= table {
+            self.tables.resize_with(table + 1, || None);
+        }
+        let piece = self.compressor.piece(text);
+        self.tables[table].get_or_insert_with(Vec::new).push(piece);
+    }
+}
 
 impl Deflater {
-    fn start(&mut self) {
-        if self.helper.is_some() {
-            return;
+    fn new(compressor: PieceCompressor) -> Self {
+        Deflater {
+            local: Some(Deflation {
+                compressor,
+                tables: Vec::new(),
+            }),
+            helper: None,
         }
-        let (chunks, received) = sync_channel::<(usize, Vec<u8>)>(4);
-        let mut compressors = std::mem::take(&mut self.local);
+    }
+
+    fn start(&mut self) {
+        let Some(mut deflation) = self.local.take() else {
+            return;
+        };
+        let (pieces, received) = sync_channel::<(usize, Vec<u8>)>(4);
         let helper = std::thread::Builder::new()
             .name("deflate".into())
             .spawn(move || {
                 crate::runtime::background::lower_priority();
                 for (table, text) in received {
-                    compress(&mut compressors, table, &text);
+                    deflation.add(table, &text);
                 }
-                compressors
+                deflation
             })
             .expect("the deflate thread starts");
-        self.helper = Some((chunks, helper));
+        self.helper = Some((pieces, helper));
     }
 
     fn send(&mut self, table: usize, text: Vec<u8>) {
-        match &self.helper {
-            Some((chunks, _)) => chunks
+        match (&mut self.local, &self.helper) {
+            (Some(deflation), _) => deflation.add(table, &text),
+            (None, Some((pieces, _))) => pieces
                 .send((table, text))
                 .expect("the deflate thread runs until finish"),
-            None => compress(&mut self.local, table, &text),
+            (None, None) => unreachable!("the deflation is here or on the helper"),
         }
     }
 
     /// Each table's deflated lines, by table index (`None` for live tables).
     fn finish(self) -> Vec<Option<GzSegment>> {
-        let compressors = match self.helper {
-            Some((chunks, helper)) => {
-                drop(chunks);
+        let deflation = match (self.local, self.helper) {
+            (Some(deflation), _) => deflation,
+            (None, Some((pieces, helper))) => {
+                drop(pieces);
                 helper.join().expect("deflate does not panic")
             }
-            None => self.local,
+            (None, None) => unreachable!("the deflation is here or on the helper"),
         };
-        compressors
+        deflation
+            .tables
             .into_iter()
-            .map(|c| c.map(SegmentCompressor::finish))
+            .map(|pieces| pieces.map(GzSegment::new))
             .collect()
     }
-}
-
-fn compress(compressors: &mut Vec<Option<SegmentCompressor>>, table: usize, text: &[u8]) {
-    if compressors.len() <= table {
-        compressors.resize_with(table + 1, || None);
-    }
-    compressors[table]
-        .get_or_insert_with(SegmentCompressor::new)
-        .write(text);
 }
 
 #[cfg(test)]
@@ -667,6 +728,101 @@ pub(crate) mod tests {
             assert_eq!(String::from_utf8(chunks).unwrap(), expected);
             assert!(count > 10, "{count} chunks");
         }
+    }
+
+    /// 20,000 devices with a static and a live series each; `change` edits the list first.
+    fn estate(
+        earlier: Option<&Exposition>,
+        change: impl FnOnce(&mut Vec<(u32, i64)>),
+    ) -> Exposition {
+        let mut devices: Vec<(u32, i64)> = (0..20_000).map(|i| (i, 7)).collect();
+        change(&mut devices);
+        let mut builder = ExpositionBuilder::new("s", &[]);
+        if let Some(earlier) = earlier {
+            builder = builder.replacing(earlier);
+        }
+        for (uid, bytes) in devices {
+            let l = builder.labels(&[("org", "Engineering"), ("device_uid", &uid.to_string())]);
+            builder.push(&SELECTED_BYTES, l, Value::Int(bytes));
+            builder.push(&BACKUP_AGE, l, Value::AgeSinceMs(bytes * 1000));
+        }
+        builder.finish()
+    }
+
+    fn text(ex: &Exposition) -> Vec<u8> {
+        let mut out = Vec::new();
+        for family in [&SELECTED_BYTES, &BACKUP_AGE] {
+            ex.render_chunks(ex.table(family).unwrap(), 10_000_000, 4096, |c| {
+                out.extend_from_slice(c)
+            });
+        }
+        out
+    }
+
+    /// How many of `ex`'s label blocks and deflated pieces are `earlier`'s own, of how many.
+    fn shared(ex: &Exposition, earlier: &Exposition) -> ((usize, usize), (usize, usize)) {
+        let blocks = &ex.labels.blocks;
+        let same_block = |b: &Arc<str>| earlier.labels.blocks.iter().any(|e| Arc::ptr_eq(b, e));
+        let pieces = &ex
+            .table(&SELECTED_BYTES)
+            .unwrap()
+            .deflated()
+            .unwrap()
+            .pieces;
+        let earlier_pieces = &earlier
+            .table(&SELECTED_BYTES)
+            .unwrap()
+            .deflated()
+            .unwrap()
+            .pieces;
+        let same_piece = |p: &Piece| {
+            earlier_pieces
+                .iter()
+                .any(|e| e.deflate.as_ptr() == p.deflate.as_ptr())
+        };
+        (
+            (
+                blocks.iter().filter(|b| same_block(b)).count(),
+                blocks.len(),
+            ),
+            (
+                pieces.iter().filter(|p| same_piece(p)).count(),
+                pieces.len(),
+            ),
+        )
+    }
+
+    #[test]
+    fn an_unchanged_refresh_shares_all_its_text_with_the_snapshot_it_replaces() {
+        let earlier = estate(None, |_| {});
+        let ex = estate(Some(&earlier), |_| {});
+        let ((blocks_shared, blocks), (pieces_shared, pieces)) = shared(&ex, &earlier);
+        assert!(blocks > 5 && pieces > 5, "{blocks} blocks, {pieces} pieces");
+        assert_eq!((blocks_shared, pieces_shared), (blocks, pieces));
+        assert!(text(&ex) == text(&earlier));
+    }
+
+    #[test]
+    fn a_device_added_and_a_value_changed_leave_the_other_pieces_shared() {
+        let earlier = estate(None, |_| {});
+        let changed = |devices: &mut Vec<(u32, i64)>| {
+            devices.insert(5_000, (99_999, 7));
+            devices[15_000].1 = 8;
+        };
+        let ex = estate(Some(&earlier), changed);
+        // The same text as an exposition built from nothing.
+        assert!(text(&ex) == text(&estate(None, changed)));
+        let ((blocks_shared, blocks), (pieces_shared, pieces)) = shared(&ex, &earlier);
+        // The added device changes a block or two around it; the value only its piece.
+        assert!(
+            blocks_shared >= blocks - 2,
+            "{blocks_shared} of {blocks} blocks shared"
+        );
+        assert!(
+            pieces_shared >= pieces - 3,
+            "{pieces_shared} of {pieces} pieces shared"
+        );
+        assert!(pieces_shared < pieces);
     }
 
     #[test]

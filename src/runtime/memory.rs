@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Caps glibc's arenas at two per process, and serves every allocation of 256 KiB or more
-/// (report pages, 1 MiB label and deflate blocks, the estate's tables) with its own mapping,
-/// returned to the system when freed. Left to itself, glibc raises that threshold after the
-/// first such buffer is freed, and the large buffers of each refresh then fragmented the
-/// heap: the peak of a later refresh at 100,000 devices was 176 MiB, and is 129 MiB now.
+/// (report pages, the buffers of a static family's text, the estate's tables) with its own
+/// mapping, returned to the system when freed. Left to itself, glibc raises that threshold
+/// after the first such buffer is freed, and the large buffers of each refresh then
+/// fragmented the heap: the peak of a later refresh at 100,000 devices was 176 MiB, and
+/// 129 MiB with this.
 /// Call before any thread starts.
 pub(crate) fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
