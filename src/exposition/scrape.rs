@@ -115,8 +115,9 @@ fn write_header(family: Family, format: Format, out: &mut Vec<u8>) {
     }
 }
 
-/// Size of the chunks handed to the sink.
-const CHUNK: usize = 256 * 1024;
+/// Size of the chunks handed to the sink. Up to four wait in each response's channel, so
+/// this bounds what every scrape in flight holds.
+const CHUNK: usize = 64 * 1024;
 
 /// Writes a whole response body: `head` (already encoded, e.g. the exporter's own metrics),
 /// then each of `families` in that order across all sources, handing chunks to `send`.
@@ -156,13 +157,13 @@ pub fn produce(
                     }
                     // A segment is pieces of about 10 KiB: copied together into chunks,
                     // so that a body is not thousands of small writes.
-                    let mut chunk = Vec::with_capacity(CHUNK / 2);
+                    let mut chunk = Vec::with_capacity(2 * CHUNK);
                     for block in segment.blocks() {
                         chunk.extend_from_slice(block);
-                        if chunk.len() >= CHUNK / 4
+                        if chunk.len() >= CHUNK
                             && !send(Bytes::from(std::mem::replace(
                                 &mut chunk,
-                                Vec::with_capacity(CHUNK / 2),
+                                Vec::with_capacity(2 * CHUNK),
                             )))
                         {
                             return;
@@ -211,7 +212,7 @@ impl Sink {
 
     fn flush_if_full(&mut self, send: &mut impl FnMut(Bytes) -> bool) -> bool {
         match &mut self.gzip {
-            Some(writer) if writer.pending() >= CHUNK / 4 => send(writer.take()),
+            Some(writer) if writer.pending() >= CHUNK => send(writer.take()),
             None if self.plain.len() >= CHUNK => send(Bytes::from(std::mem::replace(
                 &mut self.plain,
                 Vec::with_capacity(CHUNK + 4096),
