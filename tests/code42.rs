@@ -621,6 +621,34 @@ async fn wrong_credentials_fail_without_leaking_the_secret() {
     harness.stop().await;
 }
 
+/// A later refresh shares the pieces of text that did not change with the snapshot it
+/// replaces and deflates the others again; what it serves must still be the tenant, gzip or
+/// plain. 3,000 devices make every per-archive family many pieces long.
+#[tokio::test(flavor = "multi_thread")]
+async fn later_refreshes_match_the_tenant_as_it_changes() {
+    let harness = start(options(3000, ValueStyle::Strings, DateStyle::Utc), "").await;
+    assert_matches_truth(&harness.metrics().await, &harness);
+    let plain_client = common::http_client_builder().no_gzip().build().unwrap();
+    // An hour moves some devices' backups and connections; a day and a half moves most,
+    // and crosses alert thresholds.
+    for hours in [1, 36] {
+        harness.clock.advance_ms(hours * 3_600_000);
+        let status = harness.refresh(SOURCE).await;
+        assert!(status.up, "{:?}", status.last_error);
+        assert_matches_truth(&harness.metrics().await, &harness);
+        let plain = plain_client
+            .get(harness.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_matches_truth(&Metrics::parse(&plain), &harness);
+    }
+    harness.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn time_moves_and_ages_are_computed_at_scrape_time() {
     let harness = start(options(30, ValueStyle::Strings, DateStyle::Utc), "").await;

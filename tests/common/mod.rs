@@ -2,7 +2,7 @@
 //! server in front, all in process on loopback ports; plus a small exposition parser.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -325,9 +325,18 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// A parsed text-format scrape.
+/// A parsed text-format scrape: the samples, and an index of them by name and by each
+/// label (so that checking every series of a large tenant is not quadratic).
 #[derive(Debug, Default)]
-pub struct Metrics(pub Vec<Sample>);
+pub struct Metrics(pub Vec<Sample>, HashMap<String, Vec<usize>>);
+
+/// The index key of a name's samples, or of those with one label value.
+fn index_key(name: &str, label: Option<(&str, &str)>) -> String {
+    match label {
+        Some((key, value)) => format!("{name}\0{key}\0{value}"),
+        None => name.to_string(),
+    }
+}
 
 impl Metrics {
     /// Parses sample lines of the text format, unescaping label values.
@@ -383,18 +392,42 @@ impl Metrics {
                     .unwrap_or_else(|_| panic!("value in {line}")),
             });
         }
-        Metrics(samples)
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, sample) in samples.iter().enumerate() {
+            index
+                .entry(index_key(&sample.name, None))
+                .or_default()
+                .push(i);
+            for (key, value) in &sample.labels {
+                let label = Some((key.as_str(), value.as_str()));
+                index
+                    .entry(index_key(&sample.name, label))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        Metrics(samples, index)
     }
 
     /// Samples of `name` whose labels include all of `labels`.
     pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
-        self.0
+        // The fewest candidates: those of the rarest label asked for, or of the name.
+        let candidates = std::iter::once(None)
+            .chain(labels.iter().map(|&label| Some(label)))
+            .map(|label| {
+                self.1
+                    .get(&index_key(name, label))
+                    .map_or(&[][..], Vec::as_slice)
+            })
+            .min_by_key(|c| c.len())
+            .unwrap_or_default();
+        candidates
             .iter()
+            .map(|&i| &self.0[i])
             .filter(|s| {
-                s.name == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+                labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
             })
             .collect()
     }
