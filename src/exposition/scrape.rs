@@ -286,10 +286,15 @@ mod tests {
 
     fn body(gzip: bool, format: Format) -> String {
         let (a, b) = two_sources();
+        serve(&[&a, &b], gzip, format)
+    }
+
+    /// The body of a scrape of `sources`, inflated if gzip (which checks its CRC and length).
+    fn serve(sources: &[&Exposition], gzip: bool, format: Format) -> String {
         let mut bytes = Vec::new();
         produce(
             b"# head\n",
-            &[&a, &b],
+            sources,
             FAMILIES,
             10_000,
             format,
@@ -326,6 +331,76 @@ mod tests {
         assert!(plain.contains(
             "backup_device_backup_age_seconds{source=\"b\",org=\"o\",device_uid=\"2999\"} 10\n"
         ));
+    }
+
+    #[test]
+    fn refreshes_that_share_pieces_serve_what_fresh_ones_would() {
+        let mut seed = 7u64;
+        let mut random = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let build = |devices: &[(usize, i64)], earlier: Option<&Exposition>| {
+            let mut b = ExpositionBuilder::new("s", &[]);
+            if let Some(earlier) = earlier {
+                b = b.replacing(earlier);
+            }
+            for &(uid, bytes) in devices {
+                let l = b.labels(&[("org", "o"), ("device_uid", &uid.to_string())]);
+                b.push(&ARCHIVE_BYTES, l, Value::Int(bytes));
+                b.push(&BACKUP_AGE, l, Value::AgeSinceMs(bytes));
+            }
+            b.finish()
+        };
+        let pieces = |ex: &Exposition| {
+            ex.table(&ARCHIVE_BYTES)
+                .unwrap()
+                .deflated()
+                .unwrap()
+                .pieces
+                .clone()
+        };
+        // Twelve refreshes of 20,000 devices, each built from the one before after a few
+        // devices were added, removed or changed at random.
+        let mut devices: Vec<(usize, i64)> = (0..20_000).map(|uid| (uid, 0)).collect();
+        let mut earlier = build(&devices, None);
+        for refresh in 0..12 {
+            for change in 0..3 {
+                let at = random(devices.len());
+                match random(3) {
+                    0 => devices.insert(at, (100_000 + refresh * 3 + change, 1)),
+                    1 => drop(devices.remove(at)),
+                    _ => devices[at].1 += 1,
+                }
+            }
+            let shared = build(&devices, Some(&earlier));
+            let fresh = build(&devices, None);
+            for (gzip, format) in [
+                (false, Format::Text),
+                (true, Format::OpenMetrics { v1: true }),
+            ] {
+                assert!(serve(&[&shared], gzip, format) == serve(&[&fresh], gzip, format));
+            }
+            let before = pieces(&earlier);
+            let now = pieces(&shared);
+            let reused = now
+                .iter()
+                .filter(|p| {
+                    before
+                        .iter()
+                        .any(|b| b.deflate.as_ptr() == p.deflate.as_ptr())
+                })
+                .count();
+            assert!(
+                reused * 2 >= now.len(),
+                "{reused} of {} pieces reused",
+                now.len()
+            );
+            assert!(reused < now.len(), "a changed device changes its piece");
+            earlier = shared;
+        }
     }
 
     #[test]
