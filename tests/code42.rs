@@ -636,14 +636,7 @@ async fn later_refreshes_match_the_tenant_as_it_changes() {
         let status = harness.refresh(SOURCE).await;
         assert!(status.up, "{:?}", status.last_error);
         assert_matches_truth(&harness.metrics().await, &harness);
-        let plain = plain_client
-            .get(harness.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let plain = harness.scrape_with(&plain_client).await;
         assert_matches_truth(&Metrics::parse(&plain), &harness);
     }
     harness.stop().await;

@@ -298,12 +298,13 @@ impl Harness {
 
     /// `/metrics` as text (plain, 0.0.4).
     pub async fn scrape(&self) -> String {
-        get(self.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.scrape_with(&http_client()).await
+    }
+
+    /// `/metrics` as text, asked for by `client` (e.g. one that does not accept gzip).
+    pub async fn scrape_with(&self, client: &reqwest::Client) -> String {
+        let response = client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
     }
 
     pub async fn metrics(&self) -> Metrics {
