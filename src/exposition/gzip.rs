@@ -251,9 +251,14 @@ impl GzipWriter {
         ))
     }
 
-    /// Splices a pre-compressed segment: returns the bytes to send before it (everything
-    /// compressed so far, fully flushed so that nothing after refers back across the splice).
-    pub(crate) fn splice(&mut self, segment: &GzSegment) -> Bytes {
+    /// Splices a pre-compressed segment after everything compressed so far (fully flushed,
+    /// so that nothing after refers back across the splice), a piece at a time: `flush` is
+    /// called after each piece, may take the bytes, and returns false to stop.
+    pub(crate) fn splice(
+        &mut self,
+        segment: &GzSegment,
+        mut flush: impl FnMut(&mut Self) -> bool,
+    ) -> bool {
         self.header();
         deflate_into(
             &mut self.compress,
@@ -267,7 +272,10 @@ impl GzipWriter {
             segment.len,
         ));
         self.spliced_len += segment.len;
-        self.take()
+        segment.blocks().all(|block| {
+            self.out.extend_from_slice(block);
+            flush(self)
+        })
     }
 
     /// Ends the member: final block and trailer. Returns the remaining bytes.
@@ -312,12 +320,14 @@ mod tests {
 
         let mut writer = GzipWriter::new();
         let mut body = Vec::new();
+        let mut take = |w: &mut GzipWriter| {
+            body.extend_from_slice(&w.take());
+            true
+        };
         writer.write(b"# HELP a b\n");
-        body.extend_from_slice(&writer.splice(&seg));
-        seg.blocks().for_each(|b| body.extend_from_slice(b));
+        assert!(writer.splice(&seg, &mut take));
         writer.write(b"# HELP c d\nlive text after the splice that repeats # HELP a b\n");
-        body.extend_from_slice(&writer.splice(&seg));
-        seg.blocks().for_each(|b| body.extend_from_slice(b));
+        assert!(writer.splice(&seg, &mut take));
         body.extend_from_slice(&writer.finish());
 
         let expected = format!(
@@ -354,9 +364,8 @@ mod tests {
         inflate(&seg, 4096, |chunk| inflated.extend_from_slice(chunk));
         assert!(inflated == text.as_bytes());
         let mut writer = GzipWriter::new();
-        let mut body = writer.splice(&seg).to_vec();
-        seg.blocks().for_each(|b| body.extend_from_slice(b));
-        body.extend_from_slice(&writer.finish());
+        assert!(writer.splice(&seg, |_| true));
+        let body = writer.finish();
         assert!(gunzip(&body) == text.as_bytes());
     }
 

@@ -152,24 +152,9 @@ pub fn produce(
         for (exposition, table) in tables {
             match (out.gzip.as_mut(), table.deflated()) {
                 (Some(writer), Some(segment)) => {
-                    if !send(writer.splice(segment)) {
-                        return;
-                    }
-                    // A segment is pieces of about 10 KiB: copied together into chunks,
-                    // so that a body is not thousands of small writes.
-                    let mut chunk = Vec::with_capacity(2 * CHUNK);
-                    for block in segment.blocks() {
-                        chunk.extend_from_slice(block);
-                        if chunk.len() >= CHUNK
-                            && !send(Bytes::from(std::mem::replace(
-                                &mut chunk,
-                                Vec::with_capacity(2 * CHUNK),
-                            )))
-                        {
-                            return;
-                        }
-                    }
-                    if !chunk.is_empty() && !send(Bytes::from(chunk)) {
+                    // A segment is pieces of about 10 KiB: they go out in the writer's
+                    // chunks, so that a body is not thousands of small writes.
+                    if !writer.splice(segment, |writer| flush_gzip(writer, &mut send)) {
                         return;
                     }
                 }
@@ -212,7 +197,7 @@ impl Sink {
 
     fn flush_if_full(&mut self, send: &mut impl FnMut(Bytes) -> bool) -> bool {
         match &mut self.gzip {
-            Some(writer) if writer.pending() >= CHUNK => send(writer.take()),
+            Some(writer) => flush_gzip(writer, send),
             None if self.plain.len() >= CHUNK => send(Bytes::from(std::mem::replace(
                 &mut self.plain,
                 Vec::with_capacity(CHUNK + 4096),
@@ -230,6 +215,11 @@ impl Sink {
             send(rest);
         }
     }
+}
+
+/// Sends what `writer` has compressed once it is a chunk.
+fn flush_gzip(writer: &mut GzipWriter, send: &mut impl FnMut(Bytes) -> bool) -> bool {
+    writer.pending() < CHUNK || send(writer.take())
 }
 
 #[cfg(test)]
