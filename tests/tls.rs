@@ -377,6 +377,141 @@ async fn a_web_config_rewritten_in_place_never_opens_the_door() {
     assert_eq!(response.status(), 200);
 }
 
+/// The texts a config tool writes when its template rendered nothing. Each would turn
+/// every protection off, so none is taken at start or by a reload.
+const FILES_THAT_SET_NOTHING: [&str; 7] = [
+    "# nothing here yet\n",
+    "---\n",
+    "--- # rendered by a template\n...\n",
+    "{}\n",
+    "null\n",
+    "http_server_config: {}\n",
+    "basic_auth_users: {}\n",
+];
+
+/// Scrapes with `request` until `backup_exporter_web_config_last_reload_successful` reads
+/// `value` (the change has settled and been judged); panics after 10 s.
+async fn wait_for_reload_result(request: impl Fn() -> reqwest::RequestBuilder, value: u8) {
+    let wanted = format!("backup_exporter_web_config_last_reload_successful {value}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = request().send().await.unwrap();
+        assert_eq!(response.status(), 200, "the rightful client is still served");
+        if response.text().await.unwrap().lines().any(|line| line == wanted) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never saw {wanted}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A reload may change users, passwords and certificates, never turn protection off: a
+/// file rewritten to one that sets nothing, or that leaves out basic auth, TLS or the
+/// required client certificates, is refused; the door stays shut, the metric says 0, the
+/// log says what was refused and how to do it on purpose.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_never_turns_protection_off() {
+    backup_exporter::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let hash = bcrypt::hash("s3cret-canary", 4).unwrap();
+    let basic_auth = format!("basic_auth_users:\n  prometheus: '{hash}'\n");
+    let web = write(d, "web.yml", &basic_auth);
+    let _exporter = Process(
+        Command::new(BIN)
+            .args(["--demo", "--web.config.file", &web])
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stderr(std::fs::File::create(d.join("exporter.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let port = common::exporter_port(&d.join("exporter.log"));
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let http = common::http_client();
+    let rightful = || http.get(&url).basic_auth("prometheus", Some("s3cret-canary"));
+    wait_for_reload_result(rightful, 1).await;
+    let headers_only = "http_server_config:\n  headers:\n    X-Frame-Options: deny\n";
+    for text in FILES_THAT_SET_NOTHING.iter().chain([&headers_only]) {
+        write(d, "web.yml", text);
+        wait_for_reload_result(rightful, 0).await;
+        let anonymous = http.get(&url).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "{text:?} opened the door");
+        write(d, "web.yml", &basic_auth);
+        wait_for_reload_result(rightful, 1).await;
+    }
+    let log = std::fs::read_to_string(d.join("exporter.log")).unwrap();
+    assert!(
+        log.contains("would_turn_off=\"basic auth\"")
+            && log.contains("to do that on purpose, restart the exporter with the new file"),
+        "{log}"
+    );
+    assert!(log.contains("the file sets nothing"), "{log}");
+
+    // A change of password is no lowering: it applies.
+    let rotated = bcrypt::hash("rotated", 4).unwrap();
+    write(d, "web.yml", &format!("basic_auth_users:\n  prometheus: '{rotated}'\n"));
+    let with_rotated = || http.get(&url).basic_auth("prometheus", Some("rotated"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while with_rotated().send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "the new password never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for_reload_result(with_rotated, 1).await;
+    assert_eq!(rightful().send().await.unwrap().status(), 401);
+}
+
+/// TLS with required client certificates and basic auth, rewritten to keep basic auth but
+/// drop TLS, or to keep TLS but stop requiring certificates: both refused, TLS and the
+/// certificate check stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_never_turns_tls_or_client_certificates_off() {
+    let pki = pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_exporter, port) = start_secured(&pki, d);
+    let https = format!("https://localhost:{port}/metrics");
+    let good = client(&pki, Some((&pki.client_cert, &pki.client_key)));
+    let rightful = || good.get(&https).basic_auth("prometheus", Some("s3cret-canary"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !rightful().send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(Instant::now() < deadline, "exporter not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secured = std::fs::read_to_string(d.join("web.yml")).unwrap();
+    let hash = bcrypt::hash("s3cret-canary", 4).unwrap();
+    let without_tls = format!("basic_auth_users:\n  prometheus: '{hash}'\n");
+    let without_client_certificates = secured.replace(
+        "client_auth_type: RequireAndVerifyClientCert",
+        "client_auth_type: VerifyClientCertIfGiven",
+    );
+    assert_ne!(without_client_certificates, secured);
+    let anonymous = client(&pki, None);
+    for (text, dropped) in [
+        (&without_tls, "TLS, required client certificates"),
+        (&without_client_certificates, "required client certificates"),
+    ] {
+        write(d, "web.yml", text);
+        wait_for_reload_result(rightful, 0).await;
+        assert!(
+            anonymous
+                .get(&https)
+                .basic_auth("prometheus", Some("s3cret-canary"))
+                .send()
+                .await
+                .is_err(),
+            "{dropped}: a client without a certificate got in"
+        );
+        let plain = common::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap();
+        assert_eq!(plain.status(), 400, "{dropped}: still TLS only");
+        let log = std::fs::read_to_string(d.join("exporter.log")).unwrap();
+        assert!(log.contains(&format!("would_turn_off=\"{dropped}\"")), "{log}");
+        write(d, "web.yml", &secured);
+        wait_for_reload_result(rightful, 1).await;
+    }
+}
+
 #[test]
 fn invalid_web_configurations_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -394,13 +529,11 @@ fn invalid_web_configurations_are_refused_at_start() {
             "cannot be set (allowed: Strict-Transport-Security",
         ),
         ("tls_config:\n  x: 1\n", "unknown field `tls_config`"),
-        (
-            "",
-            "the file is empty, which would turn TLS and basic auth off",
-        ),
-        (" \n\t\n", "the file is empty"),
+        ("", "the file sets nothing"),
+        (" \n\t\n", "the file sets nothing"),
     ];
-    for (text, expected) in cases {
+    let nothing = FILES_THAT_SET_NOTHING.map(|text| (text, "the file sets nothing"));
+    for (text, expected) in cases.into_iter().chain(nothing) {
         let web = write(dir.path(), "web.yml", text);
         let output = Command::new(BIN)
             .args([

@@ -40,6 +40,18 @@ struct RawWebConfig {
     basic_auth_users: Option<BTreeMap<String, String>>,
 }
 
+impl RawWebConfig {
+    /// Sets nothing at all: `{}`, or sections without a setting (`http_server_config: {}`).
+    fn is_empty(&self) -> bool {
+        self.tls_server_config.is_none()
+            && self.basic_auth_users.as_ref().is_none_or(BTreeMap::is_empty)
+            && self
+                .http_server_config
+                .as_ref()
+                .is_none_or(|http| http.http2.is_none() && http.headers.is_empty())
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
@@ -74,6 +86,36 @@ pub struct Tls {
     pub config: Arc<ServerConfig>,
     /// When set, a client certificate must be valid for one of these names.
     pub allowed_sans: Vec<String>,
+    /// Every client must present a certificate (`RequireAnyClientCert`,
+    /// `RequireAndVerifyClientCert`).
+    client_certificate_required: bool,
+}
+
+/// The protections a web configuration puts in force: what a reload may change but never
+/// take away. Turning one off is a decision for a restart, not for whatever a config tool
+/// happens to write into the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Protections {
+    tls: bool,
+    client_certificates: bool,
+    basic_auth: bool,
+}
+
+impl Protections {
+    /// The protections of `self` that `next` would turn off, in words.
+    fn dropped_by(self, next: Protections) -> Vec<&'static str> {
+        [
+            (self.tls && !next.tls, "TLS"),
+            (
+                self.client_certificates && !next.client_certificates,
+                "required client certificates",
+            ),
+            (self.basic_auth && !next.basic_auth, "basic auth"),
+        ]
+        .into_iter()
+        .filter_map(|(dropped, what)| dropped.then_some(what))
+        .collect()
+    }
 }
 
 /// A loaded web configuration.
@@ -219,6 +261,10 @@ fn tls(raw: &RawTls, http2: bool, files: &mut Vec<PathBuf>) -> Result<Tls, Strin
     Ok(Tls {
         config: Arc::new(config),
         allowed_sans: raw.client_allowed_sans.clone(),
+        client_certificate_required: matches!(
+            raw.client_auth_type.as_deref(),
+            Some("RequireAnyClientCert" | "RequireAndVerifyClientCert")
+        ),
     })
 }
 
@@ -355,16 +401,20 @@ impl WebConfig {
     /// Reads and validates a web configuration file.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        // An empty file would turn TLS and basic auth off; so would one caught mid-rewrite.
-        if text.trim().is_empty() {
-            return Err(format!(
-                "{}: the file is empty, which would turn TLS and basic auth off; write {{}} to serve plain HTTP without authentication deliberately",
+        // A file that sets nothing would turn TLS and basic auth off: an empty one, one
+        // caught mid-rewrite, or a template that rendered only comments, `---` or `{}`.
+        let nothing = || {
+            format!(
+                "{}: the file sets nothing (it is empty, or holds only comments, `---`, `{{}}` or `null`), which would turn TLS and basic auth off; to serve plain HTTP without authentication, start without --web.config.file",
                 path.display()
             )
-            .into());
+        };
+        if text.trim().is_empty() {
+            return Err(nothing().into());
         }
-        let raw: RawWebConfig =
+        let raw: Option<RawWebConfig> =
             yaml_serde::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let raw = raw.filter(|raw| !raw.is_empty()).ok_or_else(nothing)?;
         let mut files = vec![path.to_path_buf()];
         let http = raw.http_server_config.unwrap_or_default();
         let tls = match &raw.tls_server_config {
@@ -412,6 +462,17 @@ impl WebConfig {
 
     pub fn requires_auth(&self) -> bool {
         !self.users.is_empty()
+    }
+
+    fn protections(&self) -> Protections {
+        Protections {
+            tls: self.tls.is_some(),
+            client_certificates: self
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.client_certificate_required),
+            basic_auth: self.requires_auth(),
+        }
     }
 }
 
@@ -465,6 +526,9 @@ impl WebConfigWatch {
             basic_auth = config.requires_auth(),
             "web configuration loaded"
         );
+        if !config.protections().tls && !config.protections().basic_auth {
+            warn!(file = %path.display(), "the web configuration turns neither TLS nor basic auth on: anyone who reaches the port can read /metrics");
+        }
         let reload_successful = prometheus_client::metrics::gauge::Gauge::default();
         reload_successful.set(1);
         // The cost of the configured hashes (10 when there are none).
@@ -509,17 +573,28 @@ impl WebConfigWatch {
         }
         stamps.pending = None;
         stamps.applied = now;
-        match WebConfig::load(&current.files[0]) {
-            Ok(config) => {
-                info!(file = %current.files[0].display(), "web configuration changed; reloaded");
-                stamps.applied = stamp(&config.files);
-                self.verified.lock().expect("auth cache").clear();
-                self.reload_successful.set(1);
-                self.current.store(Arc::new(config));
-            }
+        let path = &current.files[0];
+        match WebConfig::load(path) {
             Err(e) => {
                 self.reload_successful.set(0);
                 error!(error = %e, "web configuration changed but does not load; keeping the previous one");
+            }
+            Ok(config) => {
+                let dropped = current.protections().dropped_by(config.protections());
+                if dropped.is_empty() {
+                    info!(file = %path.display(), "web configuration changed; reloaded");
+                    stamps.applied = stamp(&config.files);
+                    self.verified.lock().expect("auth cache").clear();
+                    self.reload_successful.set(1);
+                    self.current.store(Arc::new(config));
+                } else {
+                    self.reload_successful.set(0);
+                    error!(
+                        file = %path.display(),
+                        would_turn_off = dropped.join(", "),
+                        "web configuration changed but would turn protection off; refused, keeping the previous one (a reload may change users, passwords, certificates and headers but never turn TLS, required client certificates or basic auth off: to do that on purpose, restart the exporter with the new file)"
+                    );
+                }
             }
         }
         self.current.load_full()
