@@ -396,8 +396,18 @@ async fn wait_for_reload_result(request: impl Fn() -> reqwest::RequestBuilder, v
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let response = request().send().await.unwrap();
-        assert_eq!(response.status(), 200, "the rightful client is still served");
-        if response.text().await.unwrap().lines().any(|line| line == wanted) {
+        assert_eq!(
+            response.status(),
+            200,
+            "the rightful client is still served"
+        );
+        if response
+            .text()
+            .await
+            .unwrap()
+            .lines()
+            .any(|line| line == wanted)
+        {
             return;
         }
         assert!(Instant::now() < deadline, "never saw {wanted}");
@@ -428,7 +438,10 @@ async fn a_reload_never_turns_protection_off() {
     let port = common::exporter_port(&d.join("exporter.log"));
     let url = format!("http://127.0.0.1:{port}/metrics");
     let http = common::http_client();
-    let rightful = || http.get(&url).basic_auth("prometheus", Some("s3cret-canary"));
+    let rightful = || {
+        http.get(&url)
+            .basic_auth("prometheus", Some("s3cret-canary"))
+    };
     wait_for_reload_result(rightful, 1).await;
     let headers_only = "http_server_config:\n  headers:\n    X-Frame-Options: deny\n";
     for text in FILES_THAT_SET_NOTHING.iter().chain([&headers_only]) {
@@ -449,7 +462,11 @@ async fn a_reload_never_turns_protection_off() {
 
     // A change of password is no lowering: it applies.
     let rotated = bcrypt::hash("rotated", 4).unwrap();
-    write(d, "web.yml", &format!("basic_auth_users:\n  prometheus: '{rotated}'\n"));
+    write(
+        d,
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: '{rotated}'\n"),
+    );
     let with_rotated = || http.get(&url).basic_auth("prometheus", Some("rotated"));
     let deadline = Instant::now() + Duration::from_secs(10);
     while with_rotated().send().await.unwrap().status() != 200 {
@@ -471,7 +488,10 @@ async fn a_reload_never_turns_tls_or_client_certificates_off() {
     let (_exporter, port) = start_secured(&pki, d);
     let https = format!("https://localhost:{port}/metrics");
     let good = client(&pki, Some((&pki.client_cert, &pki.client_key)));
-    let rightful = || good.get(&https).basic_auth("prometheus", Some("s3cret-canary"));
+    let rightful = || {
+        good.get(&https)
+            .basic_auth("prometheus", Some("s3cret-canary"))
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while !rightful().send().await.is_ok_and(|r| r.status() == 200) {
         assert!(Instant::now() < deadline, "exporter not ready");
@@ -506,7 +526,10 @@ async fn a_reload_never_turns_tls_or_client_certificates_off() {
             .unwrap();
         assert_eq!(plain.status(), 400, "{dropped}: still TLS only");
         let log = std::fs::read_to_string(d.join("exporter.log")).unwrap();
-        assert!(log.contains(&format!("would_turn_off=\"{dropped}\"")), "{log}");
+        assert!(
+            log.contains(&format!("would_turn_off=\"{dropped}\"")),
+            "{log}"
+        );
         write(d, "web.yml", &secured);
         wait_for_reload_result(rightful, 1).await;
     }

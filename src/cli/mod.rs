@@ -86,12 +86,19 @@ pub(crate) struct ServeArgs {
     #[arg(long = "web.max-connections")]
     pub max_connections: Option<usize>,
 
-    /// A new connection must send its first request (and an HTTP/1 request its headers)
-    /// within this.
+    /// Maximum number of open connections from one client (an IP address, or an IPv6 /64);
+    /// 0 means only --web.max-connections applies. At either limit, the client's (or any
+    /// client's) oldest connection that has not sent a request yet is closed to make room.
+    #[arg(long = "web.max-connections-per-client", default_value_t = crate::web::connection::DEFAULT_MAX_PER_CLIENT)]
+    pub max_connections_per_client: usize,
+
+    /// A new connection must send its first request within this (HTTP/1 and HTTP/2, the TLS
+    /// handshake included), and an HTTP/1 request its headers.
     #[arg(long = "web.read-header-timeout", default_value = "10s", value_parser = humantime::parse_duration)]
     pub read_header_timeout: std::time::Duration,
 
-    /// A connection that sends and receives nothing for this long is closed.
+    /// A connection that has sent a request and then sends and receives nothing for this
+    /// long is closed.
     #[arg(long = "web.idle-timeout", default_value = "2m", value_parser = humantime::parse_duration)]
     pub idle_timeout: std::time::Duration,
 

@@ -77,11 +77,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         max_connections: args
             .max_connections
             .unwrap_or_else(|| default_max_connections(open_files)),
+        max_per_client: args.max_connections_per_client,
         read_header_timeout: args.read_header_timeout,
         idle_timeout: args.idle_timeout,
     };
     info!(
         max_connections = app.connection_limits.max_connections,
+        max_connections_per_client = app.connection_limits.max_per_client,
         open_files_limit = open_files,
         "connection limits"
     );

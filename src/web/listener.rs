@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::connection::{Activity, ConnectionLimits, Watched};
+use super::connection::{Activity, Client, ConnectionLimits, ConnectionPool, Limit, Watched};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type HttpBody = BoxBody<Bytes, BoxError>;
@@ -103,8 +103,9 @@ pub(crate) async fn serve_http<H, F, E>(
         .header_read_timeout(limits.read_header_timeout);
     let builder = Arc::new(builder);
     let graceful = Arc::new(GracefulShutdown::new());
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let mut refused_at: Option<std::time::Instant> = None;
+    let pool = ConnectionPool::new(limits);
+    // When each limit was last logged: at most once a minute each.
+    let mut limit_logged_at: [Option<std::time::Instant>; 2] = [None; 2];
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -117,13 +118,30 @@ pub(crate) async fn serve_http<H, F, E>(
                         continue;
                     }
                 };
-                // Past the cap a connection is closed at once, so it never holds a descriptor
-                // the scrapes and the vendors need.
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    if refused_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-                        warn!(max_connections = limits.max_connections, "connection limit reached; closing new connections (--web.max-connections)");
-                        refused_at = Some(std::time::Instant::now());
+                let client = Client::of(peer.ip());
+                // At a limit the oldest connection without a request makes room; failing that
+                // the new one is closed at once, so it never holds a descriptor the scrapes
+                // and the vendors need.
+                let admitted = pool.admit(client);
+                let (admission, met) = match admitted {
+                    Ok((admission, met)) => (Some(admission), met),
+                    Err(limit) => (None, Some(limit)),
+                };
+                if let Some(limit) = met
+                    && limit_logged_at[limit as usize].is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+                {
+                    let what = if admission.is_some() {
+                        "closing the oldest connection that has sent no request, to make room"
+                    } else {
+                        "every connection concerned has sent a request; closing the new one"
+                    };
+                    match limit {
+                        Limit::Total => warn!(max_connections = limits.max_connections, "connection limit reached (--web.max-connections); {what}"),
+                        Limit::PerClient => warn!(%peer, max_per_client = limits.max_per_client, "connection limit of one client reached (--web.max-connections-per-client); {what}"),
                     }
+                    limit_logged_at[limit as usize] = Some(std::time::Instant::now());
+                }
+                let Some(admission) = admission else {
                     drop(stream);
                     continue;
                 };
@@ -133,11 +151,21 @@ pub(crate) async fn serve_http<H, F, E>(
                 let (builder, graceful, handler) = (builder.clone(), graceful.clone(), handler.clone());
                 let tls = tls.as_ref().and_then(|t| t.tls());
                 tokio::spawn(async move {
-                    let _slot = slot;
+                    let admission = Arc::new(admission);
                     let activity = Activity::new();
                     let silent = activity.expired(limits.read_header_timeout, limits.idle_timeout);
                     let serve = async {
-                        let service = service_fn(handler);
+                        // Every request marks the connection as one that asked for something
+                        // and says which client sent it (for fairness in basic auth).
+                        let service = {
+                            let (activity, admission) = (activity.clone(), admission.clone());
+                            service_fn(move |mut request: Request<Incoming>| {
+                                activity.request();
+                                admission.request();
+                                request.extensions_mut().insert(client);
+                                handler(request)
+                            })
+                        };
                         match tls {
                             None => {
                                 let io = TokioIo::new(Watched::new(stream, activity.clone()));
@@ -161,7 +189,8 @@ pub(crate) async fn serve_http<H, F, E>(
                                 debug!(%peer, %error, "connection ended with an error");
                             }
                         }
-                        () = silent => debug!(%peer, "connection closed: silent too long"),
+                        () = silent => debug!(%peer, "connection closed: no request in time, or silent too long"),
+                        () = admission.evicted() => debug!(%peer, "connection closed before its first request, to make room for a new one"),
                     }
                 });
             }

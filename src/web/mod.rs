@@ -1,6 +1,7 @@
 //! The exporter's HTTP server: the status page, `/metrics`, health, readiness and reload,
 //! behind the web configuration's TLS and basic auth.
 
+mod basic_auth;
 pub(crate) mod connection;
 mod listener;
 pub(crate) mod self_metrics;
@@ -27,6 +28,8 @@ use crate::engine::SourceList;
 use crate::engine::reload::{ReloadMetrics, Reloader};
 use crate::exposition::{self, Format};
 use crate::runtime::clock::Clock;
+use basic_auth::Verdict;
+use connection::Client;
 pub(crate) use connection::ConnectionLimits;
 use webconfig::WebConfigWatch;
 
@@ -111,15 +114,33 @@ pub(crate) async fn handle(app: Arc<App>, request: Request<Incoming>) -> Respons
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let mut response = if watch.authorized(&web, header).await {
-        route(app, request).await
-    } else {
-        let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        response.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"backup-exporter\""),
-        );
-        response
+    // The listener tags every request with its client; a request without one (none
+    // reaches here) would share one queue of password checks.
+    let client = request
+        .extensions()
+        .get::<Client>()
+        .copied()
+        .unwrap_or(Client::of(std::net::Ipv4Addr::UNSPECIFIED.into()));
+    let mut response = match watch.authorize(&web, header, client).await {
+        Verdict::Allowed => route(app, request).await,
+        Verdict::Denied => {
+            let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"backup-exporter\""),
+            );
+            response
+        }
+        Verdict::Busy => {
+            let mut response = text(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many password checks waiting from this client\n",
+            );
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
     };
     for (name, value) in &web.headers {
         response.headers_mut().insert(name.clone(), value.clone());

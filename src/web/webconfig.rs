@@ -4,13 +4,11 @@
 //! when their content changes and has settled; a change that does not load (an empty file
 //! included) keeps the previous configuration: it fails closed.
 
-use std::collections::{BTreeMap, HashSet};
-use std::hash::BuildHasher;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use base64::Engine as _;
 use http::{HeaderName, HeaderValue};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -22,6 +20,9 @@ use rustls::{
 };
 use serde::Deserialize;
 use tracing::{error, info, warn};
+
+use super::basic_auth::{BasicAuth, Verdict};
+use super::connection::Client;
 
 /// Response headers the toolkit lets users set.
 const ALLOWED_HEADERS: &[&str] = &[
@@ -44,7 +45,10 @@ impl RawWebConfig {
     /// Sets nothing at all: `{}`, or sections without a setting (`http_server_config: {}`).
     fn is_empty(&self) -> bool {
         self.tls_server_config.is_none()
-            && self.basic_auth_users.as_ref().is_none_or(BTreeMap::is_empty)
+            && self
+                .basic_auth_users
+                .as_ref()
+                .is_none_or(BTreeMap::is_empty)
             && self
                 .http_server_config
                 .as_ref()
@@ -493,15 +497,9 @@ struct Stamps {
 pub struct WebConfigWatch {
     current: ArcSwap<WebConfig>,
     stamps: Mutex<Stamps>,
-    /// Credentials already checked, as keyed hashes (bcrypt is slow by design).
-    verified: Mutex<HashSet<u64>>,
-    hasher: std::hash::RandomState,
     /// `backup_exporter_web_config_last_reload_successful`.
     pub reload_successful: prometheus_client::metrics::gauge::Gauge,
-    /// bcrypt checks run one at a time, so failed logins cannot take the scrapes' CPU.
-    bcrypt: tokio::sync::Semaphore,
-    /// Checked for unknown users, so they cost what a known user with a wrong password does.
-    dummy_hash: String,
+    auth: BasicAuth,
 }
 
 /// What the files hold, in a few bytes each: their length and CRC-32. A change is seen
@@ -545,12 +543,8 @@ impl WebConfigWatch {
                 pending: None,
             }),
             current: ArcSwap::from_pointee(config),
-            verified: Mutex::new(HashSet::new()),
-            hasher: std::hash::RandomState::new(),
             reload_successful,
-            bcrypt: tokio::sync::Semaphore::new(1),
-            dummy_hash: bcrypt::hash("not a password anyone uses", cost)
-                .map_err(|e| format!("bcrypt: {e}"))?,
+            auth: BasicAuth::new(cost).map_err(|e| format!("bcrypt: {e}"))?,
         })
     }
 
@@ -584,7 +578,6 @@ impl WebConfigWatch {
                 if dropped.is_empty() {
                     info!(file = %path.display(), "web configuration changed; reloaded");
                     stamps.applied = stamp(&config.files);
-                    self.verified.lock().expect("auth cache").clear();
                     self.reload_successful.set(1);
                     self.current.store(Arc::new(config));
                 } else {
@@ -600,54 +593,17 @@ impl WebConfigWatch {
         self.current.load_full()
     }
 
-    /// Checks an `Authorization` header against `basic_auth_users`.
-    pub async fn authorized(&self, config: &WebConfig, header: Option<&str>) -> bool {
+    /// Checks an `Authorization` header sent by `client` against `basic_auth_users`.
+    pub(crate) async fn authorize(
+        &self,
+        config: &WebConfig,
+        header: Option<&str>,
+        client: Client,
+    ) -> Verdict {
         if !config.requires_auth() {
-            return true;
+            return Verdict::Allowed;
         }
-        // The scheme name is case-insensitive (RFC 7617).
-        let Some((user, password)) = header
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .and_then(|(_, b)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b.trim())
-                    .ok()
-            })
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| {
-                t.split_once(':')
-                    .map(|(u, p)| (u.to_string(), p.to_string()))
-            })
-        else {
-            return false;
-        };
-        // An unknown user is checked against a dummy hash: answering sooner would tell
-        // which users exist.
-        let (known, hash) = match config.users.get(&user) {
-            Some(hash) => (true, hash.clone()),
-            None => (false, self.dummy_hash.clone()),
-        };
-        let key = self.hasher.hash_one((&user, &password, &hash));
-        if known && self.verified.lock().expect("auth cache").contains(&key) {
-            return true;
-        }
-        let Ok(_turn) = self.bcrypt.acquire().await else {
-            return false;
-        };
-        let ok =
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false)
-                && known;
-        if ok {
-            let mut verified = self.verified.lock().expect("auth cache");
-            if verified.len() > 1000 {
-                verified.clear();
-            }
-            verified.insert(key);
-        }
-        ok
+        self.auth.check(&config.users, header, client).await
     }
 }
 
