@@ -35,6 +35,16 @@ async fn start(options: SimulatorOptions, extra: &str) -> Harness {
     .await
 }
 
+/// The `org` label a row's device should carry: the org's name, or its uid when the report
+/// names only that.
+fn org_label(row: &backup_exporter::simulator::ArchiveTruth) -> &str {
+    if row.org_named {
+        &row.org
+    } else {
+        &row.org_uid
+    }
+}
+
 /// Compares every archive, device, org and alert count with the simulator's ground truth.
 fn assert_matches_truth(metrics: &Metrics, harness: &Harness) {
     let now = harness.clock.now_ms();
@@ -57,6 +67,16 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness) {
         let get = |name: &str| metrics.get(name, &archive);
         let context = format!("{} → {}", row.device_uid, row.destination);
         match row.last_completed_ms {
+            // Completed, but the date is unreadable: unknown, neither aged nor "never".
+            Some(_) if row.completion_unreadable => {
+                for name in [
+                    "backup_device_last_completed_backup_timestamp_seconds",
+                    "backup_device_backup_age_seconds",
+                    "backup_device_never_completed",
+                ] {
+                    assert_eq!(get(name), None, "{context}: {name}");
+                }
+            }
             Some(completed) => {
                 assert_eq!(
                     get("backup_device_last_completed_backup_timestamp_seconds").map(ms),
@@ -106,7 +126,10 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness) {
         );
         assert_eq!(
             get("backup_device_cold_storage"),
-            Some(f64::from(u8::from(row.cold_storage))),
+            match row.cold_storage_unknown {
+                Some(_) => None,
+                None => Some(f64::from(u8::from(row.cold_storage))),
+            },
             "{context}"
         );
         let device = [source, ("device_uid", row.device_uid.as_str())];
@@ -120,7 +143,7 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness) {
         let info = metrics.find("backup_device_info", &device);
         assert_eq!(info.len(), 1, "{context}");
         let labels = &info[0].labels;
-        assert_eq!(labels["org"], row.org);
+        assert_eq!(labels["org"], org_label(row));
         assert_eq!(labels["device_name"], row.device_name);
         assert_eq!(labels["user"], row.username);
         assert_eq!(labels["os"], row.os);
@@ -135,11 +158,14 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness) {
     let mut states: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     let mut severities: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for row in &truth {
-        devices.entry(&row.org).or_default().insert(&row.device_uid);
-        *bytes.entry(&row.org).or_default() += row.archive_bytes;
+        devices
+            .entry(org_label(row))
+            .or_default()
+            .insert(&row.device_uid);
+        *bytes.entry(org_label(row)).or_default() += row.archive_bytes;
         for state in &row.alert_states {
             states
-                .entry((&row.org, state))
+                .entry((org_label(row), state))
                 .or_default()
                 .insert(&row.device_uid);
             let severity = if state.starts_with("Critical") {
@@ -314,6 +340,75 @@ async fn repeated_rows_and_unreadable_dates_never_take_the_source_down() {
             "the rest of the row is served"
         );
     }
+    harness.stop().await;
+}
+
+/// What a report does not say is unknown, never a guess: a completion date no parser reads
+/// is neither "never completed" nor an age from the device's creation; a `coldStorage` of
+/// `null` or `"unknown"` gives no cold storage sample and leaves the archive alerting (a
+/// guess of "cold" would silence it); an org the report names only by its uid is labelled
+/// by the uid. Unreadable values are counted by field; nothing else of the row is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_values_are_unknown_not_never() {
+    let mut opts = options(120, ValueStyle::Strings, DateStyle::Utc);
+    opts.code42.unreadable_completion = 12;
+    opts.code42.unknown_cold_storage = 6;
+    opts.code42.unnamed_org = Some(1);
+    let harness = start(opts, "").await;
+    let status = harness.source(SOURCE).status();
+    assert!(status.up, "{:?}", status.last_error);
+    let metrics = harness.metrics().await;
+    assert_matches_truth(&metrics, &harness);
+    let truth: Vec<_> = harness
+        .sim
+        .simulator
+        .code42
+        .truth(NOW_MS)
+        .into_iter()
+        .filter(|r| r.active)
+        .collect();
+    let source = ("source", SOURCE);
+    let unreadable_completion = truth.iter().filter(|r| r.completion_unreadable).count();
+    assert!(unreadable_completion >= 5, "{unreadable_completion}");
+    assert_eq!(
+        metrics.get(
+            "backup_source_values_skipped_total",
+            &[source, ("field", "lastCompletedBackupDate")]
+        ),
+        Some(unreadable_completion as f64)
+    );
+    let unreadable_cold = truth
+        .iter()
+        .filter(|r| r.cold_storage_unknown == Some("unknown"))
+        .count();
+    assert!(unreadable_cold >= 2);
+    assert_eq!(
+        metrics.get(
+            "backup_source_values_skipped_total",
+            &[source, ("field", "coldStorage")]
+        ),
+        Some(unreadable_cold as f64),
+        "a null says nothing and is not counted; \"unknown\" is unreadable"
+    );
+    // A device whose only live destination's completion is unknown is not "never
+    // completed" on the status page's model either.
+    let snapshot = harness.source(SOURCE).snapshot().unwrap();
+    let never: Vec<_> = snapshot
+        .health
+        .stalest
+        .iter()
+        .filter(|item| item.never_completed)
+        .map(|item| item.name.clone())
+        .collect();
+    for row in truth.iter().filter(|r| r.completion_unreadable) {
+        assert!(!never.contains(&row.device_name), "{}", row.device_name);
+    }
+    let unnamed = truth.iter().find(|r| !r.org_named).expect("an unnamed org");
+    assert!(
+        metrics
+            .get("backup_org_devices", &[source, ("org", &unnamed.org_uid)])
+            .is_some_and(|n| n >= 1.0)
+    );
     harness.stop().await;
 }
 

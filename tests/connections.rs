@@ -16,6 +16,11 @@ use tokio::net::TcpStream;
 
 const BIN: &str = env!("CARGO_BIN_EXE_backup-exporter");
 
+/// Taken by the tests that load the machine (thousands of connections, hundreds of
+/// clients) and by the one that measures timing, so none of them runs beside another: the
+/// timing comparison needs a quiet machine, and each load test its own figures.
+static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct Exporter {
     child: Child,
     port: u16,
@@ -195,6 +200,7 @@ use rustls::pki_types::pem::PemObject as _;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scrape_succeeds_beside_two_thousand_silent_connections_and_the_cap_holds() {
+    let _quiet = LOAD.lock().await;
     raise_open_files();
     let dir = tempfile::tempdir().unwrap();
     let exporter = start(dir.path(), &["--web.read-header-timeout", "60s"]);
@@ -252,20 +258,24 @@ async fn a_scrape_succeeds_beside_two_thousand_silent_connections_and_the_cap_ho
 
 /// Opens `count` connections from 127.0.0.1 that send an HTTP/2 preface and then nothing,
 /// and holds them until the server closes them; with `reopen`, each is opened again as
-/// soon as it is closed (a flood of new connections), until `stop` is set.
+/// soon as it is closed (a flood of new connections), until `stop` is set. `opened` counts
+/// the connections opened.
 async fn hold_silent_http2(
     address: String,
     count: usize,
     reopen: bool,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    opened: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..count {
-        let (address, stop) = (address.clone(), stop.clone());
+        let (address, stop, opened) = (address.clone(), stop.clone(), opened.clone());
         tasks.spawn(async move {
             let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
             loop {
-                if let Ok(mut stream) = TcpStream::connect(&address).await
+                let connected = TcpStream::connect(&address).await;
+                opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Ok(mut stream) = connected
                     && stream.write_all(H2_PREFACE).await.is_ok()
                 {
                     let mut buf = [0u8; 1024];
@@ -321,6 +331,7 @@ async fn scrapes_within_three_seconds(address: &str, from: &str) {
 /// limit can tell a client from its attacker).
 #[tokio::test(flavor = "multi_thread")]
 async fn scrapes_succeed_while_thousands_of_silent_http2_connections_are_held() {
+    let _quiet = LOAD.lock().await;
     raise_open_files();
     let dir = tempfile::tempdir().unwrap();
     let exporter = start(dir.path(), &[]);
@@ -328,13 +339,18 @@ async fn scrapes_succeed_while_thousands_of_silent_http2_connections_are_held() 
     let address = format!("127.0.0.1:{}", exporter.port);
     for reopen in [false, true] {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let attacker = tokio::spawn(hold_silent_http2(
             address.clone(),
             4300,
             reopen,
             stop.clone(),
+            opened.clone(),
         ));
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Every connection opened once: the pool is as full as the attacker makes it.
+        while opened.load(std::sync::atomic::Ordering::Relaxed) < 4300 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let mut from = vec!["127.0.0.2"];
         if !reopen {
             from.push("127.0.0.1");
@@ -369,6 +385,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 /// memory stays bounded.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_thousand_concurrent_scrapes_stay_within_the_request_limit() {
+    let _quiet = LOAD.lock().await;
     raise_open_files();
     let dir = tempfile::tempdir().unwrap();
     // One client holds them all: the limit of one client's connections is not this test's.
@@ -447,6 +464,7 @@ async fn reloads_are_limited_to_one_a_second() {
 /// password does, so timing does not tell which users exist.
 #[tokio::test(flavor = "multi_thread")]
 async fn basic_auth_timing_does_not_reveal_user_names() {
+    let _quiet = LOAD.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let hash = bcrypt::hash("right-password", 8).unwrap();
     std::fs::write(
@@ -543,6 +561,7 @@ async fn guess(
 /// own address while they guess other users' or repeat one password.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_correct_first_login_is_answered_while_two_hundred_clients_guess() {
+    let _quiet = LOAD.lock().await;
     let cases: [(&str, &'static str, bool); 3] = [
         ("127.0.0.2", "prometheus", false),
         ("127.0.0.1", "admin", false),

@@ -132,3 +132,108 @@ async fn a_page_of_rows_that_are_not_rows_is_an_error_not_more_data() {
     .await;
     harness.stop().await;
 }
+
+/// Peak resident memory of a process, from /proc, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap()
+        * 1024
+}
+
+/// The real binary, with its default limits, against reports that never end (full pages of
+/// new rows as the vendor writes them): each refresh fails at a limit, with a message that
+/// names it, before the process holds 200 MB; the next attempt backs off further.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vendor_that_pages_forever_is_stopped_within_200_mb() {
+    use backup_exporter::simulator::{self, Simulator};
+    let simulator = Simulator::new(SimulatorOptions::default(), Clock::System);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = simulator::start(simulator, listener).unwrap();
+    for (vendor, path) in [
+        ("code42", "DeviceBackupReport"),
+        ("druva", "m365UserWorkload"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "demo-secret").unwrap();
+        std::fs::write(secret.with_file_name("druva-secret"), "druva-demo-secret").unwrap();
+        let yaml = match vendor {
+            "code42" => code42_yaml(&sim.url(), &secret, ""),
+            _ => druva_yaml(&sim.url(), &secret, "    events: none\n"),
+        }
+        .replace("refresh_interval: 1h", "refresh_interval: 1m")
+        .replace("timeout: 20s", "timeout: 5m");
+        let config = dir.path().join("config.yml");
+        std::fs::write(&config, yaml).unwrap();
+        sim.simulator.faults.clear();
+        sim.simulator
+            .faults
+            .add(FaultRule::new(Fault::EndlessPages).on(path));
+        let log = dir.path().join("exporter.log");
+        let mut exporter = std::process::Command::new(env!("CARGO_BIN_EXE_backup-exporter"))
+            .args(["--config.file", config.to_str().unwrap()])
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+        let failures = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let failures: Vec<String> = text
+                .lines()
+                .filter(|l| l.contains("refresh failed"))
+                .map(str::to_string)
+                .collect();
+            if failures.len() >= 2 {
+                break failures;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{vendor}: no two failed refreshes in 240 s:\n{text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        let peak = peak_rss(exporter.id());
+        let _ = exporter.kill();
+        let _ = exporter.wait();
+        eprintln!(
+            "{vendor}: peak RSS {} MB; {}",
+            peak / 1_000_000,
+            failures[0]
+        );
+        assert!(
+            failures[0].contains("in one refresh (the source")
+                && failures[0].contains("the vendor seems to serve pages without end"),
+            "{vendor}: {}",
+            failures[0]
+        );
+        assert!(peak <= 200_000_000, "{vendor}: peak RSS {peak} bytes");
+        // Backoff as after any failure, from a tenth of the 1-minute interval (at most 5 s):
+        // 2.5–5 s, then 5–10 s.
+        // `retry_in=3.874434765s` (or `…ms`), as a Duration's Debug form.
+        let retry = |line: &str| {
+            let at = line.find("retry_in=").unwrap() + "retry_in=".len();
+            let text: String = line[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            match text.strip_suffix("ms") {
+                Some(ms) => std::time::Duration::from_secs_f64(ms.parse::<f64>().unwrap() / 1e3),
+                None => {
+                    std::time::Duration::from_secs_f64(text.trim_end_matches('s').parse().unwrap())
+                }
+            }
+        };
+        let (first, second) = (retry(&failures[0]), retry(&failures[1]));
+        assert!(
+            first >= std::time::Duration::from_millis(2500)
+                && second >= std::time::Duration::from_secs(5),
+            "{vendor}: retries after {first:?}, then {second:?}"
+        );
+    }
+    sim.stop().await;
+}

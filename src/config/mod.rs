@@ -87,8 +87,11 @@ pub struct HttpSpec {
     pub max_response_bytes: u64,
     /// One refresh reads at most this many report pages...
     pub max_pages: u32,
-    /// ...and rows: past either, the refresh fails and the last good data stays.
+    /// ...rows...
     pub max_rows: u64,
+    /// ...and bytes of report pages: past any, the refresh fails and the last good data
+    /// stays.
+    pub max_read_bytes: u64,
     /// Requests to the vendor in flight at once, at most.
     pub max_in_flight: usize,
 }
@@ -101,6 +104,7 @@ impl Default for HttpSpec {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_pages: DEFAULT_MAX_PAGES,
             max_rows: DEFAULT_MAX_ROWS,
+            max_read_bytes: DEFAULT_MAX_READ_BYTES,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
@@ -110,11 +114,14 @@ impl Default for HttpSpec {
 /// times faster than one, and stay far from any rate limit.
 pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
-/// Well above the biggest real tenant (100,000 Code42 devices are about 130 pages of
-/// 1,000 rows; a full Druva read of 50,000 users about 800 pages of 500), and low enough
-/// that a vendor serving endless pages cannot exhaust memory first.
+/// What one refresh may read. 100,000 Code42 devices are 134 pages, 130,000 rows and
+/// 128 MiB; a full Druva read of 50,000 users 550 pages, 275,000 rows and 125 MiB. A vendor
+/// that serves pages without end is stopped by the first limit it passes, before the rows
+/// it sent take more than about 170 MB (a row held while the refresh reads takes about
+/// 400 bytes): `docs/security.md` has the figures.
 pub(crate) const DEFAULT_MAX_PAGES: u32 = 2_000;
-pub(crate) const DEFAULT_MAX_ROWS: u64 = 2_000_000;
+pub(crate) const DEFAULT_MAX_ROWS: u64 = 400_000;
+pub(crate) const DEFAULT_MAX_READ_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A Code42 page of 1,000 rows is about 1.3 MB; a Druva page of 500 rows less.
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
@@ -402,6 +409,17 @@ fn http(
     if max_rows == 0 {
         return err(format!("{at}.max_rows"), "must be at least 1");
     }
+    // At least one page of the largest size a response may have.
+    let max_read_bytes = match common.max_read_bytes {
+        Some(bytes) if bytes.0 < max_response_bytes => {
+            return err(
+                format!("{at}.max_read_bytes"),
+                "must be at least max_response_bytes (one page may be that large)",
+            );
+        }
+        Some(bytes) => bytes.0,
+        None => DEFAULT_MAX_READ_BYTES.max(max_response_bytes),
+    };
     let max_in_flight = common.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
     if !(1..=64).contains(&max_in_flight) {
         return err(format!("{at}.max_in_flight"), "must be between 1 and 64");
@@ -412,6 +430,7 @@ fn http(
         max_response_bytes,
         max_pages,
         max_rows,
+        max_read_bytes,
         max_in_flight,
     })
 }

@@ -45,6 +45,15 @@ pub struct Code42Options {
     /// The first this many archives carry a `lastActivity` no parser knows ("Invalid
     /// Date", as a JavaScript tool in between writes it).
     pub unreadable_dates: usize,
+    /// The first this many archives that completed a backup send its date as "Invalid
+    /// Date": a faithful client knows a backup completed, not when.
+    pub unreadable_completion: usize,
+    /// The first this many archives send a `coldStorage` that says nothing: `null` and
+    /// `"unknown"` in turn.
+    pub unknown_cold_storage: usize,
+    /// The devices of this org (an index into its list of orgs) arrive with a null
+    /// `orgName`: the org is known by its `orgUid` alone.
+    pub unnamed_org: Option<usize>,
 }
 
 impl Default for Code42Options {
@@ -60,6 +69,9 @@ impl Default for Code42Options {
             password: "demo-password".into(),
             repeated_rows: 0,
             unreadable_dates: 0,
+            unreadable_completion: 0,
+            unknown_cold_storage: 0,
+            unnamed_org: None,
         }
     }
 }
@@ -141,7 +153,10 @@ pub struct ArchiveTruth {
     pub device_uid: String,
     pub device_name: String,
     pub hostname: String,
+    /// The org's name, sent as `orgName` unless `org_named` is false.
     pub org: String,
+    pub org_uid: String,
+    pub org_named: bool,
     pub username: String,
     pub os: String,
     pub os_version: String,
@@ -159,6 +174,14 @@ pub struct ArchiveTruth {
     pub alert_states: Vec<&'static str>,
     /// `lastActivity` is sent unreadable: a faithful client reports no last activity.
     pub unreadable_activity: bool,
+    /// `lastCompletedBackupDate` is sent unreadable (the backup did complete, at
+    /// `last_completed_ms`): a faithful client neither reports it nor calls the archive
+    /// never completed.
+    pub completion_unreadable: bool,
+    /// `coldStorage` is sent as this value that says nothing (`null` or `"unknown"`;
+    /// `cold_storage` is the truth): a faithful client reports no cold storage sample and
+    /// keeps alerting on the archive.
+    pub cold_storage_unknown: Option<&'static str>,
 }
 
 pub struct Code42Tenant {
@@ -331,12 +354,16 @@ impl Code42Tenant {
         let alert_states = self.alert_states(archive, now);
         let growth = ((now - device.creation_ms).max(0) / DAY) as u64 * 1_048_576;
         let unreadable_activity = archive.index < self.options.unreadable_dates;
+        let completion_unreadable =
+            last_completed.is_some() && archive.index < self.options.unreadable_completion;
         ArchiveTruth {
             archive_guid: archive.guid.clone(),
             device_uid: device.uid.clone(),
             device_name: device.name.clone(),
             hostname: device.hostname.clone(),
             org: ORGS[device.org].to_string(),
+            org_uid: format!("9153237057515{:05}", device.org),
+            org_named: self.options.unnamed_org != Some(device.org),
             username: format!("user{:05}@example.com", device.user),
             os: OSES[device.os].0.to_string(),
             os_version: device.os_version.to_string(),
@@ -355,6 +382,9 @@ impl Code42Tenant {
             cold_storage: archive.cold_storage,
             alert_states,
             unreadable_activity,
+            completion_unreadable,
+            cold_storage_unknown: (archive.index < self.options.unknown_cold_storage)
+                .then_some(["null", "unknown"][archive.index % 2]),
         }
     }
 
@@ -528,11 +558,8 @@ impl Code42Tenant {
         let date = |ms: i64| format_date(ms, dates);
         let mut obj = Obj::new(out);
         obj.str("archiveGuid", &row.archive_guid)
-            .str(
-                "orgUid",
-                &format!("9153237057515{:05}", org_index(&row.org)),
-            )
-            .str("orgName", &row.org)
+            .str("orgUid", &row.org_uid)
+            .opt_str("orgName", row.org_named.then_some(row.org.as_str()))
             .null("orgExtRef")
             .str("userUid", &format!("93896027386{}", &row.device_uid[11..]))
             .str("username", &row.username)
@@ -589,12 +616,22 @@ impl Code42Tenant {
             format!("{:.1}", row.complete_percent),
         );
         number(&mut obj, "archiveBytes", row.archive_bytes.to_string());
-        number(&mut obj, "coldStorage", row.cold_storage.to_string());
+        match row.cold_storage_unknown {
+            None => number(&mut obj, "coldStorage", row.cold_storage.to_string()),
+            Some("null") => {
+                obj.null("coldStorage");
+            }
+            Some(text) => {
+                obj.str("coldStorage", text);
+            }
+        }
+        let completed = if row.completion_unreadable {
+            Some("Invalid Date".to_string())
+        } else {
+            row.last_completed_ms.map(date)
+        };
         obj.str("lastConnectedDate", &date(row.last_connected_ms))
-            .opt_str(
-                "lastCompletedBackupDate",
-                row.last_completed_ms.map(date).as_deref(),
-            )
+            .opt_str("lastCompletedBackupDate", completed.as_deref())
             .opt_str(
                 "lastActivity",
                 if row.unreadable_activity {
@@ -625,8 +662,12 @@ impl Code42Tenant {
             let status = if row.active { "Active" } else { "Deactivated" };
             let fields = [
                 row.archive_guid.clone(),
-                format!("9153237057515{:05}", org_index(&row.org)),
-                row.org.clone(),
+                row.org_uid.clone(),
+                if row.org_named {
+                    row.org.clone()
+                } else {
+                    "null".into()
+                },
                 "null".into(),
                 format!("93896027386{}", &row.device_uid[11..]),
                 row.username.clone(),
@@ -652,9 +693,14 @@ impl Code42Tenant {
                 row.selected_bytes.to_string(),
                 format!("{:.1}", row.complete_percent),
                 row.archive_bytes.to_string(),
-                row.cold_storage.to_string(),
+                row.cold_storage_unknown
+                    .map_or(row.cold_storage.to_string(), str::to_string),
                 date(Some(row.last_connected_ms)),
-                date(row.last_completed_ms),
+                if row.completion_unreadable {
+                    "Invalid Date".into()
+                } else {
+                    date(row.last_completed_ms)
+                },
                 date(row.last_activity_ms),
                 "null".into(),
                 "null".into(),
@@ -669,10 +715,6 @@ impl Code42Tenant {
         }
         out
     }
-}
-
-fn org_index(name: &str) -> usize {
-    ORGS.iter().position(|o| *o == name).unwrap_or(0)
 }
 
 fn destination_index(name: &str) -> usize {

@@ -524,18 +524,41 @@ fn respond(reply: Reply, fault: Option<Fault>) -> Response<HttpBody> {
     builder.body(body).expect("valid response")
 }
 
-/// A page of a report that never ends: 500 new rows whatever is asked, and always a next
-/// page (Code42 pages by `pgNum`, Druva by `nextPageToken`).
+/// A page of a report that never ends: full of new rows as the vendor writes them (every
+/// column, values as long as real ones), as many as the request asks for up to the API's
+/// cap, and always another page.
 fn endless_page(request: &Request) -> Reply {
     static PAGE: AtomicU64 = AtomicU64::new(0);
     let page = PAGE.fetch_add(1, Ordering::Relaxed);
-    let rows: Vec<String> = (0..500)
+    let code42 = request.path.contains("DeviceBackupReport");
+    let size = if code42 {
+        request
+            .query_value("pgSize")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000u64)
+            .clamp(1, 1000)
+    } else {
+        // Follow-up pages carry only the token; they keep the first page's size, as the
+        // API does (the fault does not track tokens: it takes the largest).
+        serde_json::from_slice::<serde_json::Value>(&request.body)
+            .ok()
+            .and_then(|b| b["filters"]["pageSize"].as_u64())
+            .unwrap_or(500)
+            .clamp(1, 500)
+    };
+    let rows: Vec<String> = (0..size)
         .map(|i| {
-            let id = page * 500 + i;
-            if request.path.contains("DeviceBackupReport") {
-                format!(r#"{{"deviceUid":"{id}","destinationName":"cloud","orgName":"Endless"}}"#)
+            let id = 954_143_368_874_689_941 + page * size + i;
+            if code42 {
+                format!(
+                    r#"{{"archiveGuid":"{g}","orgUid":"915323705751579872","orgName":"Endless Engineering","orgExtRef":null,"userUid":"{u}","username":"user{id}@endless.example.com","email":"user{id}@endless.example.com","userExtRef":null,"deviceUid":"{id}","deviceName":"LAPTOP-{id}","deviceOsHostname":"laptop-{id}.corp.example.com","deviceExtRef":null,"destinationUid":"632540230984925185","destinationName":"Code42 Cloud USA West","serverUid":"836476656572622471","serverName":"cif-sea","version":"11.0.1.33","status":"Active","userStatus":"Active","alertStates":"OK","os":"win","osVersion":"10.0.19045","address":"10.1.2.3:4242","remoteAddress":"73.53.78.104","creationDate":"2024-05-14T13:03:20.302Z","selectedBytes":"1658317953","backupCompletePercentage":"99.7","archiveBytes":"1745757673","coldStorage":"false","lastConnectedDate":"2026-01-01T16:55:40.632Z","lastCompletedBackupDate":"2026-01-01T15:17:52.084Z","lastActivity":"2026-01-01T15:17:52.084Z","mostRecentUserProfileCreationResult":null,"mostRecentUserProfileBackupResult":null}}"#,
+                    g = id + 1,
+                    u = id + 2,
+                )
             } else {
-                format!(r#"{{"userEmail":"u{id}@example.com","workloadType":"OneDrive","siteDbId":{id},"teamDbId":{id},"groupDbId":{id},"alertId":{id},"jobId":{id},"workloadName":"w{id}","severity":"High","backupStatus":"Backed Up Successfully","lastUpdatedTime":"2026-01-01T00:00:00Z","period":"month","startDate":"2026-01-01T00:00:00Z"}}"#)
+                format!(
+                    r#"{{"addedOn":"2024-01-01T00:00:00Z","appStatus":"Enabled","lastAttemptedBackup":"2026-01-01T00:00:00Z","lastBackupStatus":"Backed Up Successfully","lastSuccessfulbackup":"2026-01-01T00:00:00Z","lastUpdatedTime":"2026-01-01T00:00:00Z","preferredDataLocation":"-","profileId":55,"profileName":"Default","statusDetails":null,"storageId":1000021,"storageName":"user{id}@endless.example.com_us-east-1","totalBackupData":1745757673,"userEmail":"user{id}@endless.example.com","userName":"User {id}","userPrincipalName":"user{id}@endless.example.com","workloadType":"OneDrive","siteDbId":{id},"teamDbId":{id},"groupDbId":{id},"alertId":{id},"jobId":{id},"workloadName":"OneDrive","severity":"High","backupStatus":"Backed Up Successfully","period":"month","startDate":"2026-01-01T00:00:00Z"}}"#
+                )
             }
         })
         .collect();

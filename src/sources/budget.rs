@@ -1,5 +1,7 @@
-//! How much one refresh may read (`max_pages`, `max_rows`): a vendor that serves pages
-//! without end fails the refresh, and the last good data stays, before memory runs out.
+//! How much one refresh may read (`max_pages`, `max_rows`, `max_read_bytes`): a vendor that
+//! serves pages without end fails the refresh, and the last good data stays, before the
+//! rows it sent take the memory. Rows are what a refresh holds until it ends; bytes bound
+//! rows whose values are long.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -11,8 +13,10 @@ use crate::sources::RefreshError;
 pub(crate) struct ReadBudget {
     max_pages: u32,
     max_rows: u64,
+    max_bytes: u64,
     pages: AtomicU32,
     rows: AtomicU64,
+    bytes: AtomicU64,
 }
 
 impl ReadBudget {
@@ -20,15 +24,24 @@ impl ReadBudget {
         ReadBudget {
             max_pages: http.max_pages,
             max_rows: http.max_rows,
+            max_bytes: http.max_read_bytes,
             pages: AtomicU32::new(0),
             rows: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
         }
     }
 
-    /// Counts a page of `rows` rows read from `endpoint`; an error past either limit.
-    pub(crate) fn page(&self, endpoint: &'static str, rows: usize) -> Result<(), RefreshError> {
+    /// Counts a page of `rows` rows in `bytes` bytes read from `endpoint`; an error past
+    /// any limit.
+    pub(crate) fn page(
+        &self,
+        endpoint: &'static str,
+        rows: usize,
+        bytes: usize,
+    ) -> Result<(), RefreshError> {
         let pages = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.rows.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
+        let read = self.bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
         let over = |what: &str, limit: u64, key: &str| RefreshError::Paging {
             endpoint,
             detail: format!(
@@ -40,6 +53,9 @@ impl ReadBudget {
         }
         if total > self.max_rows {
             return Err(over("rows", self.max_rows, "max_rows"));
+        }
+        if read > self.max_bytes {
+            return Err(over("bytes of pages", self.max_bytes, "max_read_bytes"));
         }
         Ok(())
     }
@@ -63,21 +79,31 @@ mod tests {
         let spec = HttpSpec {
             max_pages: 3,
             max_rows: 250,
+            max_read_bytes: 10_000,
             ..HttpSpec::default()
         };
         let budget = ReadBudget::new(&spec);
-        assert!(budget.page("r", 100).is_ok());
-        assert!(budget.page("r", 100).is_ok());
-        let error = budget.page("r", 100).unwrap_err().to_string();
+        assert!(budget.page("r", 100, 10).is_ok());
+        assert!(budget.page("r", 100, 10).is_ok());
+        let error = budget.page("r", 100, 10).unwrap_err().to_string();
         assert!(
             error.contains("more than 250 rows in one refresh (the source's max_rows)"),
             "{error}"
         );
         let budget = ReadBudget::new(&spec);
         for _ in 0..3 {
-            budget.page("r", 1).unwrap();
+            budget.page("r", 1, 10).unwrap();
         }
-        let error = budget.page("r", 1).unwrap_err().to_string();
+        let error = budget.page("r", 1, 10).unwrap_err().to_string();
         assert!(error.contains("more than 3 pages"), "{error}");
+        let budget = ReadBudget::new(&spec);
+        budget.page("r", 1, 9_000).unwrap();
+        let error = budget.page("r", 1, 1_001).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "more than 10000 bytes of pages in one refresh (the source's max_read_bytes)"
+            ),
+            "{error}"
+        );
     }
 }

@@ -62,11 +62,16 @@ pub struct Archive {
     pub destination: Arc<str>,
     pub creation_ms: Packed<i64>,
     pub last_completed_ms: Packed<i64>,
+    /// The report gave a completion date that could not be read: unknown, not "never".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub completion_unknown: bool,
     pub last_activity_ms: Packed<i64>,
     pub complete_ratio: Packed<f64>,
     pub archive_bytes: Packed<u64>,
     pub selected_bytes: Packed<u64>,
-    pub cold_storage: bool,
+    /// `None` when the report did not say: the archive then counts as live, because a
+    /// guess of "cold" would silence its alerts.
+    pub cold_storage: Option<bool>,
     /// The archive's own alert states.
     #[serde(default)]
     pub alerts: AlertStates,
@@ -153,6 +158,7 @@ impl EstateBuilder {
             destination,
             creation_ms: Packed::new(row.creation_ms),
             last_completed_ms: Packed::new(row.last_completed_ms),
+            completion_unknown: row.completion_unknown,
             last_activity_ms: Packed::new(row.last_activity_ms),
             complete_ratio: Packed::new(row.complete_ratio),
             archive_bytes: Packed::new(row.archive_bytes),
@@ -186,10 +192,24 @@ struct OrgTotals {
 }
 
 impl Archive {
+    /// In cold storage, as far as the report says: it can no longer back up.
+    fn is_cold(&self) -> bool {
+        self.cold_storage == Some(true)
+    }
+
+    /// It never completed a backup, as far as the report says.
+    fn never_completed(&self) -> bool {
+        self.last_completed_ms.get().is_none() && !self.completion_unknown
+    }
+
     /// What the age series counts from: the last completed backup, or the device's creation
-    /// if it never completed one.
+    /// if it never completed one; nothing when that is unknown.
     fn age_from_ms(&self) -> Option<i64> {
-        self.last_completed_ms.get().or(self.creation_ms.get())
+        match self.last_completed_ms.get() {
+            Some(ms) => Some(ms),
+            None if self.completion_unknown => None,
+            None => self.creation_ms.get(),
+        }
     }
 
     /// Series this archive adds.
@@ -197,13 +217,14 @@ impl Archive {
         let optional = [
             self.last_completed_ms.get().is_some(),
             self.age_from_ms().is_some(),
-            self.last_completed_ms.get().is_none(),
+            self.never_completed(),
             self.last_activity_ms.get().is_some(),
             self.complete_ratio.get().is_some(),
             self.archive_bytes.get().is_some(),
             self.selected_bytes.get().is_some(),
+            self.cold_storage.is_some(),
         ];
-        1 + optional.iter().filter(|b| **b).count()
+        optional.iter().filter(|b| **b).count()
     }
 }
 
@@ -231,6 +252,8 @@ struct DeviceView<'e> {
     live: bool,
     /// The youngest last completed backup over its live archives.
     freshest_ms: Option<i64>,
+    /// A live archive's last completed backup is unknown (its date could not be read).
+    completion_unknown: bool,
     /// When the device was created: the age of one that never completed a backup.
     created_ms: Option<i64>,
     /// The oldest last activity over its live archives.
@@ -240,14 +263,19 @@ struct DeviceView<'e> {
 }
 
 impl DeviceView<'_> {
-    /// What its backup age counts from: the freshest completed backup, else its creation.
+    /// What its backup age counts from: the freshest completed backup, else its creation
+    /// (unless a live destination's completion is unknown: it may have completed one).
     fn backup_since_ms(&self) -> Option<i64> {
-        self.freshest_ms.or(self.created_ms)
+        match self.freshest_ms {
+            Some(ms) => Some(ms),
+            None if self.completion_unknown => None,
+            None => self.created_ms,
+        }
     }
 
-    /// It can back up, and no live destination ever completed a backup.
+    /// It can back up, and no live destination ever completed a backup, as far as known.
     fn never_completed(&self) -> bool {
-        self.live && self.freshest_ms.is_none()
+        self.live && self.freshest_ms.is_none() && !self.completion_unknown
     }
 
     /// The oldest of its backup, activity and connection ages at `now_ms`.
@@ -328,17 +356,19 @@ impl<'e> DeviceView<'e> {
             archives,
             live: false,
             freshest_ms: None,
+            completion_unknown: false,
             created_ms: None,
             oldest_activity_ms: None,
             alerts: AlertStates::default(),
         };
         for archive in archives {
             view.created_ms = view.created_ms.or(archive.creation_ms.get());
-            if archive.cold_storage {
+            if archive.is_cold() {
                 continue;
             }
             view.live = true;
             view.freshest_ms = view.freshest_ms.max(archive.last_completed_ms.get());
+            view.completion_unknown |= archive.completion_unknown;
             if let Some(activity) = archive.last_activity_ms.get() {
                 view.oldest_activity_ms = Some(
                     view.oldest_activity_ms
@@ -472,7 +502,7 @@ impl Code42Estate {
             org.archive_bytes = org
                 .archive_bytes
                 .saturating_add(archive.archive_bytes.get().unwrap_or(0));
-            live[archive.device as usize] |= !archive.cold_storage;
+            live[archive.device as usize] |= !archive.is_cold();
         }
         for (device, live) in self.devices.iter().zip(live) {
             orgs.entry(&device.profile.org).or_default().unprotected += u64::from(!live);
@@ -508,17 +538,14 @@ fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilde
         ("device_uid", &device.uid),
         ("destination", &archive.destination),
     ]);
-    match archive.last_completed_ms.get() {
-        Some(ms) => {
-            out.push(&LAST_COMPLETED, labels, Value::TimestampMs(ms));
-            out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(ms));
-        }
-        None => {
-            if let Some(created) = archive.creation_ms.get() {
-                out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(created));
-            }
-            out.push(&NEVER_COMPLETED, labels, Value::Int(1));
-        }
+    if let Some(ms) = archive.last_completed_ms.get() {
+        out.push(&LAST_COMPLETED, labels, Value::TimestampMs(ms));
+    }
+    if let Some(since) = archive.age_from_ms() {
+        out.push(&BACKUP_AGE, labels, Value::AgeSinceMs(since));
+    }
+    if archive.never_completed() {
+        out.push(&NEVER_COMPLETED, labels, Value::Int(1));
     }
     if let Some(ms) = archive.last_activity_ms.get() {
         out.push(&LAST_ACTIVITY, labels, Value::TimestampMs(ms));
@@ -532,11 +559,9 @@ fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilde
     if let Some(bytes) = archive.selected_bytes.get() {
         out.push(&SELECTED_BYTES, labels, Value::Int(bytes as i64));
     }
-    out.push(
-        &COLD_STORAGE,
-        labels,
-        Value::Int(i64::from(archive.cold_storage)),
-    );
+    if let Some(cold) = archive.cold_storage {
+        out.push(&COLD_STORAGE, labels, Value::Int(i64::from(cold)));
+    }
 }
 
 #[cfg(test)]
@@ -558,11 +583,12 @@ mod tests {
             creation_ms: Some(1_000),
             last_connected_ms: Some(5_000),
             last_completed_ms: None,
+            completion_unknown: false,
             last_activity_ms: None,
             complete_ratio: None,
             archive_bytes: Some(10),
             selected_bytes: None,
-            cold_storage: false,
+            cold_storage: Some(false),
         }
     }
 

@@ -114,6 +114,7 @@ impl Vendor for Code42 {
             let response = task
                 .await
                 .map_err(|e| RefreshError::Client(format!("page {page}: {e}")))??;
+            let bytes = response.body.len();
             // The page is parsed on a refresh thread while the pages ahead download.
             let previous_first = builder.start_page();
             let before = (builder.rows(), builder.skipped.get(SkipReason::Duplicate));
@@ -128,7 +129,7 @@ impl Vendor for Code42 {
                 endpoint: ENDPOINT,
                 detail: format!("page {page}: {e}"),
             })?;
-            budget.page(ENDPOINT, rows)?;
+            budget.page(ENDPOINT, rows, bytes)?;
             let duplicates = builder.skipped.get(SkipReason::Duplicate) - before.1;
             if rows > 0 && builder.rows() == before.0 && duplicates == 0 {
                 return Err(unreadable_page(ENDPOINT, page, rows));

@@ -106,11 +106,15 @@ pub struct ArchiveRow<'a> {
     pub creation_ms: Option<i64>,
     pub last_connected_ms: Option<i64>,
     pub last_completed_ms: Option<i64>,
+    /// `lastCompletedBackupDate` was there but could not be read: when the last backup
+    /// completed is unknown, which is not "never".
+    pub completion_unknown: bool,
     pub last_activity_ms: Option<i64>,
     pub complete_ratio: Option<f64>,
     pub archive_bytes: Option<u64>,
     pub selected_bytes: Option<u64>,
-    pub cold_storage: bool,
+    /// `None` when the row does not say (null, absent or unreadable).
+    pub cold_storage: Option<bool>,
 }
 
 fn text<'a>(record: &Record<'a>, name: &str) -> Result<Cow<'a, str>, SkipReason> {
@@ -143,13 +147,19 @@ impl<'a> ArchiveRow<'a> {
                 .optional(name, record.field(name).as_text())
                 .unwrap_or(Cow::Borrowed(""))
         };
-        let (device_name, org_name, username) =
+        let (device_name, mut org_name, username) =
             (text("deviceName"), text("orgName"), text("username"));
+        // An org known only by its uid is labelled by it rather than left blank.
+        if org_name.trim().is_empty() {
+            org_name = text("orgUid");
+        }
         let (os, os_version, app_version) = (text("os"), text("osVersion"), text("version"));
         let mut ts = |name: &str| skipped.optional(name, record.field(name).as_timestamp_ms());
         let (creation_ms, last_connected_ms) = (ts("creationDate"), ts("lastConnectedDate"));
-        let (last_completed_ms, last_activity_ms) =
-            (ts("lastCompletedBackupDate"), ts("lastActivity"));
+        let last_activity_ms = ts("lastActivity");
+        let completed = record.field("lastCompletedBackupDate").as_timestamp_ms();
+        let completion_unknown = completed.is_err();
+        let last_completed_ms = skipped.optional("lastCompletedBackupDate", completed);
         let percentage =
             record
                 .field("backupCompletePercentage")
@@ -178,14 +188,13 @@ impl<'a> ArchiveRow<'a> {
             creation_ms,
             last_connected_ms,
             last_completed_ms,
+            completion_unknown,
             last_activity_ms,
             complete_ratio,
             archive_bytes: skipped.optional("archiveBytes", record.field("archiveBytes").as_u64()),
             selected_bytes: skipped
                 .optional("selectedBytes", record.field("selectedBytes").as_u64()),
-            cold_storage: skipped
-                .optional("coldStorage", record.field("coldStorage").as_bool())
-                .unwrap_or(false),
+            cold_storage: skipped.optional("coldStorage", record.field("coldStorage").as_bool()),
             device_uid,
             destination,
         })
@@ -229,7 +238,7 @@ mod tests {
         assert_eq!(row.selected_bytes, Some(1_658_317_953));
         assert_eq!(row.archive_bytes, Some(1_745_757_673));
         assert_eq!(row.complete_ratio, Some(0.997));
-        assert!(!row.cold_storage);
+        assert_eq!(row.cold_storage, Some(false));
         assert_eq!(row.alerts, AlertStates(0));
         assert_eq!(row.last_completed_ms, Some(1_602_533_872_084));
         assert_eq!(row.creation_ms, Some(1_589_461_400_302));
@@ -258,7 +267,7 @@ mod tests {
         let row = parse(&native).unwrap();
         assert_eq!(row.selected_bytes, Some(1_658_317_953));
         assert_eq!(row.complete_ratio, Some(0.997));
-        assert!(row.cold_storage);
+        assert_eq!(row.cold_storage, Some(true));
         assert_eq!(row.device_uid, "954143368874689941");
         assert_eq!(
             row.alerts,
@@ -307,6 +316,49 @@ mod tests {
         assert_eq!(row.last_completed_ms, None);
         assert_eq!(row.last_connected_ms, Some(1_428_920_553_000));
         assert_eq!(row.last_activity_ms, Some(1_602_533_872_084));
+    }
+
+    /// An unreadable value is unknown, not a default: a completion date no parser reads is
+    /// not "never" (and is counted), a `coldStorage` that says nothing is not "live" or
+    /// "cold", and an org without a name is known by its uid.
+    #[test]
+    fn what_a_row_does_not_say_is_unknown() {
+        let json: &'static str = Box::leak(
+            EXAMPLE
+                .replace(
+                    r#""lastCompletedBackupDate":"2020-10-12T20:17:52.084Z""#,
+                    r#""lastCompletedBackupDate":"Invalid Date""#,
+                )
+                .replace(r#""coldStorage":"false""#, r#""coldStorage":"maybe""#)
+                .replace(r#""orgName":"Accounting""#, r#""orgName":null"#)
+                .into_boxed_str(),
+        );
+        let mut de = serde_json::Deserializer::from_str(json);
+        let Row::Record(record) = SEED.deserialize(&mut de).unwrap() else {
+            panic!("a row")
+        };
+        let mut skipped = SkipCounts::default();
+        let row = ArchiveRow::parse(&record, &mut skipped).unwrap();
+        assert_eq!(row.last_completed_ms, None);
+        assert!(row.completion_unknown);
+        assert_eq!(row.cold_storage, None);
+        assert_eq!(row.org_name, "915323705751579872");
+        let dropped: Vec<_> = skipped
+            .values()
+            .map(|(field, n)| (field.to_string(), n))
+            .collect();
+        assert_eq!(
+            dropped,
+            [
+                ("coldStorage".to_string(), 1),
+                ("lastCompletedBackupDate".to_string(), 1)
+            ]
+        );
+
+        let row =
+            parse(&EXAMPLE.replace(r#""coldStorage":"false""#, r#""coldStorage":null"#)).unwrap();
+        assert_eq!(row.cold_storage, None);
+        assert!(!row.completion_unknown);
     }
 
     #[test]

@@ -23,7 +23,9 @@ const RETRYABLE_ATTEMPTS: u32 = 3;
 /// One complete read of a report.
 #[derive(Debug, Default)]
 pub(crate) struct ReportRead {
-    pub rows: Vec<Parsed>,
+    /// The rows of each page: kept as they came, since one list of every row would be
+    /// copied whole each time it grew (a read can hold hundreds of thousands).
+    pub pages_of_rows: Vec<Vec<Parsed>>,
     pub skipped: SkipCounts,
     /// The earliest `lastSyncTimestamp` of the read's pages: where the next incremental
     /// read starts.
@@ -187,11 +189,11 @@ impl DruvaApi {
                         endpoint: report.id,
                         detail: format!("page {}: {e}", read.pages),
                     })?;
-                budget.page(report.id, page.read)?;
+                budget.page(report.id, page.read, response.body.len())?;
                 if page.read > 0 && page.rows.is_empty() {
                     return Err(unreadable_page(report.id, read.pages, page.read));
                 }
-                read.rows.extend(page.rows);
+                read.pages_of_rows.push(page.rows);
                 read.skipped.merge(&page.skipped);
                 if let Some(sync) = page.last_sync_ms {
                     read.last_sync_ms = Some(read.last_sync_ms.map_or(sync, |s| s.min(sync)));

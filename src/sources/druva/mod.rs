@@ -159,7 +159,7 @@ impl Druva {
         } in reads
         {
             skipped.merge(&read.skipped);
-            state.apply(report, read.rows, full);
+            state.apply(report, read.pages_of_rows.into_iter().flatten(), full);
             if report.kind != Kind::Totals {
                 state.cursors.insert(
                     report.id.to_string(),
@@ -355,7 +355,7 @@ impl Vendor for Druva {
             lines.push(format!(
                 "report {}: {} rows on the first page, rows skipped: {}; {}",
                 report.id,
-                read.rows.len(),
+                read.pages_of_rows.iter().map(Vec::len).sum::<usize>(),
                 read.skipped.describe(),
                 if read.more {
                     "more pages follow"

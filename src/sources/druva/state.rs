@@ -338,7 +338,7 @@ fn newest(rows: Vec<PeriodCounts>) -> Option<PeriodCounts> {
 impl DruvaState {
     /// Applies one report's rows. `full` means the rows are the complete current state
     /// (deletions are whatever is missing); otherwise they are changes since the cursor.
-    pub fn apply(&mut self, report: &Report, rows: Vec<Parsed>, full: bool) {
+    pub fn apply(&mut self, report: &Report, rows: impl IntoIterator<Item = Parsed>, full: bool) {
         match report.kind {
             Kind::Totals => self.apply_totals(rows),
             Kind::CurrentState if report.id == "m365Alerts" => {
@@ -399,7 +399,7 @@ impl DruvaState {
         }
     }
 
-    fn apply_totals(&mut self, rows: Vec<Parsed>) {
+    fn apply_totals(&mut self, rows: impl IntoIterator<Item = Parsed>) {
         let mut storage = Vec::new();
         let mut license = Vec::new();
         let mut users = Vec::new();
@@ -423,7 +423,7 @@ impl DruvaState {
     }
 
     /// Counts each job once, when it has a final status.
-    fn apply_jobs(&mut self, report: &Report, rows: Vec<Parsed>) {
+    fn apply_jobs(&mut self, report: &Report, rows: impl IntoIterator<Item = Parsed>) {
         let counted = self.counted_jobs.entry(report.id.to_string()).or_default();
         let workloads = self.job_workloads.entry(report.id.to_string()).or_default();
         if let Some(workload) = report.workload {
