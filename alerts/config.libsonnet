@@ -39,20 +39,60 @@ local day = 24 * hour;
     // Less time is worse here: the warning comes first, with more time left.
     preservedDeletion: { warning: 14 * day, critical: 3 * day },
 
-    // Overrides of the four age thresholds, most specific first: an entry naming a source
-    // and an org (or workload) beats one naming only an org (or workload), which beats one
-    // naming only a source, which beats the defaults above. Examples:
+    // Protection SLOs (docs/alerting.md): the share of the items that can back up whose
+    // backup age is within the warning threshold in force (the RPO), per Code42 org and
+    // per Druva workload, against an objective over `sloWindow`; and the share of Druva
+    // backup jobs that succeed. Burn-rate alerts page when an org's or a workload's error
+    // budget burns fast (a systemic failure) and open a ticket when it burns slowly.
+    rpoObjective: 0.95,
+    jobObjective: 0.95,
+    sloWindow: '30d',
+    // The multiwindow, multi-burn-rate alerts of the Google SRE Workbook: over `long` and
+    // `short` both, the budget burns `factor` times faster than the window allows.
+    burnRates: [
+      { long: '1h', short: '5m', factor: 14.4, severity: 'critical' },
+      { long: '6h', short: '30m', factor: 6, severity: 'critical' },
+      { long: '3d', short: '6h', factor: 1, severity: 'warning' },
+    ],
+    // Code42's fast signal: a device connected throughout the last `stalledAfter` that
+    // completed no backup in it is stalled; when at least `stalledShare` of an org's
+    // steadily connected devices (and `stalledMinDevices` of them) are, backups stopped
+    // for the org or the vendor, and that pages within hours, not days.
+    stalledAfter: 4 * hour,
+    stalledConnectedWithin: 1 * hour,
+    stalledShare: 0.5,
+    stalledMinDevices: 3,
+
+    // Overrides of the four age thresholds and the two objectives, most specific first: an
+    // entry naming a source and an org (or workload) beats one naming only an org (or
+    // workload), which beats one naming only a source, which beats the defaults above.
+    // Examples:
     //   { org: 'Servers', backupAge: { warning: 1 * day, critical: 2 * day } },
     //   { source: 'crashplan-eu', connection: { warning: 7 * day, critical: 14 * day } },
     //   { workload: 'Exchange Online', resourceAge: { warning: 12 * hour, critical: 1 * day } },
-    // An entry may set only `warning` or only `critical`; the other comes from the defaults.
+    //   { org: 'Servers', rpoObjective: 0.99 },
+    // An entry may set only `warning` or only `critical`; the other comes from the entries
+    // below it, and the pair in force for every source and org (or workload) the entries
+    // name must stay a tier: alerts/render fails naming the pair otherwise. Unknown keys
+    // are refused.
     overrides: [],
 
+    // Alerts about one device, destination, resource, licence or user open tickets: in a
+    // fleet some laptop is always off. Their critical tier pages for the orgs and workloads
+    // named here (optionally of one source), e.g. [{ org: 'Servers' }].
+    pagingScopes: [],
+    // An alert about one item must hold this long before it notifies: one odd refresh
+    // does not open a ticket (data alerts also keep firing through gaps: keepFiringFor).
+    itemFor: '30m',
+
     // A source whose last success is older than this many refresh intervals is stale (a
-    // warning)...
+    // warning, a ticket)...
     staleIntervals: 3,
-    // ...and critically stale after this long, whatever its interval (seconds).
+    // ...and critically stale, a page, after this long, and never sooner than
+    // `staleCriticalIntervals` refresh intervals (more than `staleIntervals`). A source that
+    // never succeeded is as old as the time since the exporter started serving it.
     staleCritical: 6 * hour,
+    staleCriticalIntervals: 6,
     // How long the exporter or a source may be failing before it alerts.
     exporterDownFor: '5m',
     sourceFailingFor: '15m',

@@ -1,39 +1,21 @@
-// Recording rules: what can back up, device and resource ages as the vendors mean them,
-// per-series thresholds (defaults and overrides), health levels (0 healthy, 1 warning,
-// 2 critical) and the counts the dashboards and remote storage use. Every rule reads the
-// exporter's series with the replica labels aggregated away (`one`), so two exporter
-// replicas serving a source give one series and one alert.
+// Recording rules: each source's freshest replica, what can back up, device and resource
+// ages as the vendors mean them, per-series thresholds and objectives (defaults and
+// overrides), health levels (0 healthy, 1 warning, 2 critical), the protection SLOs (RPO
+// compliance, Druva job success) with their error budgets, Code42's stalled completions,
+// the sources' data age, and the counts the dashboards and remote storage use. Every
+// exporter series is read from its source's freshest replica (`one`, lib/replicas): a
+// stale or failing replica changes nothing here.
+local checks = import 'lib/checks.libsonnet';
+
 {
   local config = self._config,
   local sel = config.exporterSelector,
-  local tierErrors = (import 'lib/tiers.libsonnet')(config),
+  local r = (import 'lib/replicas.libsonnet')(config),
+  local one = r.one,
+  local configErrors = checks.errors(config),
   local vendorMode = config.code42Thresholds == 'vendor',
   assert std.member(['exporter', 'vendor'], config.code42Thresholds) :
          "code42Thresholds must be 'exporter' or 'vendor', not %s" % config.code42Thresholds,
-
-  // A series of the exporter, one per item however many replicas serve it.
-  local one(metric, matchers='') = 'max without (%s) (%s{%s})' % [
-    std.join(', ', config.replicaLabels),
-    metric,
-    std.join(', ', [sel] + (if matchers == '' then [] else [matchers])),
-  ],
-
-  // Overrides that set `key.level`, most specific first, for series scoped by `scope`
-  // (`org` for Code42, `workload` for Druva).
-  local overridesFor(key, level, scope) =
-    local relevant = [
-      o
-      for o in config.overrides
-      if std.objectHas(o, key) && std.objectHas(o[key], level)
-    ];
-    local check = [
-      if std.objectHas(o, 'org') && scope == 'workload' || std.objectHas(o, 'workload') && scope == 'org'
-      then error 'override %s: %s thresholds are scoped by %s' % [std.manifestJsonEx(o, ''), key, scope]
-      else o
-      for o in relevant
-    ];
-    local rank(o) = (if std.objectHas(o, scope) then 0 else 2) + (if std.objectHas(o, 'source') then 0 else 1);
-    std.sort(check, rank),
 
   local matchers(o) = std.join(',', [sel] + [
     '%s="%s"' % [k, o[k]]
@@ -41,39 +23,31 @@
     if std.objectHas(o, k)
   ]),
 
-  // A threshold for every series of the recorded `metric`: the most specific override,
-  // else the default.
-  local thresholdChain(metric, key, level, scope) =
+  // A value for every series of the recorded `metric`: the most specific override's
+  // (lib/checks orders them), else the default.
+  local chain(metric, values, default) =
     std.join('\nor\n', [
-      '0 * %s{%s} + %d' % [metric, matchers(o), o[key][level]]
-      for o in overridesFor(key, level, scope)
-    ] + ['0 * %s{%s} + %d' % [metric, sel, config[key][level]]]),
-
+      '0 * %s{%s} + %s' % [metric, matchers(v.o), v.value]
+      for v in values
+    ] + ['0 * %s{%s} + %s' % [metric, sel, default]]),
+  local thresholdChain(metric, key, level, scope) = chain(
+    metric,
+    [{ o: o, value: o[key][level] } for o in checks.ranked(config.overrides, key, level, scope)],
+    config[key][level],
+  ),
   local threshold(metric, key, level, scope='org') = {
     record: '%s:%s_threshold' % [metric, level],
     expr: thresholdChain(metric, key, level, scope),
   },
+  local objective(metric, key, scope) = chain(
+    metric,
+    [{ o: o, value: o[key] } for o in checks.ranked(config.overrides, key, null, scope)],
+    config[key],
+  ),
 
   // 0, 1 or 2 as `value` passes the warning and critical thresholds recorded for it.
   local level(value) =
     '(%s > bool %s:warning_threshold) + (%s > bool %s:critical_threshold)' % [value, value, value, value],
-
-  // From Code42's own alert states of a device: 2 for its critical state of `kind`, 1 for
-  // its warning state, 0 for neither.
-  local vendorLevel(kind, base) = |||
-    max without (alert) (
-      2 * %s
-      or
-      %s
-    )
-    unless on(source, org, device_uid) backup:device_unprotected
-    or
-    0 * %s
-  ||| % [
-    one('backup_device_alert_state', 'alert="Critical%sAlert"' % kind),
-    one('backup_device_alert_state', 'alert="Warning%sAlert"' % kind),
-    base,
-  ],
 
   // Items by health for one grouping: warning and critical from levels, not protected
   // from the exporter's count, healthy the rest of the total; every count present (0)
@@ -85,32 +59,82 @@
     'label_replace((%s) - %s - (count without (%s) (%s > 0) or 0 * (%s)), "health", "healthy", "", "")' % [total, unprotected, item, levels, total],
   ]),
 
-  local coldArchives = '(%s == 1)' % one('backup_device_cold_storage'),
+  // The averaging windows of the SLOs: the burn-rate windows and the SLO window.
+  local windows = std.set([b.long for b in config.burnRates] + [b.short for b in config.burnRates] + [config.sloWindow]),
+
+  // The SLO `name` over `backup:<name>_compliance:ratio` (the good share, recorded per
+  // `scope`): its objective, its error ratio averaged over every window, and the error
+  // budget left over the SLO window.
+  local slo(name, objectiveKey, scope) =
+    local ratio = 'backup:%s_compliance:ratio' % name;
+    [
+      {
+        record: 'backup:%s_compliance:objective' % name,
+        expr: objective(ratio, objectiveKey, scope),
+      },
+    ] + [
+      {
+        record: 'backup:%s_error:ratio_avg%s' % [name, window],
+        expr: '1 - avg_over_time(%s[%s])' % [ratio, window],
+      }
+      for window in windows
+    ] + [
+      {
+        record: 'backup:%s_error_budget:remaining' % name,
+        expr: '1 - backup:%s_error:ratio_avg%s / (1 - backup:%s_compliance:objective)' % [name, config.sloWindow, name],
+      },
+    ],
+
   local archive = 'source, org, device_uid, destination',
   local device = 'source, org, device_uid',
   local resource = 'source, workload, id',
+  local coldArchives = '(%s == 1)' % one('backup_device_cold_storage'),
+  // Series that tell an archive exists: its age or its never-completed mark (unless its
+  // completion date was unreadable), its last activity, its size and its cold storage
+  // state (unless the report did not say). An archive that lacks all five is not live.
+  local archiveFamilies = [
+    'backup_device_backup_age_seconds',
+    'backup_device_never_completed',
+    'backup_device_last_activity_timestamp_seconds',
+    'backup_device_archive_bytes',
+    'backup_device_cold_storage',
+  ],
   local protectedResources = 'sum without (protection) (%s)' % one('backup_resources', 'protection="protected"'),
   local unprotectedResources = 'sum without (protection) (%s)' % one('backup_resources', 'protection!="protected"'),
+  local backupJobs(status, window) = 'sum without (status) (%s)' % r.increase('backup_jobs_total', window, std.join(', ', ['operation="backup"'] + status)),
 
   prometheusRules+:: {
-    groups+: if tierErrors != [] then error 'thresholds that are not tiers: ' + std.join('; ', tierErrors) else [
+    groups+: if configErrors != [] then error 'the mixin configuration is not valid: ' + std.join('; ', configErrors) else [
       {
         name: 'backup-exporter.rules',
         rules: [
+          // Which replica answers for each source.
+          r.freshestRule,
+
           // Code42. An archive in cold storage (its destination removed, or the device
-          // deactivated) cannot back up; a device with every archive there is not protected.
+          // deactivated) cannot back up; a device with every archive there is not
+          // protected. An archive the report gives no cold storage state for stays live.
           {
-            record: 'backup:device_unprotected',
-            expr: 'min without (destination) (%s) == 1' % one('backup_device_cold_storage'),
+            record: 'backup:device_live_archive',
+            expr: '(\n  %s\n)\nunless on(%s) %s' % [
+              std.join('\n  or\n  ', ['group without () (%s)' % std.strReplace(one(f), '\n', '\n  ') for f in archiveFamilies]),
+              archive,
+              coldArchives,
+            ],
           },
           {
-            // A live archive never completed, and no live archive of the device did.
+            record: 'backup:device_unprotected',
+            expr: 'group without (destination) %s\nunless on(%s) backup:device_live_archive' % [coldArchives, device],
+          },
+          {
+            // Every live archive never completed a backup (one whose completion date was
+            // unreadable is not known to have never completed).
             record: 'backup:device_never_completed',
             expr: |||
-              group without (destination) (%s unless on(%s) %s)
+              group without (destination) (%s and on(%s) backup:device_live_archive)
               unless on(%s)
-              group without (destination) (%s unless on(%s) %s)
-            ||| % [one('backup_device_never_completed'), archive, coldArchives, device, one('backup_device_last_completed_backup_timestamp_seconds'), archive, coldArchives],
+              (backup:device_live_archive unless on(%s) %s)
+            ||| % [one('backup_device_never_completed'), archive, device, archive, one('backup_device_never_completed')],
           },
           {
             // The device's backup age on its freshest live destination, as Code42 means
@@ -120,19 +144,25 @@
             expr: |||
               min without (destination) (
                 %s
-                unless on(%s) %s
-                unless on(%s) %s
+                and on(%s) (backup:device_live_archive unless on(%s) %s)
               )
               or
               (
-                min without (destination) (%s unless on(%s) %s)
+                min without (destination) (%s and on(%s) backup:device_live_archive)
                 and on(%s) backup:device_never_completed
               )
-            ||| % [one('backup_device_backup_age_seconds'), archive, one('backup_device_never_completed'), archive, coldArchives, one('backup_device_backup_age_seconds'), archive, coldArchives, device],
+            ||| % [one('backup_device_backup_age_seconds'), archive, archive, one('backup_device_never_completed'), one('backup_device_backup_age_seconds'), archive, device],
           },
           {
             record: 'backup:device_last_activity_age_seconds',
-            expr: 'time() - %s\nunless on(%s) %s' % [one('backup_device_last_activity_timestamp_seconds'), archive, coldArchives],
+            expr: 'time() - %s\nand on(%s) backup:device_live_archive' % [one('backup_device_last_activity_timestamp_seconds'), archive],
+          },
+          {
+            // Since any live destination of the device last received new data: the
+            // console's one progress bar per device ("combine the information for
+            // multiple backups into one progress bar").
+            record: 'backup:device_activity_age_seconds',
+            expr: 'min without (destination) (backup:device_last_activity_age_seconds)',
           },
           {
             record: 'backup:device_connection_age_seconds',
@@ -140,15 +170,34 @@
           },
           threshold('backup:device_backup_age_seconds', 'backupAge', 'warning'),
           threshold('backup:device_backup_age_seconds', 'backupAge', 'critical'),
-          threshold('backup:device_last_activity_age_seconds', 'noNewData', 'warning'),
-          threshold('backup:device_last_activity_age_seconds', 'noNewData', 'critical'),
+          threshold('backup:device_activity_age_seconds', 'noNewData', 'warning'),
+          threshold('backup:device_activity_age_seconds', 'noNewData', 'critical'),
           threshold('backup:device_connection_age_seconds', 'connection', 'warning'),
           threshold('backup:device_connection_age_seconds', 'connection', 'critical'),
           {
             // Backup health per device. A device that never completed a backup is a
-            // warning at most, as its alert is.
+            // warning at most, as its alert is. In vendor mode, from the states Code42
+            // reports per destination: a device is as bad as its best live destination,
+            // since Code42 alerts when it "hasn't backed up to any destination".
             record: 'backup:device_backup_health:level',
-            expr: if vendorMode then vendorLevel('Backup', 'backup:device_backup_age_seconds') else |||
+            expr: if vendorMode then |||
+              min without (destination) (
+                (
+                  max without (alert) (
+                    2 * %s
+                    or
+                    %s
+                  )
+                  and on(%s) backup:device_live_archive
+                )
+                or
+                0 * backup:device_live_archive
+              )
+            ||| % [
+              one('backup_device_destination_alert_state', 'alert="CriticalBackupAlert"'),
+              one('backup_device_destination_alert_state', 'alert="WarningBackupAlert"'),
+              archive,
+            ] else |||
               (
                 %s
               ) unless on(%s) backup:device_never_completed
@@ -157,23 +206,36 @@
             ||| % [level('backup:device_backup_age_seconds'), device],
           },
           {
-            record: 'backup:archive_activity_health:level',
-            expr: level('backup:device_last_activity_age_seconds'),
+            record: 'backup:device_activity_health:level',
+            expr: level('backup:device_activity_age_seconds'),
           },
           {
+            // Connection health: in vendor mode from Code42's device states (a device is
+            // connected or not, whatever the destination).
             record: 'backup:device_connection_health:level',
-            expr: if vendorMode then vendorLevel('Connection', 'backup:device_connection_age_seconds')
-            else level('backup:device_connection_age_seconds'),
+            expr: if vendorMode then |||
+              max without (alert) (
+                2 * %s
+                or
+                %s
+              )
+              unless on(%s) backup:device_unprotected
+              or
+              0 * backup:device_connection_age_seconds
+            ||| % [
+              one('backup_device_alert_state', 'alert="CriticalConnectionAlert"'),
+              one('backup_device_alert_state', 'alert="WarningConnectionAlert"'),
+              device,
+            ] else level('backup:device_connection_age_seconds'),
           },
           {
-            // The worst of the device's backup, its live destinations' new data and its
-            // connection.
+            // The worst of the device's backup, its new data and its connection.
             record: 'backup:device_health:level',
             expr: |||
               max without (check) (
                 label_replace(backup:device_backup_health:level, "check", "backup", "", "")
                 or
-                label_replace(max without (destination) (backup:archive_activity_health:level), "check", "activity", "", "")
+                label_replace(backup:device_activity_health:level, "check", "activity", "", "")
                 or
                 label_replace(backup:device_connection_health:level, "check", "connection", "", "")
               )
@@ -187,6 +249,49 @@
             record: 'backup:source_devices_by_health:count',
             expr: 'sum without (org) (backup:org_devices_by_health:count)',
           },
+          {
+            // Seed 002: no completed backup past the warning level while a live destination
+            // still receives new data: "the device is likely sending new files, but a small
+            // number of files may be locked and preventing backup". Its own ticket, not a
+            // "no backup" alert.
+            record: 'backup:device_not_completing_seconds',
+            expr: |||
+              backup:device_backup_age_seconds
+              and on(%s) (backup:device_backup_health:level >= 1)
+              and on(%s) (backup:device_activity_age_seconds <= backup:device_activity_age_seconds:warning_threshold)
+              unless on(%s) backup:device_never_completed
+            ||| % [device, device, device],
+          },
+
+          // Code42's fast signal: devices connected throughout the last stalledAfter
+          // (never away longer than stalledConnectedWithin) that completed no backup in it.
+          {
+            record: 'backup:device_stalled',
+            expr: |||
+              (backup:device_backup_age_seconds > bool %d)
+              and on(%s) (max_over_time(backup:device_connection_age_seconds[%ds]) <= %d)
+            ||| % [config.stalledAfter, device, config.stalledAfter, config.stalledConnectedWithin],
+          },
+          {
+            record: 'backup:org_devices_stalled:ratio',
+            expr: 'avg without (device_uid) (backup:device_stalled)',
+          },
+          {
+            record: 'backup:org_devices_stalled:count',
+            expr: 'sum without (device_uid) (backup:device_stalled)',
+          },
+
+          // Code42 RPO compliance: the share of the org's devices that can back up whose
+          // backup is within the warning threshold in force (Code42's own, in vendor mode).
+          {
+            record: 'backup:device_rpo_met',
+            expr: 'backup:device_backup_health:level == bool 0',
+          },
+          {
+            record: 'backup:org_rpo_compliance:ratio',
+            expr: 'avg without (device_uid) (backup:device_rpo_met)',
+          },
+        ] + slo('org_rpo', 'rpoObjective', 'org') + [
 
           // Druva. A resource whose backup an administrator disabled, an archived team, or
           // one never scheduled is not protected: it cannot be stale.
@@ -250,18 +355,60 @@
             expr: '%s / (%s > 0)' % [one('backup_license_used'), one('backup_license_allocated')],
           },
 
-          // The sources: how old their data is, and when that is stale.
+          // Druva RPO compliance: the share of the workload's protected resources backed up
+          // within their warning threshold.
+          {
+            record: 'backup:resource_rpo_met',
+            expr: 'backup:resource_age_health:level == bool 0',
+          },
+          {
+            record: 'backup:workload_rpo_compliance:ratio',
+            expr: 'avg without (id) (backup:resource_rpo_met)',
+          },
+        ] + slo('workload_rpo', 'rpoObjective', 'workload') + [
+          {
+            // The share of the source's items, of every org or workload, within their RPO.
+            record: 'backup:source_rpo_compliance:ratio',
+            expr: 'avg without (org, device_uid) (backup:device_rpo_met)\nor\navg without (workload, id) (backup:resource_rpo_met)',
+          },
+
+          // Druva backup jobs: the share that failed or was cancelled, over each window
+          // (a request-style SLI: each job counts once, when it ends).
+        ] + [
+          {
+            record: 'backup:workload_job_error:ratio_rate%s' % window,
+            expr: '%s\n/\n(%s > 0)' % [backupJobs(['status=~"failed|cancelled"'], window), backupJobs([], window)],
+          }
+          for window in windows
+        ] + [
+          {
+            // For every workload that had a backup job in the SLO window.
+            record: 'backup:workload_job_success:objective',
+            expr: objective('backup:workload_job_error:ratio_rate%s' % config.sloWindow, 'jobObjective', 'workload'),
+          },
+          {
+            record: 'backup:workload_job_error_budget:remaining',
+            expr: '1 - backup:workload_job_error:ratio_rate%s / (1 - backup:workload_job_success:objective)' % config.sloWindow,
+          },
+
+          // The sources: how old their data is (from their freshest replica; since the
+          // exporter started serving a source that never succeeded), and when that is
+          // stale. The critical threshold is never below the warning one.
           {
             record: 'backup:source_data_age_seconds',
-            expr: 'min without (%s) (time() - backup_source_last_success_timestamp_seconds{%s})' % [std.join(', ', config.replicaLabels), sel],
+            expr: |||
+              min without (%s) (time() - backup_source_last_success_timestamp_seconds{%s})
+              or
+              max without (%s) (time() - backup_source_start_timestamp_seconds{%s})
+            ||| % [r.labels, sel, r.labels, sel],
           },
           {
             record: 'backup:source_data_age_seconds:warning_threshold',
-            expr: '%d * %s' % [config.staleIntervals, one('backup_source_refresh_interval_seconds')],
+            expr: '%d * max without (%s) (backup_source_refresh_interval_seconds{%s})' % [config.staleIntervals, r.labels, sel],
           },
           {
             record: 'backup:source_data_age_seconds:critical_threshold',
-            expr: '0 * %s + %d' % [one('backup_source_refresh_interval_seconds'), config.staleCritical],
+            expr: 'clamp_min(%d * max without (%s) (backup_source_refresh_interval_seconds{%s}), %d)' % [config.staleCriticalIntervals, r.labels, sel, config.staleCritical],
           },
         ],
       },

@@ -115,6 +115,9 @@ impl RefreshStatus {
 /// A configured source as the rest of the exporter sees it.
 pub struct SourceHandle {
     pub spec: SourceSpec,
+    /// Unix ms when this exporter started serving the source (at its start, or when a
+    /// reload added or changed it): how long a source that never succeeded has had no data.
+    pub started_ms: i64,
     pub requests: Arc<RequestStats>,
     snapshot: ArcSwapOption<Snapshot>,
     status: Mutex<RefreshStatus>,
@@ -122,9 +125,10 @@ pub struct SourceHandle {
 }
 
 impl SourceHandle {
-    pub fn new(spec: SourceSpec) -> Self {
+    pub fn new(spec: SourceSpec, started_ms: i64) -> Self {
         SourceHandle {
             spec,
+            started_ms,
             requests: Arc::new(RequestStats::default()),
             snapshot: ArcSwapOption::empty(),
             status: Mutex::new(RefreshStatus::default()),
@@ -281,7 +285,7 @@ impl Engine {
         };
         let mut running = Vec::new();
         for spec in &config.sources {
-            let handle = Arc::new(SourceHandle::new(spec.clone()));
+            let handle = Arc::new(SourceHandle::new(spec.clone(), engine.clock.now_ms()));
             let client = engine.client(&handle)?;
             running.push(engine.spawn(handle, client));
         }
@@ -347,7 +351,7 @@ impl Engine {
             match running.iter().position(|r| r.handle.spec == *spec) {
                 Some(i) => keep.push(running.remove(i)),
                 None => {
-                    let handle = Arc::new(SourceHandle::new(spec.clone()));
+                    let handle = Arc::new(SourceHandle::new(spec.clone(), self.clock.now_ms()));
                     let client = match self.client(&handle) {
                         Ok(client) => client,
                         Err(e) => {
@@ -404,7 +408,7 @@ mod tests {
             "sources:\n  - name: s\n    vendor: code42\n    url: http://127.0.0.1:1\n    client_id: a\n    client_secret: b\n    refresh_interval: 1m\n",
         )
         .unwrap();
-        let handle = Arc::new(SourceHandle::new(config.sources[0].clone()));
+        let handle = Arc::new(SourceHandle::new(config.sources[0].clone(), 0));
         let runs = Arc::new(AtomicU32::new(0));
         let start = {
             let runs = runs.clone();

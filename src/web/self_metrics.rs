@@ -114,6 +114,12 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
         },
     },
     SourceFamily {
+        name: "backup_source_start_timestamp_seconds",
+        help: "Unix time when this exporter started serving the source (at its own start, or when a reload added or changed the source). Without backup_source_last_success_timestamp_seconds, the source has had no data since then.",
+        kind: MetricType::Gauge,
+        samples: |v| one(Some(Number::Float(v.source.started_ms as f64 / 1000.0))),
+    },
+    SourceFamily {
         name: "backup_source_stream_up",
         help: "1 if the last read of the source's stream succeeded, else 0: report (Code42), reports and events (Druva). Streams fail alone: failing events keep the reports fresh; backup_source_up follows the primary stream (report, reports).",
         kind: MetricType::Gauge,

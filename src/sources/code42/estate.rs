@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::families::{
-    ALERT_STATE, ARCHIVE_BYTES, BACKUP_AGE, COLD_STORAGE, COMPLETE_RATIO, DEVICE_ALERTS,
-    DEVICE_INFO, LAST_ACTIVITY, LAST_COMPLETED, LAST_CONNECTED, NEVER_COMPLETED, ORG_ARCHIVE_BYTES,
+    ALERT_STATE, ARCHIVE_BYTES, BACKUP_AGE, COLD_STORAGE, COMPLETE_RATIO, DESTINATION_ALERT_STATE,
+    DEVICE_ALERTS, DEVICE_INFO, LAST_ACTIVITY, LAST_COMPLETED, LAST_CONNECTED, NEVER_COMPLETED, ORG_ARCHIVE_BYTES,
     ORG_DEVICES, ORG_DEVICES_UNPROTECTED, SELECTED_BYTES,
 };
 use super::packed::Packed;
@@ -192,6 +192,14 @@ struct OrgTotals {
 }
 
 impl Archive {
+    /// The backup alert states Code42 reports for this archive, by name.
+    fn backup_states(&self) -> impl Iterator<Item = &'static str> {
+        AlertStates::NAMED
+            .into_iter()
+            .filter(|(_, bit)| *bit & AlertStates::BACKUP != 0 && self.alerts.has(*bit))
+            .map(|(name, _)| name)
+    }
+
     /// In cold storage, as far as the report says: it can no longer back up.
     fn is_cold(&self) -> bool {
         self.cold_storage == Some(true)
@@ -224,7 +232,7 @@ impl Archive {
             self.selected_bytes.get().is_some(),
             self.cold_storage.is_some(),
         ];
-        optional.iter().filter(|b| **b).count()
+        optional.iter().filter(|b| **b).count() + self.backup_states().count()
     }
 }
 
@@ -561,6 +569,15 @@ fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilde
     }
     if let Some(cold) = archive.cold_storage {
         out.push(&COLD_STORAGE, labels, Value::Int(i64::from(cold)));
+    }
+    for state in archive.backup_states() {
+        let labels = out.labels(&[
+            ("org", &device.profile.org),
+            ("device_uid", &device.uid),
+            ("destination", &archive.destination),
+            ("alert", state),
+        ]);
+        out.push(&DESTINATION_ALERT_STATE, labels, Value::Int(1));
     }
 }
 

@@ -47,6 +47,10 @@ pub static ALERT_STATE: FamilyDef = FamilyDef::gauge(
     "backup_device_alert_state",
     "Code42 device: 1 for each alert state Code42 itself reports for the device's live archives (WarningBackupAlert, CriticalBackupAlert, WarningConnectionAlert, CriticalConnectionAlert), by the thresholds set in the Code42 console; absent when not in that state.",
 );
+pub static DESTINATION_ALERT_STATE: FamilyDef = FamilyDef::gauge(
+    "backup_device_destination_alert_state",
+    "Code42 archive (device x destination): 1 for each backup alert state Code42 reports for the archive itself (WarningBackupAlert, CriticalBackupAlert); absent when not in that state. Code42 alerts when a device has not backed up to any destination, so a device is in a backup state only when every live destination is.",
+);
 pub static DEVICE_ALERTS: FamilyDef = FamilyDef::gauge(
     "backup_device_alerts",
     "Code42: number of distinct devices in each alert state, per org.",
@@ -76,6 +80,7 @@ pub const FAMILIES: &[Family] = &[
     &SELECTED_BYTES,
     &COLD_STORAGE,
     &ALERT_STATE,
+    &DESTINATION_ALERT_STATE,
     &DEVICE_ALERTS,
     &ALERTS_ACTIVE,
     &ORG_DEVICES,

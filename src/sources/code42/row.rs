@@ -55,6 +55,8 @@ impl AlertStates {
     pub const CRITICAL_BACKUP: u8 = 2;
     pub const WARNING_CONNECTION: u8 = 4;
     pub const CRITICAL_CONNECTION: u8 = 8;
+    /// The backup states (not the connection ones).
+    pub const BACKUP: u8 = Self::WARNING_BACKUP | Self::CRITICAL_BACKUP;
 
     /// The states exported in `backup_device_alerts{alert}`, with their bits.
     pub const NAMED: [(&'static str, u8); 4] = [

@@ -150,7 +150,7 @@ mod tests {
             "sources:\n  - name: {name}\n    vendor: {vendor}\n    url: http://127.0.0.1:1\n    client_id: a\n    client_secret_env: PATH\n"
         );
         let (config, _) = crate::engine::parse_config("t.yml", &yaml).unwrap();
-        Arc::new(SourceHandle::new(config.sources[0].clone()))
+        Arc::new(SourceHandle::new(config.sources[0].clone(), 0))
     }
 
     /// Publishes items whose backups completed `ages` days before `now`.
