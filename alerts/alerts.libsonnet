@@ -95,7 +95,7 @@ local checks = import 'lib/checks.libsonnet';
   local burn(errors, objectiveMetric, window, on) = '(%s%s / on(%s) group_left () (1 - %s))' % [errors, window, on, objectiveMetric],
   // Multiwindow burn-rate conditions at `severity`: any of the configured pairs, over both
   // its long and its short window.
-  local burning(errors, objectiveMetric, on, severity) = std.join('\nor\n', [
+  local burning(errors, objectiveMetric, on, severity, rates=config.burnRates) = std.join('\nor\n', [
     '%s > %g\nand on(%s)\n%s > %g' % [
       burn(errors, objectiveMetric, b.long, on),
       b.factor,
@@ -103,7 +103,7 @@ local checks = import 'lib/checks.libsonnet';
       burn(errors, objectiveMetric, b.short, on),
       b.factor,
     ]
-    for b in config.burnRates
+    for b in rates
     if b.severity == severity
   ]),
   local burnTiers = std.set([b.severity for b in config.burnRates]),
@@ -188,7 +188,7 @@ local checks = import 'lib/checks.libsonnet';
             'BackupCompletionsStalled', 'critical', 'page',
             'backup:org_devices_stalled:ratio >= %g\nand on(source, org)\nbackup:org_devices_stalled:count >= %d' % [config.stalledShare, config.stalledMinDevices],
             "An org's connected devices stopped completing backups.",
-            '{{ $value | humanizePercentage }} of the devices of org {{ $labels.org }} (source {{ $labels.source }}) that stayed connected for the last %s completed no backup in that time: backups stopped for the org (an agent rollout, a policy) or for the vendor.' % std.toString(config.stalledAfter / 3600) + 'h',
+            '{{ $value | humanizePercentage }} of the devices of org {{ $labels.org }} (source {{ $labels.source }}) that stayed connected for the last %s completed no backup in that time: backups stopped for the org (an agent rollout, a policy) or for the vendor.' % (std.toString(config.stalledAfter / 3600) + 'h'),
             compliance, forDuration='30m',
           ),
         ] + [
@@ -211,7 +211,7 @@ local checks = import 'lib/checks.libsonnet';
         ] + [
           alert(
             'BackupJobFailureBudgetBurn', severity, if severity == 'critical' then 'page' else 'ticket',
-            burning('backup:workload_job_error:ratio_rate', 'backup:workload_job_success:objective', 'source, workload, operation', severity),
+            burning('backup:workload_job_error:ratio_rate', 'backup:workload_job_success:objective', 'source, workload, operation', severity, config.jobBurnRates),
             if severity == 'critical' then "A workload's backup jobs fail fast." else "A workload's backup jobs fail too often.",
             'Druva backup jobs of workload {{ $labels.workload }} (source {{ $labels.source }}) fail or are cancelled {{ $value | humanize }} times more often than the objective allows over the %s window.' % config.sloWindow,
             m365Dashboard, data=false, forDuration=if severity == 'critical' then '2m' else '1h',

@@ -54,6 +54,13 @@ local day = 24 * hour;
       { long: '6h', short: '30m', factor: 6, severity: 'critical' },
       { long: '3d', short: '6h', factor: 1, severity: 'warning' },
     ],
+    // Druva's job counters move once a refresh (15 minutes by default), so the job SLO's
+    // short windows span at least two refreshes.
+    jobBurnRates: [
+      { long: '1h', short: '30m', factor: 14.4, severity: 'critical' },
+      { long: '6h', short: '1h', factor: 6, severity: 'critical' },
+      { long: '3d', short: '6h', factor: 1, severity: 'warning' },
+    ],
     // Code42's fast signal: a device connected throughout the last `stalledAfter` that
     // completed no backup in it is stalled; when at least `stalledShare` of an org's
     // steadily connected devices (and `stalledMinDevices` of them) are, backups stopped

@@ -25,11 +25,12 @@ local checks = import 'lib/checks.libsonnet';
 
   // A value for every series of the recorded `metric`: the most specific override's
   // (lib/checks orders them), else the default.
+  local number(v) = if std.floor(v) == v then '%d' % v else '%g' % v,
   local chain(metric, values, default) =
     std.join('\nor\n', [
-      '0 * %s{%s} + %s' % [metric, matchers(v.o), v.value]
+      '0 * %s{%s} + %s' % [metric, matchers(v.o), number(v.value)]
       for v in values
-    ] + ['0 * %s{%s} + %s' % [metric, sel, default]]),
+    ] + ['0 * %s{%s} + %s' % [metric, sel, number(default)]]),
   local thresholdChain(metric, key, level, scope) = chain(
     metric,
     [{ o: o, value: o[key][level] } for o in checks.ranked(config.overrides, key, level, scope)],
@@ -60,7 +61,8 @@ local checks = import 'lib/checks.libsonnet';
   ]),
 
   // The averaging windows of the SLOs: the burn-rate windows and the SLO window.
-  local windows = std.set([b.long for b in config.burnRates] + [b.short for b in config.burnRates] + [config.sloWindow]),
+  local windowsOf(rates) = std.set([b.long for b in rates] + [b.short for b in rates] + [config.sloWindow]),
+  local windows = windowsOf(config.burnRates),
 
   // The SLO `name` over `backup:<name>_compliance:ratio` (the good share, recorded per
   // `scope`): its objective, its error ratio averaged over every window, and the error
@@ -379,7 +381,7 @@ local checks = import 'lib/checks.libsonnet';
             record: 'backup:workload_job_error:ratio_rate%s' % window,
             expr: '%s\n/\n(%s > 0)' % [backupJobs(['status=~"failed|cancelled"'], window), backupJobs([], window)],
           }
-          for window in windows
+          for window in windowsOf(config.jobBurnRates)
         ] + [
           {
             // For every workload that had a backup job in the SLO window.
