@@ -25,6 +25,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A client builder whose requests time out after [`REQUEST_TIMEOUT`].
 pub fn http_client_builder() -> reqwest::ClientBuilder {
+    backup_exporter::install_crypto_provider();
     reqwest::Client::builder().timeout(REQUEST_TIMEOUT)
 }
 
