@@ -3,16 +3,23 @@
 // They read the recording rules wherever the rules decide something (health levels, ages
 // over live destinations, thresholds), so the wall, the alerts and the status page agree.
 // Nothing turns "no data" into 0: with the exporter down the counts show "No data" and the
-// Exporter tile turns red. Raw series go through `one()`, which aggregates exporter
-// replicas away, so two instances serving a source never double a number or break a join.
+// Exporter tile turns red ("down", or "absent" when Prometheus has no target at all).
+// Stat, bar-gauge and table panels are instant queries (lib/grafana), so they show what is
+// true now, never the last value of a range. Raw series go through `one()`
+// (lib/replicas), which reads each source from its freshest replica, so two replicas
+// serving a source never double a number, show a stale replica's view or break a join.
 local g = import 'lib/grafana.libsonnet';
 
 {
   local config = self._config,
   local sel = config.exporterSelector,
-  local replicas = std.join(', ', config.replicaLabels),
+  local r = (import 'lib/replicas.libsonnet')(config),
   local s(filters='') = std.join(', ', [sel, 'source=~"$source"'] + (if filters == '' then [] else [filters])),
-  local one(metric, filters='') = 'max without (%s) (%s{%s})' % [replicas, metric, s(filters)],
+  local picked(filters) = std.join(', ', ['source=~"$source"'] + (if filters == '' then [] else [filters])),
+  local one(metric, filters='') = r.one(metric, picked(filters)),
+  local increase(metric, range, filters='') = r.increase(metric, range, picked(filters)),
+  // Keeps `expr`'s series of the sources of `vendor` (a panel about one vendor's data).
+  local ofVendor(expr, vendor) = '(%s)\nand on(source) %s' % [expr, one('backup_source_up', 'vendor="%s"' % vendor)],
   local sourceVariable(vendor=null) = g.queryVariable(
     'source', 'Source',
     'label_values(backup_source_up{%s}, source)' % std.join(', ', [sel] + (if vendor == null then [] else ['vendor="%s"' % vendor])),
@@ -20,17 +27,14 @@ local g = import 'lib/grafana.libsonnet';
 
   // Druva backup jobs that failed or were cancelled in the last hour, as a share of all.
   local jobFailureRatio(filters='') =
-    local jobs(status) = 'sum by (workload) (max without (%s) (increase(backup_jobs_total{%s}[1h])))' % [
-      replicas,
-      s(std.join(', ', (if filters == '' then [] else [filters]) + ['operation="backup"'] + status)),
-    ];
+    local jobs(status) = 'sum by (workload) (%s)' % increase('backup_jobs_total', '1h', std.join(', ', (if filters == '' then [] else [filters]) + ['operation="backup"'] + status));
     '%s\n/ (%s > 0)' % [jobs(['status=~"failed|cancelled"']), jobs([])],
 
   // Adds a device's name and user, or a resource's name, to each series of `expr`.
   local withDevice(expr, filters='') =
-    '(%s)\n* on(source, org, device_uid) group_left(device_name, user)\n%s' % [expr, one('backup_device_info', filters)],
+    '(%s)\n* on(source, org, device_uid) group_left(device_name, user)\ntopk by (source, org, device_uid) (1, %s)' % [expr, one('backup_device_info', filters)],
   local withResource(expr, filters='') =
-    '(%s)\n* on(source, workload, id) group_left(name)\n%s' % [expr, one('backup_resource_info', filters)],
+    '(%s)\n* on(source, workload, id) group_left(name)\ntopk by (source, workload, id) (1, %s)' % [expr, one('backup_resource_info', filters)],
 
   // Links from a table row to the drill-down dashboards, carrying the row's labels.
   local deviceLink = {
@@ -56,7 +60,7 @@ local g = import 'lib/grafana.libsonnet';
     healthStat('Devices warning', 'backup:source_devices_by_health:count', 'warning', 'orange', x + 3, y,
                'Code42 devices at warning level: no completed backup to any live destination, no new data at a destination, or no connection, past the warning threshold (see the alert runbook).'),
     healthStat('Devices critical', 'backup:source_devices_by_health:count', 'critical', 'red', x + 6, y,
-               'Code42 devices at critical level: the same checks past their critical thresholds. These page.'),
+               'Code42 devices at critical level: the same checks past their critical thresholds. Each opens a ticket; a page needs a whole org (BackupCompletionsStalled, BackupRPOBudgetBurn).'),
     healthStat('Devices not protected', 'backup:source_devices_by_health:count', 'unprotected', 'text', x + 9, y,
                'Code42 devices with every archive in cold storage (destination removed or device deactivated): they cannot back up, never alert, and are neither healthy nor unhealthy.'),
   ],
@@ -66,15 +70,15 @@ local g = import 'lib/grafana.libsonnet';
     healthStat('Resources warning', metric, 'warning', 'orange', x + 3, y,
                'Microsoft 365 resources at warning level: no successful backup for 2 backup intervals (at least a day), a failed last backup, or never backed up.', filters),
     healthStat('Resources critical', metric, 'critical', 'red', x + 6, y,
-               'Microsoft 365 resources at critical level: no successful backup for 3 backup intervals (at least 2 days). These page.', filters),
+               'Microsoft 365 resources at critical level: no successful backup for 3 backup intervals (at least 2 days). Each opens a ticket; a page needs a whole workload (BackupRPOBudgetBurn, BackupJobFailureBudgetBurn).', filters),
     healthStat('Resources not protected', metric, 'unprotected', 'text', x + 9, y,
                'Microsoft 365 resources not backed up by choice: backup disabled (appStatus), team archived (teamState) or never scheduled (backupFrequency 0). They never alert.', filters),
   ],
 
   local exporterUp(x, y, w, h) = g.stat(
-    'Exporter', [g.target('up{%s}' % sel, '{{instance}}')], 'none', g.grid(x, y, w, h),
-    "Prometheus's own up series for each backup-exporter target: red when its last scrape failed, and then every other panel shows no data rather than stale numbers. \"No data\" here means Prometheus has no backup-exporter target at all (alert BackupExporterAbsent).",
-    colorMode='background', mappings=g.mappings([[0, 'down', 'red'], [1, 'up', 'green']]),
+    'Exporter', [g.target('up{%s}\nor\n-absent(up{%s})' % [sel, sel], '{{instance}}')], 'none', g.grid(x, y, w, h),
+    "Prometheus's own up series for each backup-exporter replica: red \"down\" when its last scrape failed, and then the other panels show no data rather than stale numbers; red \"absent\" when Prometheus has no backup-exporter target at all (alert BackupExporterAbsent).",
+    colorMode='background', mappings=g.mappings([[-1, 'absent', 'red'], [0, 'down', 'red'], [1, 'up', 'green']]),
   ),
   // Per source: its data's age, the recorded stale thresholds, and the row coloured at the
   // level BackupSourceDataStale fires at.
@@ -102,12 +106,12 @@ local g = import 'lib/grafana.libsonnet';
         g.target(withDevice('backup:device_health:level{%s} > 0' % s()), instant=true, table=true),
         g.target(withDevice('backup:device_backup_health:level{%s} and %s' % [s(), unhealthy]), instant=true, table=true),
         g.target(withDevice('backup:device_backup_age_seconds{%s} and %s' % [s(), unhealthy]), instant=true, table=true),
-        g.target(withDevice('max without (destination) (backup:archive_activity_health:level{%s}) and %s' % [s(), unhealthy]), instant=true, table=true),
-        g.target(withDevice('max without (destination) (backup:device_last_activity_age_seconds{%s}) and %s' % [s(), unhealthy]), instant=true, table=true),
+        g.target(withDevice('backup:device_activity_health:level{%s} and %s' % [s(), unhealthy]), instant=true, table=true),
+        g.target(withDevice('backup:device_activity_age_seconds{%s} and %s' % [s(), unhealthy]), instant=true, table=true),
         g.target(withDevice('backup:device_connection_health:level{%s} and %s' % [s(), unhealthy]), instant=true, table=true),
         g.target(withDevice('backup:device_connection_age_seconds{%s} and %s' % [s(), unhealthy]), instant=true, table=true),
       ], g.grid(x, y, w, h),
-      'Every Code42 device at warning or critical level, worst first, with each check: backup (no completed backup to any live destination), new data (the oldest live destination without new data) and connection, each coloured by its level. Click a device to open it.',
+      'Every Code42 device at warning or critical level, worst first, with each check: backup (no completed backup to any live destination), new data (no live destination received any) and connection, each coloured by its level. Click a device to open it.',
       columns={
         device_name: 'Device', user: 'User', org: 'Org', source: 'Source', device_uid: 'UID',
         'Value #A': 'Health', 'Value #B': 'Backup', 'Value #C': 'Backup age', 'Value #D': 'New data', 'Value #E': 'No new data for', 'Value #F': 'Connection', 'Value #G': 'Not connected for',
@@ -149,7 +153,7 @@ local g = import 'lib/grafana.libsonnet';
           thresholds=g.steps(1, 1), colorMode='background',
         ),
         g.bargauge(
-          'Druva alerts', [g.target('sum by (severity) (%s)' % one('backup_alerts_active', 'severity=~"critical|high|warning"'), '{{severity}}')], 'none', g.grid(18, 0, 6, 4),
+          'Druva alerts', [g.target('sum by (severity) (%s)' % ofVendor(one('backup_alerts_active', 'severity=~"critical|high|warning"'), 'druva'), '{{severity}}')], 'none', g.grid(18, 0, 6, 4),
           "Active alerts Druva itself reports (m365Alerts), by Druva's severity. Each is a ticket (BackupVendorAlertsActive); Code42's own alert states are shown per device instead.",
           thresholds=g.steps(1, 10), min=0,
         ),
@@ -248,10 +252,10 @@ local g = import 'lib/grafana.libsonnet';
                        'Time since the last completed backup: the device line is its freshest live destination, what BackupDeviceBackupAge alerts on; one line per destination (cold storage included); dashed, the thresholds the rules apply to this device.'),
           g.timeseries('No new data for', [
             g.target('backup:device_last_activity_age_seconds{%s}' % s(device), '{{destination}}'),
-            g.target('max(backup:device_last_activity_age_seconds:warning_threshold{%s})' % s(device), 'warning threshold'),
-            g.target('max(backup:device_last_activity_age_seconds:critical_threshold{%s})' % s(device), 'critical threshold'),
+            g.target('backup:device_activity_age_seconds:warning_threshold{%s}' % s(device), 'warning threshold'),
+            g.target('backup:device_activity_age_seconds:critical_threshold{%s}' % s(device), 'critical threshold'),
           ], 's', g.grid(12, 4, 12, 8),
-                       "Time since each live destination last received backup data (the console's yellow and red bar); dashed, the thresholds of BackupDestinationNoNewData."),
+                       "Time since each live destination last received backup data; the console's yellow and red bar (dashed) go by the freshest of them, as BackupDestinationNoNewData does."),
           g.timeseries('Not connected for', [
             g.target('backup:device_connection_age_seconds{%s}' % s(device), 'connection'),
             g.target('backup:device_connection_age_seconds:warning_threshold{%s}' % s(device), 'warning threshold'),
@@ -301,11 +305,11 @@ local g = import 'lib/grafana.libsonnet';
                      'Resources per workload: protected, or not backed up by choice (disabled, archived, unscheduled). Deleted resources are not counted.'),
           g.timeseries('Storage per workload', [g.target('sum by (workload) (%s)' % one('backup_workload_storage_bytes', workload), '{{workload}}')], 'bytes', g.grid(12, 14, 12, 8),
                        'Backup data per workload over time (m365StorageConsumption).'),
-          g.timeseries('Job outcomes', [g.target('sum by (operation, status) (max without (%s) (increase(backup_jobs_total{%s}[1h])))' % [replicas, s(workload)], '{{operation}} {{status}}')], 'none', g.grid(0, 22, 8, 8),
+          g.timeseries('Job outcomes', [g.target('sum by (operation, status) (%s)' % increase('backup_jobs_total', '1h', workload), '{{operation}} {{status}}')], 'none', g.grid(0, 22, 8, 8),
                        'Jobs finished in the last hour by outcome.', stack=true),
           g.timeseries('Backup job failure ratio', [g.target(jobFailureRatio(workload), '{{workload}}')], 'percentunit', g.grid(8, 22, 8, 8),
                        'Share of backup jobs that failed or were cancelled in the last hour.'),
-          g.timeseries('Job data', [g.target('sum by (operation) (max without (%s) (increase(backup_job_bytes_total{%s}[1h])))' % [replicas, s(workload)], '{{operation}}')], 'bytes', g.grid(16, 22, 8, 8),
+          g.timeseries('Job data', [g.target('sum by (operation) (%s)' % increase('backup_job_bytes_total', '1h', workload), '{{operation}}')], 'bytes', g.grid(16, 22, 8, 8),
                        'Bytes of jobs finished in the last hour.'),
           local stalest = 'topk(20, backup:resource_backup_age_seconds{%s})' % s(workload);
           local ofStalest(metric) = withResource('%s{%s} and on(source, workload, id) %s' % [metric, s(workload), stalest]);
@@ -328,9 +332,9 @@ local g = import 'lib/grafana.libsonnet';
           )], g.grid(12, 30, 12, 10),
                   'Resources not backed up by choice, and why: they never alert. Check that each is meant to be unprotected.',
                   columns={ name: 'Resource', workload: 'Workload', id: 'ID', source: 'Source', reason: 'Reason' }, hidden=['Value']),
-          g.timeseries('Events', [g.target('sum by (event_type, event_state, severity) (max without (%s) (increase(backup_events_total{%s}[1h])))' % [replicas, s()], '{{event_type}} {{event_state}} ({{severity}})')], 'none', g.grid(0, 40, 12, 8),
+          g.timeseries('Events', [g.target('sum by (event_type, event_state, severity) (%s)' % increase('backup_events_total', '1h'), '{{event_type}} {{event_state}} ({{severity}})')], 'none', g.grid(0, 40, 12, 8),
                        'inSync events in the last hour, by type, state and severity.'),
-          g.bargauge('Druva alerts', [g.target('sum by (severity) (%s)' % one('backup_alerts_active'), '{{severity}}')], 'none', g.grid(12, 40, 12, 8),
+          g.bargauge('Druva alerts', [g.target('sum by (severity) (%s)' % ofVendor(one('backup_alerts_active'), 'druva'), '{{severity}}')], 'none', g.grid(12, 40, 12, 8),
                      "Active alerts Druva reports (m365Alerts) by Druva's severity.",
                      thresholds=g.steps(1, 10), min=0),
           g.table('Why backups failed', [g.target(
@@ -358,6 +362,75 @@ local g = import 'lib/grafana.libsonnet';
         config,
       ),
 
+    'backup-compliance.json':
+      local scope = '{{source}} {{org}}{{workload}}';
+      // Code42 orgs and Druva workloads side by side: one of the two labels is set.
+      local both(metric, filters='') = '%s{%s}\nor\n%s{%s}' % [
+        std.strReplace(metric, '<scope>', 'org'), s(filters),
+        std.strReplace(metric, '<scope>', 'workload'), s(filters),
+      ];
+      local burnRate(window) = std.join('\nor\n', [
+        'backup:%(x)s_rpo_error:ratio_avg%(w)s{%(s)s}\n/ on(source, %(x)s) group_left ()\n(1 - backup:%(x)s_rpo_compliance:objective{%(s)s})' % { x: x, w: window, s: s() }
+        for x in ['org', 'workload']
+      ]);
+      g.dashboard(
+        'backup-exporter-compliance', 'Backups / Protection SLOs',
+        "Protection as a service level, for the wall and for managers: the share of the devices and resources that can back up whose backup is within its RPO (the warning threshold in force), per Code42 org and Druva workload, against its objective over %s; the error budget left, how fast it burns, what breaches now, and a weekly report like Commvault's SLA report. docs/alerting.md explains the maths." % config.sloWindow,
+        [
+          g.stat('RPO compliance now', [g.target('backup:source_rpo_compliance:ratio{%s}' % s(), '{{source}}')], 'percentunit', g.grid(0, 0, 8, 4),
+                 'Per source: the share of its devices or resources that can back up whose last backup is within its warning threshold (the RPO), now.',
+                 thresholds={ mode: 'absolute', steps: [{ color: 'red', value: null }, { color: 'orange', value: config.rpoObjective - 0.05 }, { color: 'green', value: config.rpoObjective }] },
+                 colorMode='background'),
+          g.stat('Error budget left', [g.target(both('backup:<scope>_rpo_error_budget:remaining'), scope)], 'percentunit', g.grid(8, 0, 8, 4),
+                 'Per Code42 org and Druva workload: the share of the %s error budget not yet spent (negative: overspent). BackupRPOBudgetBurn pages when it burns fast and opens a ticket when it burns slowly.' % config.sloWindow,
+                 thresholds={ mode: 'absolute', steps: [{ color: 'red', value: null }, { color: 'orange', value: 0 }, { color: 'green', value: 0.25 }] }, colorMode='background'),
+          g.stat('Stalled completions', [g.target('backup:org_devices_stalled:ratio{%s}' % s(), '{{source}} {{org}}')], 'percentunit', g.grid(16, 0, 8, 4),
+                 'Per Code42 org: the share of the devices connected throughout the last %sh that completed no backup in them. BackupCompletionsStalled pages at %d %% (and %d devices): backups stopped for the org or the vendor.' % [std.toString(config.stalledAfter / 3600), config.stalledShare * 100, config.stalledMinDevices],
+                 thresholds=g.steps(config.stalledShare / 2, config.stalledShare), colorMode='background'),
+          g.timeseries('RPO compliance', [
+            g.target(both('backup:<scope>_rpo_compliance:ratio'), scope),
+            g.target(both('backup:<scope>_rpo_compliance:objective'), 'objective ' + scope),
+          ], 'percentunit', g.grid(0, 4, 12, 8),
+                       'Per org and workload over time, with its objective (dashed lines are the objectives).'),
+          g.timeseries('Error budget left', [g.target(both('backup:<scope>_rpo_error_budget:remaining'), scope)], 'percentunit', g.grid(12, 4, 12, 8),
+                       'The %s error budget left, per org and workload: a steady fall is a slow burn (a ticket), a cliff a fast one (a page).' % config.sloWindow),
+          g.timeseries('Burn rate (1 hour)', [g.target(burnRate('1h'), scope)], 'none', g.grid(0, 12, 12, 8),
+                       'How many times faster than the %s window allows the budget burned over the last hour: %s.' % [config.sloWindow, std.join(', ', ['%g over %s (and %s) %s' % [b.factor, b.long, b.short, if b.severity == 'critical' then 'pages' else 'opens a ticket'] for b in config.burnRates])]),
+          g.timeseries('Druva job success', [
+            g.target('1 - backup:workload_job_error:ratio_rate1h{%s}' % s(), '{{source}} {{workload}}'),
+            g.target('backup:workload_job_success:objective{%s}' % s(), 'objective {{source}} {{workload}}'),
+          ], 'percentunit', g.grid(12, 12, 12, 8),
+                       'The share of Druva backup jobs that did not fail or get cancelled over the last hour, per workload, with its objective (BackupJobFailureBudgetBurn).'),
+          g.table('Breaching now: devices', [
+            g.target(withDevice('backup:device_backup_age_seconds{%(s)s}\nand on(source, org, device_uid) (backup:device_rpo_met{%(s)s} == 0)' % { s: s() }), instant=true, table=true),
+            g.target(withDevice('backup:device_backup_age_seconds:warning_threshold{%(s)s}\nand on(source, org, device_uid) (backup:device_rpo_met{%(s)s} == 0)' % { s: s() }), instant=true, table=true),
+          ], g.grid(0, 20, 12, 10),
+                  'Every Code42 device out of its RPO now, the one that costs its org budget: its backup age against the warning threshold in force. Click a device to open it.',
+                  columns={ device_name: 'Device', user: 'User', org: 'Org', source: 'Source', device_uid: 'UID', 'Value #A': 'Backup age', 'Value #B': 'RPO' },
+                  units={ 'Backup age': 's', RPO: 's' }, sortBy='Backup age', links={ Device: deviceLink }),
+          g.table('Breaching now: Microsoft 365', [
+            g.target(withResource('backup:resource_backup_age_seconds{%(s)s}\nand on(source, workload, id) (backup:resource_rpo_met{%(s)s} == 0)' % { s: s() }), instant=true, table=true),
+            g.target(withResource('backup:resource_backup_age_seconds:warning_threshold{%(s)s}\nand on(source, workload, id) (backup:resource_rpo_met{%(s)s} == 0)' % { s: s() }), instant=true, table=true),
+          ], g.grid(12, 20, 12, 10),
+                  'Every Microsoft 365 resource out of its RPO now. Click a workload to open it.',
+                  columns={ name: 'Resource', workload: 'Workload', id: 'ID', source: 'Source', 'Value #A': 'Backup age', 'Value #B': 'RPO' },
+                  units={ 'Backup age': 's', RPO: 's' }, sortBy='Backup age', links={ Workload: m365Link }),
+          g.table('Weekly report', [
+            g.target('count by (source, org) (backup:device_rpo_met{%(s)s})\nor\ncount by (source, workload) (backup:resource_rpo_met{%(s)s})' % { s: s() }, instant=true, table=true),
+            g.target('sum by (source, org) (backup:device_rpo_met{%(s)s})\nor\nsum by (source, workload) (backup:resource_rpo_met{%(s)s})' % { s: s() }, instant=true, table=true),
+            g.target('avg_over_time(backup:org_rpo_compliance:ratio{%(s)s}[7d])\nor\navg_over_time(backup:workload_rpo_compliance:ratio{%(s)s}[7d])' % { s: s() }, instant=true, table=true),
+            g.target('min_over_time(backup:org_rpo_compliance:ratio{%(s)s}[7d])\nor\nmin_over_time(backup:workload_rpo_compliance:ratio{%(s)s}[7d])' % { s: s() }, instant=true, table=true),
+            g.target('(avg_over_time(backup:org_rpo_compliance:ratio{%(s)s}[7d]) >= bool on(source, org) backup:org_rpo_compliance:objective{%(s)s})\nor\n(avg_over_time(backup:workload_rpo_compliance:ratio{%(s)s}[7d]) >= bool on(source, workload) backup:workload_rpo_compliance:objective{%(s)s})' % { s: s() }, instant=true, table=true),
+          ], g.grid(0, 30, 24, 10),
+                  "Per Code42 org and Druva workload, as a backup manager reads it each week (Commvault's SLA report: items that met their SLA over all the items that can be backed up): items that can back up now, those within their RPO now, the compliance averaged over the last 7 days and its worst point, and whether the week met the objective.",
+                  columns={ source: 'Source', org: 'Org', workload: 'Workload', 'Value #A': 'Items', 'Value #B': 'Within RPO now', 'Value #C': 'Compliance (7 days)', 'Value #D': 'Worst (7 days)', 'Value #E': 'Objective met' },
+                  units={ 'Compliance (7 days)': 'percentunit', 'Worst (7 days)': 'percentunit' },
+                  mapped={ 'Objective met': g.mappings([[0, 'no', 'red'], [1, 'yes', 'green']]) }, sortBy='Compliance (7 days)'),
+        ],
+        [sourceVariable()],
+        config,
+      ),
+
     'backup-exporter.json': g.dashboard(
       'backup-exporter-health', 'Backups / Exporter health',
       'Is backup-exporter itself healthy: scraped, sources refreshing and fresh, refresh duration and failures, upstream requests, skipped rows, series.',
@@ -376,8 +449,8 @@ local g = import 'lib/grafana.libsonnet';
         g.timeseries('Upstream response bytes', [g.target('sum by (source) (rate(backup_source_response_bytes_total{%s}[$__rate_interval]))' % s(), '{{source}}')], 'Bps', g.grid(12, 13, 12, 8),
                      'Bytes read from the vendor APIs, over every instance.'),
         g.timeseries('Skipped rows and values', [
-          g.target('sum by (source, reason) (%s)' % ('max without (%s) (increase(backup_source_rows_skipped_total{%s}[$__rate_interval]))' % [replicas, s()]), 'rows {{source}} {{reason}}'),
-          g.target('sum by (source, field) (%s)' % ('max without (%s) (increase(backup_source_values_skipped_total{%s}[$__rate_interval]))' % [replicas, s()]), 'values {{source}} {{field}}'),
+          g.target('sum by (source, reason) (%s)' % increase('backup_source_rows_skipped_total', '$__rate_interval'), 'rows {{source}} {{reason}}'),
+          g.target('sum by (source, field) (%s)' % increase('backup_source_values_skipped_total', '$__rate_interval'), 'values {{source}} {{field}}'),
         ], 'none', g.grid(0, 21, 12, 8),
                      'Report rows skipped (a row without its identity, by reason; duplicates are normal: Code42 repeats a device per backup set), and values left out of rows that were kept, by field (a date in an unknown format, say). Skipped rows other than duplicates every hour for %s raise BackupSourceRowsSkipped.' % config.rowsSkippedFor),
         g.timeseries('Series per source', [

@@ -1,12 +1,15 @@
 //! End to end: two exporter instances (an HA pair, or a rolling update) reading the
-//! simulated vendors, a real Prometheus scraping both with the shipped rules, and a real
-//! Alertmanager with the example configuration, all on loopback. Checked through their HTTP
-//! APIs against the simulator's own truth (its items' ages and states, computed without the
-//! exporter): every Code42 device gets exactly the alerts its freshest live destination
-//! calls for, nothing that cannot back up alerts, each alert arrives once despite two
-//! instances, every dashboard query runs, and with the exporters stopped the wall shows no
-//! numbers while the data alerts keep firing. Requires Debian's `prometheus` and
-//! `prometheus-alertmanager` (mandatory when CI is set).
+//! simulated vendors, a real Prometheus scraping both with the shipped rules (item alerts
+//! notifying at once: `alerts/tests/e2e.rules.yml`), and a real Alertmanager with the
+//! example configuration, all on loopback. Checked through their HTTP APIs against the
+//! simulator's own truth (its items' ages and states, computed without the exporter): every
+//! Code42 device gets exactly the alerts its freshest live destination calls for, nothing
+//! that cannot back up alerts, each alert arrives once despite two instances, the device
+//! that is not connected is the one alert Alertmanager lets through, every dashboard query
+//! runs, and every panel, evaluated as Grafana evaluates it (a range query and its reducer,
+//! or an instant query), shows no numbers with the exporters stopped — a red Exporter tile,
+//! "absent" once the target leaves service discovery — while the data alerts keep firing.
+//! Requires Debian's `prometheus` and `prometheus-alertmanager` (mandatory when CI is set).
 
 mod common;
 
@@ -27,6 +30,7 @@ const MARGIN: f64 = 300.0;
 const DATA_ALERTS: &[&str] = &[
     "BackupDeviceBackupAge",
     "BackupDeviceNeverCompleted",
+    "BackupDeviceNotCompleting",
     "BackupDestinationNoNewData",
     "BackupDeviceNotConnected",
     "BackupResourceBackupAge",
@@ -183,6 +187,63 @@ impl Prometheus {
     }
 }
 
+/// A dashboard's text with its variables and Grafana's interval macros filled in.
+fn substitute(text: &str, values: &[(String, String)]) -> String {
+    let mut text = text
+        .replace("$__rate_interval", "1m")
+        .replace("$__interval", "15s")
+        .replace("$__range", "1h");
+    for (name, value) in values {
+        text = text
+            .replace(&format!("${{{name}}}"), value)
+            .replace(&format!("${name}"), value);
+    }
+    text
+}
+
+impl Prometheus {
+    /// What a stat, bar gauge or table panel's target shows, as Grafana computes it: an
+    /// instant query's values, or a range query over the dashboard's range reduced by the
+    /// panel's reducer (`lastNotNull`), one value per series.
+    async fn as_grafana_shows(&self, panel: &Value, target: &Value, expr: &str) -> Vec<f64> {
+        if target["instant"] == true {
+            return self
+                .query(expr)
+                .await
+                .iter()
+                .filter_map(|r| r["value"][1].as_str()?.parse().ok())
+                .collect();
+        }
+        let reducer = panel["options"]["reduceOptions"]["calcs"][0]
+            .as_str()
+            .unwrap_or("lastNotNull");
+        assert_eq!(reducer, "lastNotNull", "{}", panel["title"]);
+        let end = Clock::System.now_ms() as f64 / 1000.0;
+        let url = format!(
+            // The last hour at a 15-second step: this Prometheus holds minutes of data, and
+            // a week's range at Grafana's step (10 minutes for 1,000 points) would miss them.
+            "{}/api/v1/query_range?query={}&start={}&end={end}&step=15",
+            self.url,
+            form_urlencoded::byte_serialize(expr.as_bytes()).collect::<String>(),
+            end - 3600.0,
+        );
+        let body = get_json(&self.client, &url).await.unwrap();
+        assert_eq!(body["status"], "success", "{expr}: {body}");
+        body["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|series| {
+                let values = series["values"].as_array()?;
+                values
+                    .iter()
+                    .rev()
+                    .find_map(|v| v[1].as_str()?.parse().ok())
+            })
+            .collect()
+    }
+}
+
 fn plain(value: &str) -> bool {
     value
         .chars()
@@ -248,7 +309,35 @@ fn expected(sim: &Simulator, now_ms: i64) -> Expected {
             out.silent.insert(device);
             continue;
         }
+        // The freshest new data at any live destination: the console's one bar per device.
+        let activity = live
+            .iter()
+            .filter_map(|a| a.last_activity_ms.map(age))
+            .reduce(f64::min);
         match live.iter().filter_map(|a| a.last_completed_ms).max() {
+            // Sending data but completing nothing (seed 002's locked files): its own ticket.
+            Some(freshest) if activity.is_some_and(|a| a <= 3.0 * DAY) => {
+                let near_activity = activity.is_some_and(|a| (a - 3.0 * DAY).abs() < MARGIN);
+                if near_activity {
+                    out.undecided.insert((
+                        "BackupDeviceBackupAge".into(),
+                        "warning".into(),
+                        device.clone(),
+                    ));
+                    out.undecided.insert((
+                        "BackupDeviceBackupAge".into(),
+                        "critical".into(),
+                        device.clone(),
+                    ));
+                }
+                out.judge(
+                    "BackupDeviceNotCompleting",
+                    device.clone(),
+                    age(freshest),
+                    3.0 * DAY,
+                    None,
+                );
+            }
             Some(freshest) => out.judge(
                 "BackupDeviceBackupAge",
                 device.clone(),
@@ -274,16 +363,14 @@ fn expected(sim: &Simulator, now_ms: i64) -> Expected {
         if completed.iter().any(|a| *a > 5.0 * DAY) && completed.iter().any(|a| *a < 2.0 * DAY) {
             out.two_destinations_one_stale += 1;
         }
-        for archive in &live {
-            if let Some(activity) = archive.last_activity_ms {
-                out.judge(
-                    "BackupDestinationNoNewData",
-                    format!("{device}|{}", archive.destination),
-                    age(activity),
-                    3.0 * DAY,
-                    Some(7.0 * DAY),
-                );
-            }
+        if let Some(activity) = activity {
+            out.judge(
+                "BackupDestinationNoNewData",
+                device.clone(),
+                activity,
+                3.0 * DAY,
+                None,
+            );
         }
         out.judge(
             "BackupDeviceNotConnected",
@@ -412,7 +499,7 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
         &prometheus_config,
         format!(
             "global: {{scrape_interval: 5s, evaluation_interval: 5s}}\n\
-             rule_files: [{ROOT}/alerts/backup-exporter.rules.yml]\n\
+             rule_files: [{ROOT}/alerts/tests/e2e.rules.yml]\n\
              alerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{alertmanager_port}']}}]}}]}}\n\
              scrape_configs:\n  - job_name: backup-exporter\n    static_configs: [{{targets: [{}]}}]\n",
             targets.join(", ")
@@ -475,23 +562,13 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     // Grafana would pick it); most return data.
     let mut queries = 0;
     let mut empty = Vec::new();
+    // Each dashboard with the values its variables took while the exporters ran.
+    let mut dashboards: Vec<(String, Value, Vec<(String, String)>)> = Vec::new();
     for entry in std::fs::read_dir(format!("{ROOT}/dashboards")).unwrap() {
         let path = entry.unwrap().path();
         let dashboard: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let mut values: Vec<(String, String)> = Vec::new();
-        let substitute = |text: &str, values: &[(String, String)]| {
-            let mut text = text
-                .replace("$__rate_interval", "1m")
-                .replace("$__interval", "15s")
-                .replace("$__range", "1h");
-            for (name, value) in values {
-                text = text
-                    .replace(&format!("${{{name}}}"), value)
-                    .replace(&format!("${name}"), value);
-            }
-            text
-        };
         for variable in dashboard["templating"]["list"]
             .as_array()
             .unwrap()
@@ -539,6 +616,8 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
                 }
             }
         }
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        dashboards.push((file, dashboard, values));
     }
     assert!(
         empty.len() * 10 <= queries,
@@ -668,28 +747,59 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
             seen.insert(key.clone()),
             "{key:?} reached Alertmanager twice"
         );
+        // Every alert about one item is a ticket here: no pagingScopes are configured.
+        let receivers: Vec<&str> = alert["receivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        if DATA_ALERTS.contains(&key.0.as_str()) {
+            assert_eq!(receivers, ["tickets"], "{alert}");
+        }
     }
-    let critical: BTreeSet<String> = held
-        .iter()
-        .filter(|a| {
-            a["labels"]["alertname"] == "BackupDeviceBackupAge" && severity_of(a) == "critical"
-        })
-        .map(|a| identity(&a["labels"]))
-        .collect();
-    assert!(!critical.is_empty());
-    for alert in held.iter().filter(|a| {
-        a["labels"]["alertname"] == "BackupDeviceBackupAge" && severity_of(a) == "warning"
-    }) {
+    // A device that is not connected gets that one alert: its backup and new-data alerts
+    // are inhibited at the not-connected severity or lower; a critical inhibits its own
+    // warning; everything else stays active.
+    let held_state = |name: &str, severity: &str, id: &str| {
+        held.iter()
+            .find(|a| {
+                a["labels"]["alertname"] == name
+                    && severity_of(a) == severity
+                    && identity(&a["labels"]) == id
+            })
+            .map(|a| a["status"]["state"].as_str().unwrap().to_string())
+    };
+    let mut inhibited_by_connection = 0;
+    for alert in &held {
+        let name = alert["labels"]["alertname"].as_str().unwrap();
+        let severity = severity_of(alert);
+        let id = identity(&alert["labels"]);
+        let device = id.split('|').take(2).collect::<Vec<_>>().join("|");
+        let not_connected =
+            |at: &str| held_state("BackupDeviceNotConnected", at, &device).is_some();
         let state = alert["status"]["state"].as_str().unwrap();
-        if critical.contains(&identity(&alert["labels"])) {
-            assert_eq!(
-                state, "suppressed",
-                "the warning of a critical device is inhibited: {alert}"
-            );
+        let silenced_by_connection = matches!(
+            name,
+            "BackupDeviceBackupAge"
+                | "BackupDeviceNeverCompleted"
+                | "BackupDeviceNotCompleting"
+                | "BackupDestinationNoNewData"
+        ) && (not_connected("critical")
+            || severity == "warning" && not_connected("warning"));
+        let silenced_by_critical =
+            severity == "warning" && held_state(name, "critical", &id).is_some();
+        if silenced_by_connection || silenced_by_critical {
+            assert_eq!(state, "suppressed", "{alert}");
+            inhibited_by_connection += usize::from(silenced_by_connection);
         } else {
             assert_eq!(state, "active", "{alert}");
         }
     }
+    assert!(
+        inhibited_by_connection > 0,
+        "a device off for days raises one alert"
+    );
 
     // The exporters stop: the wall shows no numbers and a red Exporter tile, and the data
     // alerts keep firing through the gap instead of resolving.
@@ -717,31 +827,95 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
             .then_some(())
     })
     .await;
-    let overview: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{ROOT}/dashboards/backup-overview.json")).unwrap(),
-    )
-    .unwrap();
+    // Every stat, bar gauge and table of every dashboard, as Grafana shows it: nothing but
+    // the Exporter tile (both replicas down) and the alerts still firing. The health counts
+    // reduced from a range query would still show their numbers of before the outage: the
+    // panels must not be built that way.
     let mut health_stats = 0;
-    for panel in overview["panels"].as_array().unwrap() {
-        let expr = panel["targets"][0]["expr"]
-            .as_str()
-            .unwrap()
-            .replace("$source", ".*");
-        let result = prometheus.query(&expr).await;
-        if panel["type"] == "stat" && expr.contains("by_health:count") {
-            health_stats += 1;
-            assert!(
-                result.is_empty(),
-                "{}: shows {result:?} with the exporter down",
-                panel["title"]
-            );
-        }
-        if panel["title"] == "Exporter" {
-            assert_eq!(result.len(), 2, "{result:?}");
-            assert!(result.iter().all(|r| r["value"][1] == "0"), "{result:?}");
+    for (file, dashboard, values) in &dashboards {
+        for panel in dashboard["panels"].as_array().unwrap() {
+            if !matches!(panel["type"].as_str(), Some("stat" | "bargauge" | "table")) {
+                continue;
+            }
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = substitute(target["expr"].as_str().unwrap(), values);
+                let shown = prometheus.as_grafana_shows(panel, target, &expr).await;
+                if panel["title"] == "Exporter" {
+                    assert_eq!(
+                        shown,
+                        [0.0, 0.0],
+                        "{file}: the Exporter tile shows two replicas down"
+                    );
+                } else if !expr.contains("ALERTS{") && !expr.contains("_over_time(") {
+                    // Alerts keep firing through the gap, and a week's report (an
+                    // aggregation over time) is the past week's; everything else is now.
+                    assert!(
+                        shown.is_empty(),
+                        "{file}: {} shows {shown:?} with the exporters down: {expr}",
+                        panel["title"]
+                    );
+                }
+                if panel["type"] == "stat" && expr.contains("by_health:count") {
+                    health_stats += 1;
+                    let reduced_range = prometheus
+                        .as_grafana_shows(panel, &serde_json::json!({}), &expr)
+                        .await;
+                    assert!(
+                        !reduced_range.is_empty(),
+                        "{file}: {}: a range query reduced to its last value would still show the counts",
+                        panel["title"]
+                    );
+                }
+            }
         }
     }
-    assert_eq!(health_stats, 8, "devices and resources, four levels each");
+    assert!(
+        health_stats >= 8,
+        "devices and resources, four levels each: {health_stats}"
+    );
+
+    // The target leaves service discovery: no up series at all, and the Exporter tile says
+    // "absent" in red rather than showing nothing, or green from before.
+    std::fs::write(
+        &prometheus_config,
+        format!(
+            "global: {{scrape_interval: 5s, evaluation_interval: 5s}}\n\
+             rule_files: [{ROOT}/alerts/tests/e2e.rules.yml]\n\
+             alerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{alertmanager_port}']}}]}}]}}\n\
+             scrape_configs:\n  - job_name: backup-exporter\n    static_configs: []\n"
+        ),
+    )
+    .unwrap();
+    // SAFETY: sends SIGHUP to the Prometheus this test started.
+    unsafe { libc::kill(processes.0[1].id() as i32, libc::SIGHUP) };
+    wait_for("the target to leave", timeout, async || {
+        prometheus
+            .query("up{job=\"backup-exporter\"}")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let (_, overview, values) = dashboards
+        .iter()
+        .find(|(file, _, _)| file == "backup-overview.json")
+        .unwrap();
+    let tile = overview["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["title"] == "Exporter")
+        .unwrap();
+    let expr = substitute(tile["targets"][0]["expr"].as_str().unwrap(), values);
+    let shown = prometheus
+        .as_grafana_shows(tile, &tile["targets"][0], &expr)
+        .await;
+    assert_eq!(shown, [-1.0], "{expr}");
+    let mapping = &tile["fieldConfig"]["defaults"]["mappings"][0]["options"]["-1"];
+    assert_eq!(
+        (mapping["text"].as_str(), mapping["color"].as_str()),
+        (Some("absent"), Some("red"))
+    );
     let still_firing = prometheus.firing().await;
     for alert in expected
         .alerts

@@ -57,8 +57,10 @@ async fn real_output_passes_promtool_check_metrics() {
     harness.stop().await;
 }
 
-/// A threshold pair that is not a tier (warning at or above critical), in the defaults or
-/// in an override, stops the mixin from rendering, naming the pair.
+/// A threshold pair that is not a tier (warning at or above critical), in the defaults, in
+/// an override or in the pair two overrides combine into, an unknown key, an objective
+/// outside (0, 1), stale thresholds that could invert and a paging scope that names nothing
+/// stop the mixin from rendering, naming what is wrong.
 #[test]
 fn thresholds_that_are_not_tiers_are_refused() {
     let Some(jsonnet) = required_tool(&["jsonnet"], "jsonnet") else {
@@ -81,7 +83,7 @@ fn thresholds_that_are_not_tiers_are_refused() {
     let cases = [
         (
             "{ overrides: [{ source: 'eu', backupAge: { warning: 7 * day } }] }",
-            r#"override {"backupAge":{"warning":604800},"source":"eu"} of backupAge: warning 604800 is not below critical 432000"#,
+            r#"source eu: backupAge warning 604800 (from {"backupAge":{"warning":604800},"source":"eu"}) is not below critical 432000 (from the default)"#,
         ),
         (
             "{ resourceIntervalFactor: { warning: 2, critical: 2 } }",
@@ -95,6 +97,32 @@ fn thresholds_that_are_not_tiers_are_refused() {
             "{ preservedDeletion: { warning: 3 * day, critical: 14 * day } }",
             "preservedDeletion: warning 259200 is not above critical 1209600 (time left)",
         ),
+        // Two entries that each pass combine into an inversion for the Servers org of eu.
+        (
+            "{ overrides: [{ org: 'Servers', backupAge: { critical: 4 * day } }, { source: 'eu', backupAge: { warning: 4.5 * day } }] }",
+            r#"source eu, org Servers: backupAge warning 388800 (from {"backupAge":{"warning":388800},"source":"eu"}) is not below critical 345600 (from {"backupAge":{"critical":345600},"org":"Servers"})"#,
+        ),
+        // A misspelt key would make a global override.
+        (
+            "{ overrides: [{ orgg: 'Servers', backupAge: { warning: 1 * day, critical: 2 * day } }] }",
+            r#"override {"backupAge":{"critical":172800,"warning":86400},"orgg":"Servers"}: unknown key orgg"#,
+        ),
+        (
+            "{ overrides: [{ org: 'Servers', backupAge: { warn: 1 * day } }] }",
+            "backupAge has unknown key warn (known: warning, critical)",
+        ),
+        (
+            "{ overrides: [{ org: 'Servers', rpoObjective: 1.5 }] }",
+            "rpoObjective must be a number between 0 and 1",
+        ),
+        (
+            "{ staleIntervals: 6, staleCriticalIntervals: 6 }",
+            "staleCriticalIntervals 6 is not above staleIntervals 6",
+        ),
+        (
+            "{ pagingScopes: [{ source: 'eu' }] }",
+            r#"pagingScopes {"source":"eu"}: names no org or workload"#,
+        ),
     ];
     for (config, expected) in cases {
         let output = render(config);
@@ -105,7 +133,9 @@ fn thresholds_that_are_not_tiers_are_refused() {
             "{config}: expected {expected:?} in {stderr}"
         );
     }
-    let valid = render("{ overrides: [{ source: 'eu', backupAge: { warning: 4 * day } }] }");
+    let valid = render(
+        "{ overrides: [{ source: 'eu', backupAge: { warning: 4 * day } }, { org: 'Servers', backupAge: { warning: day, critical: 2 * day } }], pagingScopes: [{ org: 'Servers' }] }",
+    );
     assert!(
         valid.status.success(),
         "{}",

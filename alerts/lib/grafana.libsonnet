@@ -34,6 +34,13 @@
 
   grid(x, y, w, h):: { x: x, y: y, w: w, h: h },
 
+  // A panel that shows one value per series (stat, bar gauge, table) asks for it now: an
+  // instant query. A range query would reduce the dashboard's whole range (lastNotNull)
+  // and keep showing the numbers of before an outage for as long as the range reaches.
+  local now = {
+    targets: [t { instant: true, range: false } for t in super.targets],
+  },
+
   // Health levels as the recording rules write them (backup:*:level), and 3 for an item
   // that cannot back up; each a word and a colour.
   healthMappings:: [{
@@ -80,7 +87,7 @@
     ],
   },
 
-  stat(title, targets, unit, gridPos, description, thresholds=null, colorMode='value', mappings=[]):: panel('stat', title, targets, unit, gridPos, description) {
+  stat(title, targets, unit, gridPos, description, thresholds=null, colorMode='value', mappings=[]):: panel('stat', title, targets, unit, gridPos, description) + now {
     fieldConfig+: {
       defaults+: {
         [if thresholds != null then 'thresholds']: thresholds,
@@ -122,7 +129,7 @@
     },
   },
 
-  bargauge(title, targets, unit, gridPos, description, thresholds=null, min=null, max=null):: panel('bargauge', title, targets, unit, gridPos, description) {
+  bargauge(title, targets, unit, gridPos, description, thresholds=null, min=null, max=null):: panel('bargauge', title, targets, unit, gridPos, description) + now {
     fieldConfig+: {
       defaults+: {
         [if thresholds != null then 'thresholds']: thresholds,
@@ -149,7 +156,7 @@
   // columns (by their new names: `units` sets units, `levels` shows health levels as
   // coloured words, `mapped` other value mappings, `links` makes a column a link, and
   // `rowLevel` colours whole rows by that level column); `hidden` labels are left out.
-  table(title, targets, gridPos, description, columns={}, units={}, sortBy=null, levels=[], mapped={}, links={}, rowLevel=null, hidden=[], levelMappings=$.healthMappings):: panel('table', title, targets, 'none', gridPos, description) {
+  table(title, targets, gridPos, description, columns={}, units={}, sortBy=null, levels=[], mapped={}, links={}, rowLevel=null, hidden=[], levelMappings=$.healthMappings):: panel('table', title, targets, 'none', gridPos, description) + now {
     local byName(name, properties) = { matcher: { id: 'byName', options: name }, properties: properties },
     fieldConfig+: {
       overrides: [
