@@ -187,6 +187,9 @@ impl Prometheus {
     }
 }
 
+/// A dashboard's variables and the values they took: (name, value).
+type Variables = Vec<(String, String)>;
+
 /// A dashboard's text with its variables and Grafana's interval macros filled in.
 fn substitute(text: &str, values: &[(String, String)]) -> String {
     let mut text = text
@@ -563,7 +566,7 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     let mut queries = 0;
     let mut empty = Vec::new();
     // Each dashboard with the values its variables took while the exporters ran.
-    let mut dashboards: Vec<(String, Value, Vec<(String, String)>)> = Vec::new();
+    let mut dashboards: Vec<(String, Value, Variables)> = Vec::new();
     for entry in std::fs::read_dir(format!("{ROOT}/dashboards")).unwrap() {
         let path = entry.unwrap().path();
         let dashboard: Value =
