@@ -13,8 +13,8 @@ pub(crate) const DAY_MS: i64 = 24 * 3600 * 1000;
 /// When an age turns a warning and when critical, in ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Thresholds {
-    pub warning_ms: i64,
-    pub critical_ms: i64,
+    pub(crate) warning_ms: i64,
+    pub(crate) critical_ms: i64,
 }
 
 impl Thresholds {
@@ -42,45 +42,45 @@ pub(crate) const STALEST: usize = 20;
 
 /// Devices or resources by health at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HealthCounts {
-    pub healthy: usize,
-    pub warning: usize,
-    pub critical: usize,
+pub(crate) struct HealthCounts {
+    pub(crate) healthy: usize,
+    pub(crate) warning: usize,
+    pub(crate) critical: usize,
     /// Items that cannot back up by choice (archives in cold storage, backup disabled,
     /// archived, never scheduled): neither healthy nor unhealthy.
-    pub unprotected: usize,
+    pub(crate) unprotected: usize,
 }
 
 /// An item among the stalest of its source.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StaleItem {
+pub(crate) struct StaleItem {
     /// The device's name or the resource's name (hashed when identities are hashed).
-    pub name: String,
+    pub(crate) name: String,
     /// The device's org or the resource's workload.
-    pub group: String,
+    pub(crate) group: String,
     /// When its last backup completed, or, if it never completed one, when it was created.
-    pub since_ms: i64,
-    pub never_completed: bool,
+    pub(crate) since_ms: i64,
+    pub(crate) never_completed: bool,
 }
 
 /// A source's health summary.
 #[derive(Debug, Clone, Default)]
-pub struct HealthSummary {
+pub(crate) struct HealthSummary {
     /// "device" or "resource".
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// How the vendor decides health, in a sentence for the status page.
-    pub rule: String,
+    pub(crate) rule: String,
     /// When each item turns warning and critical (Unix ms; `i64::MAX` for never), sorted.
     warning_at: Vec<i64>,
     critical_at: Vec<i64>,
     /// Items that cannot back up by choice.
     unprotected: usize,
     /// At most [`STALEST`], stalest first.
-    pub stalest: Vec<StaleItem>,
+    pub(crate) stalest: Vec<StaleItem>,
 }
 
 impl HealthSummary {
-    pub fn counts(&self, now_ms: i64) -> HealthCounts {
+    pub(crate) fn counts(&self, now_ms: i64) -> HealthCounts {
         // Items whose crossing time has passed; the rules compare with `>`.
         let passed = |times: &[i64]| times.partition_point(|&t| t < now_ms);
         let critical = passed(&self.critical_at);
@@ -94,7 +94,7 @@ impl HealthSummary {
     }
 
     /// Every item, protected or not.
-    pub fn items(&self) -> usize {
+    pub(crate) fn items(&self) -> usize {
         self.warning_at.len() + self.unprotected
     }
 }

@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 /// A credential value. Read it with [`Secret::expose`] only where it is sent upstream.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
+pub(crate) struct Secret(Arc<str>);
 
 impl Secret {
-    pub fn new(value: impl Into<Arc<str>>) -> Self {
+    pub(crate) fn new(value: impl Into<Arc<str>>) -> Self {
         Secret(value.into())
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -30,7 +30,7 @@ impl fmt::Debug for Secret {
 
 /// Where a configured secret is read from.
 #[derive(Clone, PartialEq, Eq)]
-pub enum SecretRef {
+pub(crate) enum SecretRef {
     File(PathBuf),
     Env(String),
     Inline(Secret),
@@ -49,11 +49,11 @@ impl fmt::Debug for SecretRef {
 /// Why a secret cannot be read: it names the file or variable, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct SecretError(String);
+pub(crate) struct SecretError(String);
 
 impl SecretRef {
     /// Reads the current value.
-    pub fn load(&self) -> Result<Secret, SecretError> {
+    pub(crate) fn load(&self) -> Result<Secret, SecretError> {
         let fail = |message: String| Err(SecretError(message));
         match self {
             SecretRef::File(path) => {

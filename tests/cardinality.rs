@@ -8,7 +8,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{Code42Options, DruvaOptions, SimulatorOptions};
+use backup_exporter::simulator::SimulatorOptions;
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::druva::DruvaOptions;
 use common::{Harness, Metrics, NOW_MS, Sample, code42_yaml, druva_yaml};
 
 const CODE42: &str = "crashplan-us";
@@ -18,17 +20,15 @@ const DAY: i64 = 24 * HOUR;
 const HASH_KEY: &str = "team-hash-key-2026";
 
 fn options() -> SimulatorOptions {
-    SimulatorOptions {
-        code42: Code42Options {
+    SimulatorOptions::default()
+        .with(Code42Options {
             devices: 200,
             ..Code42Options::default()
-        },
-        druva: DruvaOptions {
+        })
+        .with(DruvaOptions {
             users: 120,
             ..DruvaOptions::default()
-        },
-        ..SimulatorOptions::default()
-    }
+        })
 }
 
 async fn code42(extra: &str) -> Harness {
@@ -129,7 +129,7 @@ impl DeviceTruth {
 fn devices(harness: &Harness) -> BTreeMap<String, DeviceTruth> {
     let now = harness.clock.now_ms();
     let mut devices: BTreeMap<String, DeviceTruth> = BTreeMap::new();
-    for row in harness.sim.simulator.code42.truth(now) {
+    for row in harness.sim.simulator.code42().truth(now) {
         if !row.active {
             continue;
         }
@@ -162,7 +162,7 @@ async fn code42_alerting_keeps_only_archives_that_need_attention() {
     let stalest_healthy = full
         .sim
         .simulator
-        .code42
+        .code42()
         .truth(now)
         .iter()
         .filter(|row| row.active && row.alert_states.is_empty())
@@ -183,7 +183,7 @@ async fn code42_alerting_keeps_only_archives_that_need_attention() {
     let truth: Vec<_> = harness
         .sim
         .simulator
-        .code42
+        .code42()
         .truth(now)
         .into_iter()
         .filter(|row| row.active)
@@ -309,7 +309,7 @@ async fn hash_identities_replaces_device_and_user_names_by_the_documented_hash()
     let harness = code42(&hash_config(dir.path())).await;
     let text = harness.scrape().await;
     let metrics = Metrics::parse(&text);
-    let truth = harness.sim.simulator.code42.truth(harness.clock.now_ms());
+    let truth = harness.sim.simulator.code42().truth(harness.clock.now_ms());
     for row in truth.iter().filter(|r| r.active) {
         let info = metrics.find("backup_device_info", &[("device_uid", &row.device_uid)]);
         assert_eq!(info.len(), 1);
@@ -374,7 +374,7 @@ async fn an_unreadable_hash_key_withholds_names_everywhere() {
         20,
         "{page}"
     );
-    for row in harness.sim.simulator.code42.truth(harness.clock.now_ms()) {
+    for row in harness.sim.simulator.code42().truth(harness.clock.now_ms()) {
         let hashed = documented_hash(&row.device_name);
         assert!(!page.contains(&format!("<td>{}</td>", row.device_name)));
         assert!(!page.contains(&format!("<td>{hashed}</td>")));
@@ -397,11 +397,12 @@ async fn druva_alerting_and_hashing_apply_to_resources() {
     // Users are named by their e-mail and display name; sites, teams and groups are not people.
     let personal = |workload: &str| !matches!(workload, "SharePoint" | "Teams" | "Groups");
     let mut expected = BTreeSet::new();
-    let resources = harness.sim.simulator.druva.resources(now);
+    let resources = harness.sim.simulator.druva().resources(now);
     // Only protected resources are kept: what an administrator disabled, an archived team
     // or a resource never scheduled cannot alert.
-    let protected =
-        |r: &&backup_exporter::simulator::ResourceTruth| r.enabled && !r.archived && !r.unscheduled;
+    let protected = |r: &&backup_exporter::simulator::druva::ResourceTruth| {
+        r.enabled && !r.archived && !r.unscheduled
+    };
     for r in resources
         .iter()
         .filter(|r| !r.deleted && !r.purged)
@@ -450,7 +451,7 @@ async fn refresh_cost_matches_what_the_vendor_served() {
     let metrics = harness.metrics().await;
     // The first refresh: one token request, then pages of 1000 rows until an empty one.
     let rows = sim
-        .code42
+        .code42()
         .truth(harness.clock.now_ms())
         .iter()
         .filter(|r| r.active)

@@ -22,8 +22,8 @@ async fn start_simulator() -> RunningSimulator {
 /// simulator's API client), `wrong-secret` (Code42, another secret) and `druva` (the
 /// simulator's Druva credential), each source's `extra` lines appended to `good`.
 fn write_config(dir: &Path, url: &str, sim: &RunningSimulator, extra: &str) -> String {
-    let code42 = sim.simulator.code42.options();
-    let druva = sim.simulator.druva.options();
+    let code42 = sim.simulator.code42().options();
+    let druva = sim.simulator.druva().options();
     std::fs::write(dir.join("code42"), &code42.client_secret).unwrap();
     std::fs::write(dir.join("druva"), &druva.client_secret).unwrap();
     std::fs::write(dir.join("wrong"), "not-the-secret").unwrap();
@@ -84,7 +84,7 @@ async fn a_working_code42_source_reports_its_first_page() {
 
     let truth: Vec<_> = sim
         .simulator
-        .code42
+        .code42()
         .truth(Clock::System.now_ms())
         .into_iter()
         .filter(|a| a.active)
@@ -123,7 +123,7 @@ async fn a_working_druva_source_reports_each_report_and_the_events() {
     let (code, stdout, _) = check(&config, "druva").await;
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("ok: authenticated as API client \"druva-demo-client\""));
-    for report in backup_exporter::DRUVA_REPORTS {
+    for report in M365_REPORTS {
         assert!(
             stdout.contains(&format!("ok: report {report}: ")),
             "{report} not checked:\n{stdout}"
@@ -217,7 +217,7 @@ async fn a_server_echoing_the_credentials_does_not_make_check_source_print_them(
         count: None,
         every: None,
     });
-    let secret = sim.simulator.code42.options().client_secret.clone();
+    let secret = sim.simulator.code42().options().client_secret.clone();
     let (code, stdout, stderr) = check(&config, "good").await;
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("problem: token: HTTP 401"), "{stdout}");
@@ -226,3 +226,27 @@ async fn a_server_echoing_the_credentials_does_not_make_check_source_print_them(
         "{stdout}{stderr}"
     );
 }
+
+/// The twenty Microsoft 365 reports a Druva source reads by default (README, "Druva").
+const M365_REPORTS: [&str; 20] = [
+    "m365StorageConsumption",
+    "m365LicenseUsage",
+    "m365UserCountAndStatus",
+    "m365Alerts",
+    "m365UserWorkload",
+    "m365UserLastBackupStatus",
+    "m365UserProvisioning",
+    "m365PreservedUsersDatasources",
+    "m365SharePointSiteDiscovery",
+    "m365TeamsDiscovery",
+    "m365GroupsDiscovery",
+    "m365GroupsBackupActivity",
+    "m365GroupsRestoreActivity",
+    "m365UserRestoreActivity",
+    "m365PublicFolderBackupActivity",
+    "m365PublicFolderRestoreActivity",
+    "m365SharePointBackupActivity",
+    "m365SharePointRestoreActivity",
+    "m365TeamsBackupActivity",
+    "m365TeamsRestoreActivity",
+];

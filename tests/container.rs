@@ -14,7 +14,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{self, Code42Options, Simulator, SimulatorOptions};
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::{self, Simulator, SimulatorOptions};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const BIN: &str = env!("CARGO_BIN_EXE_backup-exporter");
@@ -157,13 +158,10 @@ async fn the_image_runs_hardened_serves_and_keeps_its_data() {
     // A real source: configuration and secret mounted read-only, data on a volume.
     let sim = simulator::start(
         Simulator::new(
-            SimulatorOptions {
-                code42: Code42Options {
-                    devices: 50,
-                    ..Code42Options::default()
-                },
-                ..SimulatorOptions::default()
-            },
+            SimulatorOptions::default().with(Code42Options {
+                devices: 50,
+                ..Code42Options::default()
+            }),
             Clock::System,
         ),
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

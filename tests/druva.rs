@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use backup_exporter::Clock;
 use backup_exporter::RefreshError;
-use backup_exporter::simulator::{DruvaOptions, Fault, FaultRule, SimulatorOptions};
+use backup_exporter::simulator::druva::DruvaOptions;
+use backup_exporter::simulator::{Fault, FaultRule, SimulatorOptions};
 use common::{Harness, Metrics, NOW_MS, druva_yaml, ms};
 
 const SOURCE: &str = "druva-m365";
@@ -17,13 +18,10 @@ const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
 fn options() -> SimulatorOptions {
-    SimulatorOptions {
-        druva: DruvaOptions {
-            users: 280,
-            ..DruvaOptions::default()
-        },
-        ..SimulatorOptions::default()
-    }
+    SimulatorOptions::default().with(DruvaOptions {
+        users: 280,
+        ..DruvaOptions::default()
+    })
 }
 
 async fn start(extra: &str) -> Harness {
@@ -72,7 +70,7 @@ fn assert_matches_truth(metrics: &Metrics, harness: &Harness, jobs_since: i64) {
 /// are still computed at the scrape.
 fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64, read_ms: i64) {
     let now = harness.clock.now_ms();
-    let tenant = &harness.sim.simulator.druva;
+    let tenant = &harness.sim.simulator.druva();
     let source = ("source", SOURCE);
 
     let all = tenant.resources(read_ms);
@@ -344,7 +342,7 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
 /// Failure reasons exactly for the failing resources; each user workload's last backup.
 fn assert_last_backups_and_failures(
     metrics: &Metrics,
-    resources: &[backup_exporter::simulator::ResourceTruth],
+    resources: &[backup_exporter::simulator::druva::ResourceTruth],
 ) {
     let source = ("source", SOURCE);
     let mut expected = BTreeSet::new();
@@ -419,7 +417,7 @@ fn assert_last_backups_and_failures(
 /// data and when Druva deletes it.
 fn assert_users(metrics: &Metrics, harness: &Harness, read_ms: i64) {
     let source = ("source", SOURCE);
-    let tenant = &harness.sim.simulator.druva;
+    let tenant = &harness.sim.simulator.druva();
     let users = tenant.users(read_ms);
     let word = |text: &str| match text {
         "-" => "none".to_string(),
@@ -507,7 +505,7 @@ fn assert_events(metrics: &Metrics, harness: &Harness) {
         "debug",
     ];
     let mut events: BTreeMap<(String, String, &str), u64> = BTreeMap::new();
-    for event in harness.sim.simulator.druva.events(harness.clock.now_ms()) {
+    for event in harness.sim.simulator.druva().events(harness.clock.now_ms()) {
         *events
             .entry((
                 snake(event.event_type),
@@ -585,7 +583,7 @@ async fn purged_resources_disappear_at_the_next_full_read() {
     // incremental read cannot see that; the next full read (every 3 hours here) does.
     harness.clock.advance_ms(HOUR);
     assert!(harness.refresh(SOURCE).await.up);
-    let tenant = &harness.sim.simulator.druva;
+    let tenant = &harness.sim.simulator.druva();
     let purged: Vec<_> = tenant
         .resources(harness.clock.now_ms())
         .into_iter()
@@ -891,14 +889,14 @@ async fn legacy_events_api_with_cookie_and_nextpage() {
 #[tokio::test(flavor = "multi_thread")]
 async fn legacy_events_as_a_single_object_or_an_empty_body() {
     let mut opts = options();
-    opts.druva.legacy_bare_shapes = true;
+    opts.druva().legacy_bare_shapes = true;
     let harness = start_legacy_with(opts).await;
     assert!(harness.source(SOURCE).status().up);
     assert_events(&harness.metrics().await, &harness);
     let events_before = harness
         .sim
         .simulator
-        .druva
+        .druva()
         .events(harness.clock.now_ms())
         .len();
     // Less than one event spacing later: nothing new, an empty body.
@@ -907,7 +905,7 @@ async fn legacy_events_as_a_single_object_or_an_empty_body() {
         harness
             .sim
             .simulator
-            .druva
+            .druva()
             .events(harness.clock.now_ms())
             .len(),
         events_before
@@ -921,7 +919,7 @@ async fn legacy_events_as_a_single_object_or_an_empty_body() {
         harness
             .sim
             .simulator
-            .druva
+            .druva()
             .events(harness.clock.now_ms())
             .len(),
         events_before + 1
@@ -946,7 +944,7 @@ async fn reports_can_be_chosen_and_events_turned_off() {
         harness
             .sim
             .simulator
-            .druva
+            .druva()
             .resources(NOW_MS)
             .iter()
             .filter(|r| r.workload == "Teams" && !r.deleted)

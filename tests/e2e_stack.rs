@@ -19,7 +19,9 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{self, Code42Options, Simulator, SimulatorOptions};
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::druva::DruvaOptions;
+use backup_exporter::simulator::{self, Simulator, SimulatorOptions};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -295,8 +297,8 @@ fn expected(sim: &Simulator, now_ms: i64) -> Expected {
     let age = |ms: i64| (now_ms - ms) as f64 / 1000.0;
 
     // Code42: a device across its live (not cold-storage) archives.
-    let mut devices: BTreeMap<String, Vec<simulator::ArchiveTruth>> = BTreeMap::new();
-    for archive in sim.code42.truth(now_ms).into_iter().filter(|a| a.active) {
+    let mut devices: BTreeMap<String, Vec<simulator::code42::ArchiveTruth>> = BTreeMap::new();
+    for archive in sim.code42().truth(now_ms).into_iter().filter(|a| a.active) {
         devices
             .entry(archive.device_uid.clone())
             .or_default()
@@ -385,7 +387,7 @@ fn expected(sim: &Simulator, now_ms: i64) -> Expected {
     }
 
     // Druva: protected resources at 2 and 3 backup intervals, at least 1 and 2 days.
-    for r in sim.druva.resources(now_ms) {
+    for r in sim.druva().resources(now_ms) {
         let id = format!("demo-druva|{}|{}", r.workload, r.id);
         if r.deleted || r.purged || !r.enabled || r.archived || r.unscheduled {
             out.silent.insert(id);
@@ -425,14 +427,16 @@ fn config(url: &str, options: &SimulatorOptions, dir: &Path) -> String {
         std::fs::write(&path, value).unwrap();
         path.display().to_string()
     };
+    let code42 = options.vendor::<Code42Options>();
+    let druva = options.vendor::<DruvaOptions>();
     format!(
         "sources:\n\
          \x20 - name: demo-crashplan\n    vendor: code42\n    url: {url}\n    client_id: {}\n    client_secret_file: {}\n    refresh_interval: 1m\n    query: {{ active: \"true\" }}\n\
          \x20 - name: demo-druva\n    vendor: druva\n    url: {url}\n    client_id: {}\n    client_secret_file: {}\n    refresh_interval: 1m\n",
-        options.code42.client_id,
-        secret("code42-secret", &options.code42.client_secret),
-        options.druva.client_id,
-        secret("druva-secret", &options.druva.client_secret),
+        code42.client_id,
+        secret("code42-secret", &code42.client_secret),
+        druva.client_id,
+        secret("druva-secret", &druva.client_secret),
     )
 }
 
@@ -451,13 +455,10 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
     let dir_path: PathBuf = dir.path().to_path_buf();
 
     // The vendors, in process, so the test can ask them for the truth.
-    let options = SimulatorOptions {
-        code42: Code42Options {
-            devices: 120,
-            ..Code42Options::default()
-        },
-        ..SimulatorOptions::default()
-    };
+    let options = SimulatorOptions::default().with(Code42Options {
+        devices: 120,
+        ..Code42Options::default()
+    });
     let sim = simulator::start(
         Simulator::new(options.clone(), Clock::System),
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
@@ -704,7 +705,7 @@ async fn prometheus_and_alertmanager_with_the_shipped_rules() {
         "warning".into(),
         "demo-druva|active".into()
     )));
-    for (severity, count) in sim.simulator.druva.active_alerts(now_ms) {
+    for (severity, count) in sim.simulator.druva().active_alerts(now_ms) {
         assert_eq!(
             firing_all.contains(&(
                 "BackupVendorAlertsActive".into(),

@@ -5,7 +5,9 @@
 mod common;
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{Code42Options, DruvaOptions, SimulatorOptions};
+use backup_exporter::simulator::SimulatorOptions;
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::druva::DruvaOptions;
 use common::{Harness, NOW_MS, code42_yaml, druva_yaml};
 
 /// Replaces values that legitimately vary between runs (build revision, measured durations).
@@ -50,22 +52,20 @@ fn compare(name: &str, actual: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn both_vendors_at_a_fixed_clock() {
-    let options = SimulatorOptions {
-        code42: Code42Options {
+    let options = SimulatorOptions::default()
+        .with(Code42Options {
             devices: 12,
             seed: 7,
             ..Code42Options::default()
-        },
-        druva: DruvaOptions {
+        })
+        .with(DruvaOptions {
             users: 4,
             sites: 12,
             teams: 3,
             groups: 3,
             seed: 7,
             ..DruvaOptions::default()
-        },
-        ..SimulatorOptions::default()
-    };
+        });
     let harness = Harness::start(options, Clock::manual(NOW_MS), |url, secret| {
         code42_yaml(url, secret, "") + druva_yaml(url, secret, "").trim_start_matches("sources:\n")
     })

@@ -5,17 +5,15 @@ mod common;
 use std::io::Read;
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{Code42Options, Fault, FaultRule, SimulatorOptions};
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::{Fault, FaultRule, SimulatorOptions};
 use common::{Harness, NOW_MS, code42_yaml};
 
 fn options() -> SimulatorOptions {
-    SimulatorOptions {
-        code42: Code42Options {
-            devices: 40,
-            ..Code42Options::default()
-        },
-        ..SimulatorOptions::default()
-    }
+    SimulatorOptions::default().with(Code42Options {
+        devices: 40,
+        ..Code42Options::default()
+    })
 }
 
 async fn start() -> Harness {

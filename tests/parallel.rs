@@ -8,21 +8,22 @@ mod common;
 use std::time::Duration;
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{Code42Options, DruvaOptions, Fault, FaultRule, SimulatorOptions};
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::druva::DruvaOptions;
+use backup_exporter::simulator::{Fault, FaultRule, SimulatorOptions};
 use common::{Harness, Metrics, NOW_MS, code42_yaml, druva_yaml};
 
 fn options(latency_ms: u64) -> SimulatorOptions {
-    SimulatorOptions {
-        code42: Code42Options {
+    SimulatorOptions::default()
+        .with(Code42Options {
             devices: 600,
             ..Code42Options::default()
-        },
-        druva: DruvaOptions {
+        })
+        .with(DruvaOptions {
             users: 200,
             ..DruvaOptions::default()
-        },
-        latency: Duration::from_millis(latency_ms),
-    }
+        })
+        .with_latency(Duration::from_millis(latency_ms))
 }
 
 /// One source of `vendor` with `extra` settings (small pages, so there are many).

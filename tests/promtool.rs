@@ -7,7 +7,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{Code42Options, SimulatorOptions};
+use backup_exporter::simulator::SimulatorOptions;
+use backup_exporter::simulator::code42::Code42Options;
 use common::{Harness, code42_yaml, druva_yaml, required_tool};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -15,13 +16,10 @@ async fn real_output_passes_promtool_check_metrics() {
     let Some(promtool) = required_tool(&["promtool"], "prometheus") else {
         return;
     };
-    let options = SimulatorOptions {
-        code42: Code42Options {
-            devices: 300,
-            ..Code42Options::default()
-        },
-        ..SimulatorOptions::default()
-    };
+    let options = SimulatorOptions::default().with(Code42Options {
+        devices: 300,
+        ..Code42Options::default()
+    });
     let harness = Harness::start(options, Clock::System, |url, secret| {
         code42_yaml(url, secret, "") + druva_yaml(url, secret, "").trim_start_matches("sources:\n")
     })

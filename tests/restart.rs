@@ -230,7 +230,7 @@ async fn killed_and_restarted_it_serves_its_data_at_once_and_counts_continue() {
         })
         .await;
     let after = second.metrics().await;
-    let truth = sim.simulator.druva.events(clock.now_ms()).len() as f64;
+    let truth = sim.simulator.druva().events(clock.now_ms()).len() as f64;
     assert_eq!(sum(&after, "backup_events_total"), truth);
     drop(second);
 

@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{
-    self, Code42Options, DruvaOptions, Fault, FaultRule, Simulator, SimulatorOptions,
-};
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::druva::DruvaOptions;
+use backup_exporter::simulator::{self, Fault, FaultRule, Simulator, SimulatorOptions};
 use tokio::net::TcpListener;
 
 const BIN: &str = env!("CARGO_BIN_EXE_backup-exporter");
@@ -26,14 +26,14 @@ const CANARIES: &[&str] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_leaks_through_any_failure_path() {
     backup_exporter::install_crypto_provider();
-    let options = SimulatorOptions {
-        code42: Code42Options {
+    let options = SimulatorOptions::default()
+        .with(Code42Options {
             devices: 30,
             client_secret: CANARIES[0].into(),
             password: CANARIES[1].into(),
             ..Code42Options::default()
-        },
-        druva: DruvaOptions {
+        })
+        .with(DruvaOptions {
             users: 20,
             sites: 12,
             teams: 3,
@@ -41,9 +41,7 @@ async fn no_secret_leaks_through_any_failure_path() {
             client_secret: CANARIES[2].into(),
             api_token: CANARIES[3].into(),
             ..DruvaOptions::default()
-        },
-        ..SimulatorOptions::default()
-    };
+        });
     let sim = simulator::start(
         Simulator::new(options, Clock::System),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),

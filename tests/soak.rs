@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backup_exporter::Clock;
-use backup_exporter::simulator::{
-    self, Code42Options, Fault, FaultRule, Simulator, SimulatorOptions,
-};
+use backup_exporter::simulator::code42::Code42Options;
+use backup_exporter::simulator::{self, Fault, FaultRule, Simulator, SimulatorOptions};
 use tokio::net::TcpListener;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -48,13 +47,10 @@ async fn soak() {
     let seconds = env("SOAK_SECONDS", 300);
     let scrapers = env("SOAK_SCRAPERS", 16);
     let devices = env("SOAK_DEVICES", 5000) as usize;
-    let options = SimulatorOptions {
-        code42: Code42Options {
-            devices,
-            ..Code42Options::default()
-        },
-        ..SimulatorOptions::default()
-    };
+    let options = SimulatorOptions::default().with(Code42Options {
+        devices,
+        ..Code42Options::default()
+    });
     let sim = simulator::start(
         Simulator::new(options, Clock::System),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -52,7 +52,7 @@ struct Device {
 
 fn devices(sim: &RunningSimulator) -> std::collections::BTreeMap<String, Device> {
     let mut devices: std::collections::BTreeMap<String, Device> = Default::default();
-    for a in sim.simulator.code42.truth(NOW_MS) {
+    for a in sim.simulator.code42().truth(NOW_MS) {
         if !a.active {
             continue;
         }
@@ -109,7 +109,7 @@ fn expected(sim: &RunningSimulator) -> Vec<Row> {
             },
         ));
     }
-    for r in sim.simulator.druva.resources(NOW_MS) {
+    for r in sim.simulator.druva().resources(NOW_MS) {
         if r.deleted || r.purged || !r.enabled || r.archived || r.unscheduled {
             continue;
         }
@@ -208,7 +208,7 @@ fn device_health(sim: &RunningSimulator) -> [usize; 4] {
 /// Resources by health from the truth: healthy, warning, critical and not protected.
 fn resource_health(sim: &RunningSimulator) -> [usize; 4] {
     let mut counts = [0; 4];
-    for r in sim.simulator.druva.resources(NOW_MS) {
+    for r in sim.simulator.druva().resources(NOW_MS) {
         if r.deleted || r.purged {
             continue;
         }

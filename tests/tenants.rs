@@ -86,7 +86,7 @@ async fn every_series_carries_its_tenant_and_failures_stay_with_their_tenant() {
     let all = harness
         .sim
         .simulator
-        .code42
+        .code42()
         .truth(NOW_MS)
         .iter()
         .map(|a| a.device_uid.clone())

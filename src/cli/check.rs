@@ -60,7 +60,7 @@ pub(crate) async fn source(path: &Path, name: &str) -> ExitCode {
         }
         Err(error) => {
             println!("problem: {error}");
-            if let Some(advice) = advice(&error) {
+            if let Some(advice) = spec.vendor.advice(&error).or_else(|| advice(&error)) {
                 println!("what to check: {advice}");
             }
             ExitCode::FAILURE
@@ -75,10 +75,10 @@ fn advice(error: &RefreshError) -> Option<&'static str> {
             "the vendor refused the credentials: check client_id (or username) and the secret the configuration points at, and that the API client is enabled"
         }
         RefreshError::Status { status: 403, .. } => {
-            "the credentials work but may not read this: give the API client a role that can read reports (Code42: Customer Cloud Admin; Druva: read access to reporting)"
+            "the credentials work but may not read this: give the API client a role that can read reports"
         }
         RefreshError::Status { status: 404, .. } => {
-            "nothing at that address: check url (the console's API address for your region) and, for Code42, report_path"
+            "nothing at that address: check url (the console's API address for your region)"
         }
         RefreshError::Status { status: 429, .. } => {
             "the vendor is rate limiting: wait a minute and try again, and consider a longer refresh_interval"

@@ -16,21 +16,17 @@ pub(crate) use simulate::SimulateArgs;
 #[cfg(feature = "simulator")]
 pub use simulate::start_demo;
 
-/// Prometheus exporter for SaaS backup products: Code42/CrashPlan device backups and
-/// Druva inSync Microsoft 365 backups.
-///
-/// Each configured source is refreshed in the background every refresh_interval; a scrape
-/// of /metrics encodes the last good data and never calls a vendor API.
+/// The command line. Its description names the products of the vendors this build has.
 #[derive(Parser, Debug)]
 #[command(
     name = "backup-exporter",
     version,
-    about,
-    long_about,
+    about = about(),
+    long_about = format!("{}\n\nEach configured source is refreshed in the background every refresh_interval; a scrape\nof /metrics encodes the last good data and never calls a vendor API.", about()),
     after_long_help = "Examples:
   backup-exporter --demo                       run against built-in simulated tenants
   backup-exporter --config.check               validate backup-exporter.yml and exit
-  backup-exporter check-source crashplan-us    try one source's credentials and first page
+  backup-exporter check-source us-laptops      try one source's credentials and first page
   backup-exporter --config.file /etc/backup-exporter/backup-exporter.yml
   backup-exporter simulate --devices 10000     serve the simulated vendor APIs alone
 
@@ -40,14 +36,14 @@ Documentation: README.md and docs/cli.md."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
-    pub log_level: logging::Level,
+    pub(crate) log_level: logging::Level,
 
     /// Log line format.
     #[arg(
@@ -56,69 +52,77 @@ pub(crate) struct Cli {
         default_value = "logfmt",
         global = true
     )]
-    pub log_format: logging::Format,
+    pub(crate) log_format: logging::Format,
+}
+
+/// What the exporter is, with the products of this build's vendors.
+fn about() -> String {
+    format!(
+        "Prometheus exporter for SaaS backup products: {}.",
+        crate::engine::described()
+    )
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
     /// Path to the configuration file (YAML).
     #[arg(long = "config.file", default_value = "backup-exporter.yml")]
-    pub config_file: PathBuf,
+    pub(crate) config_file: PathBuf,
 
     /// Validate the configuration file, print the result and exit (0 valid, 1 invalid).
     #[arg(long = "config.check")]
-    pub config_check: bool,
+    pub(crate) config_check: bool,
 
     /// Address to listen on; repeat to listen on several. ":9877" means all interfaces.
     #[arg(long = "web.listen-address", default_value = ":9877")]
-    pub listen_addresses: Vec<String>,
+    pub(crate) listen_addresses: Vec<String>,
 
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
-    pub telemetry_path: String,
+    pub(crate) telemetry_path: String,
 
     /// Maximum number of concurrent scrapes; 0 means no limit.
     #[arg(long = "web.max-requests", default_value_t = 40)]
-    pub max_requests: usize,
+    pub(crate) max_requests: usize,
 
     /// Maximum number of open connections; more are closed at once. Default: 4096, or
     /// fewer to stay 128 below the open-files limit (raised to its hard limit at start).
     #[arg(long = "web.max-connections")]
-    pub max_connections: Option<usize>,
+    pub(crate) max_connections: Option<usize>,
 
     /// Maximum number of open connections from one client (an IP address, or an IPv6 /64);
     /// 0 means only --web.max-connections applies. At either limit, the client's (or any
     /// client's) oldest connection that has not sent a request yet is closed to make room.
-    #[arg(long = "web.max-connections-per-client", default_value_t = crate::web::connection::DEFAULT_MAX_PER_CLIENT)]
-    pub max_connections_per_client: usize,
+    #[arg(long = "web.max-connections-per-client", default_value_t = crate::server::connection::DEFAULT_MAX_PER_CLIENT)]
+    pub(crate) max_connections_per_client: usize,
 
     /// A new connection must send its first request within this (HTTP/1 and HTTP/2, the TLS
     /// handshake included), and an HTTP/1 request its headers.
     #[arg(long = "web.read-header-timeout", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub read_header_timeout: std::time::Duration,
+    pub(crate) read_header_timeout: std::time::Duration,
 
     /// A connection that has sent a request and then sends and receives nothing for this
     /// long is closed.
     #[arg(long = "web.idle-timeout", default_value = "2m", value_parser = humantime::parse_duration)]
-    pub idle_timeout: std::time::Duration,
+    pub(crate) idle_timeout: std::time::Duration,
 
     /// Web configuration (TLS, basic auth, headers) in the format of Prometheus's
     /// exporter-toolkit; re-read when it or the files it names change.
     #[arg(long = "web.config.file")]
-    pub web_config_file: Option<PathBuf>,
+    pub(crate) web_config_file: Option<PathBuf>,
 
     /// Enable POST /-/reload (re-reads the configuration, as SIGHUP does).
     #[arg(long = "web.enable-lifecycle")]
-    pub enable_lifecycle: bool,
+    pub(crate) enable_lifecycle: bool,
 
     /// Directory where each source's last good data, counters and event cursor are kept,
     /// so a restart serves them at once and continues the counters.
     #[arg(long = "storage.path")]
-    pub storage_path: Option<PathBuf>,
+    pub(crate) storage_path: Option<PathBuf>,
 
     /// Run against a built-in simulated tenant: no configuration file, no credentials.
     #[arg(long)]
-    pub demo: bool,
+    pub(crate) demo: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,7 +130,7 @@ pub(crate) enum Command {
     /// Check that one configured source works: authenticate and read one page.
     ///
     /// Authenticates with the source's credentials and reads the first page of each report
-    /// the source reads (and of the events, for Druva), then prints what it found, or the
+    /// the source reads (and of its events, where the vendor has them), then prints what it found, or the
     /// problem and what to check, in plain words. Run it first against a new tenant.
     ///
     /// Exit status: 0 when it authenticated and read a page, 1 when the vendor's API
@@ -138,25 +142,25 @@ pub(crate) enum Command {
     /// as healthy (basic auth is on, and the server is serving); with https, the
     /// certificate is not verified, as the probe is meant for the exporter's own address.
     Healthcheck(HealthcheckArgs),
-    /// Serve the built-in simulator of the Code42 and Druva APIs (for tests and trials).
+    /// Serve the built-in simulator of the vendors' APIs (for tests and trials).
     Simulate(SimulateArgs),
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct CheckSourceArgs {
     /// The source's `name` in the configuration file.
-    pub name: String,
+    pub(crate) name: String,
 
     /// Path to the configuration file (YAML); also accepted before `check-source`.
     #[arg(long = "config.file")]
-    pub config_file: Option<PathBuf>,
+    pub(crate) config_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct HealthcheckArgs {
     /// The exporter's health endpoint.
     #[arg(long, default_value = "http://127.0.0.1:9877/-/healthy")]
-    pub url: String,
+    pub(crate) url: String,
 }
 
 /// Entry point of the binary.

@@ -13,9 +13,12 @@ use crate::engine::persist::Store;
 use crate::engine::reload::{ReloadMetrics, Reloader};
 use crate::engine::{Engine, load_config};
 use crate::runtime::clock::Clock;
-use crate::web::connection::{ConnectionLimits, default_max_connections, raise_open_files_limit};
+use crate::server::connection::{
+    ConnectionLimits, default_max_connections, raise_open_files_limit,
+};
+use crate::server::parse_listen_address;
 use crate::web::webconfig::WebConfigWatch;
-use crate::web::{self, App, parse_listen_address};
+use crate::web::{self, App};
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     if !args.telemetry_path.starts_with('/')
@@ -39,7 +42,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let clock = Clock::System;
     let (config, demo) = if args.demo {
         let (config, running) = start_demo(clock.clone()).await?;
-        info!(simulator = %running.url(), "demo: serving simulated Code42 and Druva tenants");
         (config, Some(running))
     } else {
         let (config, warnings) = load_config(&args.config_file).map_err(|e| e.to_string())?;

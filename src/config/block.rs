@@ -19,37 +19,37 @@ use serde::de::{
 };
 
 use super::values::{ByteSize, HumanDuration};
-use super::{VendorKeys, Vendors};
+use super::{Catalogue, Vendors};
 
 /// The keys every source has, as read.
 #[derive(Default)]
 pub(super) struct Common {
-    pub name: Option<String>,
-    pub vendor: Option<String>,
-    pub url: Option<String>,
-    pub refresh_interval: Option<HumanDuration>,
-    pub timeout: Option<HumanDuration>,
-    pub labels: BTreeMap<String, String>,
-    pub tls: Option<Tls>,
-    pub max_response_bytes: Option<ByteSize>,
-    pub max_pages: Option<u32>,
-    pub max_rows: Option<u64>,
-    pub max_read_bytes: Option<ByteSize>,
-    pub max_in_flight: Option<usize>,
-    pub alerting_age: Option<HumanDuration>,
-    pub max_series: Option<usize>,
-    pub hash_identities: bool,
-    pub hash_key: Option<String>,
-    pub hash_key_file: Option<std::path::PathBuf>,
-    pub hash_key_env: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) vendor: Option<String>,
+    pub(crate) url: Option<String>,
+    pub(crate) refresh_interval: Option<HumanDuration>,
+    pub(crate) timeout: Option<HumanDuration>,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) tls: Option<Tls>,
+    pub(crate) max_response_bytes: Option<ByteSize>,
+    pub(crate) max_pages: Option<u32>,
+    pub(crate) max_rows: Option<u64>,
+    pub(crate) max_read_bytes: Option<ByteSize>,
+    pub(crate) max_in_flight: Option<usize>,
+    pub(crate) alerting_age: Option<HumanDuration>,
+    pub(crate) max_series: Option<usize>,
+    pub(crate) hash_identities: bool,
+    pub(crate) hash_key: Option<String>,
+    pub(crate) hash_key_file: Option<std::path::PathBuf>,
+    pub(crate) hash_key_env: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Tls {
-    pub ca_file: Option<std::path::PathBuf>,
+    pub(crate) ca_file: Option<std::path::PathBuf>,
     #[serde(default)]
-    pub insecure_skip_verify: bool,
+    pub(crate) insecure_skip_verify: bool,
 }
 
 /// The common keys, in the order an unknown-key error lists them.
@@ -80,7 +80,7 @@ impl Common {
         &mut self,
         key: &str,
         map: &mut A,
-        vendors: &[VendorKeys],
+        vendors: &Catalogue,
     ) -> Result<(), A::Error> {
         match key {
             "name" => self.name = Some(map.next_value()?),
@@ -108,7 +108,7 @@ impl Common {
 }
 
 /// A `vendor` value, checked against the vendors there are.
-struct VendorName<'v>(&'v [VendorKeys]);
+struct VendorName<'v>(&'v Catalogue);
 
 impl<'de> DeserializeSeed<'de> for VendorName<'_> {
     type Value = String;
@@ -127,10 +127,15 @@ impl Visitor<'_> for VendorName<'_> {
 
     /// Checked here, inside the YAML deserializer, so the error names `vendor` and its line.
     fn visit_str<E: de::Error>(self, name: &str) -> Result<String, E> {
-        if self.0.iter().any(|v| v.name == name) {
+        if self.0.vendors.iter().any(|v| v.name == name) {
             return Ok(name.to_string());
         }
-        let names: Vec<&'static str> = self.0.iter().map(|v| v.name).collect();
+        if self.0.left_out.contains(&name) {
+            return Err(E::custom(format!(
+                "vendor `{name}` is not in this build (it was compiled without the cargo feature \"{name}\")"
+            )));
+        }
+        let names: Vec<&'static str> = self.0.vendors.iter().map(|v| v.name).collect();
         Err(E::custom(format!(
             "unknown variant `{name}`, expected {}",
             one_of(&names)
@@ -151,10 +156,10 @@ fn one_of(names: &[&str]) -> String {
 
 /// One source entry as read.
 pub(super) struct RawSource<B> {
-    pub common: Common,
-    pub block: B,
+    pub(crate) common: Common,
+    pub(crate) block: B,
     /// The first key of another vendor's block.
-    pub misplaced: Option<String>,
+    pub(crate) misplaced: Option<String>,
 }
 
 /// The `vendor` of each entry of `sources`, read leniently (everything else is ignored).
@@ -179,9 +184,9 @@ pub(super) fn vendors_of(text: &str) -> Result<Vec<Option<String>>, yaml_serde::
 
 /// The whole file: `sources`, each entry read for the vendor `vendors` names.
 pub(super) struct ConfigSeed<'a, V> {
-    pub vendors: &'a [Option<usize>],
-    pub catalogue: &'a [VendorKeys],
-    pub marker: PhantomData<V>,
+    pub(crate) vendors: &'a [Option<usize>],
+    pub(crate) catalogue: &'a Catalogue,
+    pub(crate) marker: PhantomData<V>,
 }
 
 impl<'de, V: Vendors> DeserializeSeed<'de> for ConfigSeed<'_, V> {
@@ -222,7 +227,7 @@ impl<'de, V: Vendors> Visitor<'de> for ConfigSeed<'_, V> {
 
 struct SourcesSeed<'a, V> {
     vendors: &'a [Option<usize>],
-    catalogue: &'a [VendorKeys],
+    catalogue: &'a Catalogue,
     marker: PhantomData<V>,
 }
 
@@ -263,7 +268,7 @@ impl<'de, V: Vendors> Visitor<'de> for SourcesSeed<'_, V> {
 
 struct SourceSeed<'a, V> {
     vendor: Option<usize>,
-    catalogue: &'a [VendorKeys],
+    catalogue: &'a Catalogue,
     marker: PhantomData<V>,
 }
 
@@ -321,7 +326,7 @@ impl<'de, V: Vendors> Visitor<'de> for SourceSeed<'_, V> {
 struct BlockKeys<'c, A> {
     map: A,
     common: &'c mut Common,
-    catalogue: &'c [VendorKeys],
+    catalogue: &'c Catalogue,
     vendor: Option<usize>,
     misplaced: Option<String>,
 }
@@ -371,7 +376,7 @@ enum Class {
 /// Reads a key and says whose it is; a key nobody knows fails here, inside the YAML
 /// deserializer, so the error carries the key's line.
 struct KeyClass<'c> {
-    catalogue: &'c [VendorKeys],
+    catalogue: &'c Catalogue,
     vendor: Option<usize>,
 }
 
@@ -391,12 +396,19 @@ impl Visitor<'_> for KeyClass<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        let own = self.vendor.map_or(&[][..], |i| self.catalogue[i].fields);
+        let own = self
+            .vendor
+            .map_or(&[][..], |i| self.catalogue.vendors[i].fields);
         let class = if COMMON_KEYS.contains(&key) {
             Class::Common
         } else if own.contains(&key) {
             Class::Vendor
-        } else if self.catalogue.iter().any(|v| v.fields.contains(&key)) {
+        } else if self
+            .catalogue
+            .vendors
+            .iter()
+            .any(|v| v.fields.contains(&key))
+        {
             Class::OtherVendor
         } else {
             let mut expected: Vec<&str> = COMMON_KEYS.to_vec();

@@ -28,38 +28,38 @@ use crate::secret::SecretRef;
 
 /// A validated configuration of sources of the vendors `V`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Config<V> {
-    pub sources: Vec<SourceSpec<V>>,
+pub(crate) struct Config<V> {
+    pub(crate) sources: Vec<SourceSpec<V>>,
 }
 
 /// One configured upstream tenant.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SourceSpec<V> {
+pub(crate) struct SourceSpec<V> {
     /// The `source` label of every series of this source.
     pub name: String,
-    pub url: Url,
-    pub refresh_interval: Duration,
+    pub(crate) url: Url,
+    pub(crate) refresh_interval: Duration,
     /// Limit for one whole refresh.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Extra labels added to every series of this source, sorted by name.
     pub labels: Vec<(String, String)>,
     /// How the vendor's certificate is checked and how large a response may be.
-    pub http: HttpSpec,
+    pub(crate) http: HttpSpec,
     /// Which series the source exposes.
-    pub series: SeriesSpec,
+    pub(crate) series: SeriesSpec,
     /// The vendor and its own settings.
-    pub vendor: V,
+    pub(crate) vendor: V,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct SeriesSpec {
-    pub detail: Detail,
+pub(crate) struct SeriesSpec {
+    pub(crate) detail: Detail,
     /// In `alerting` mode, items older than this keep their series.
-    pub alerting_age: Duration,
+    pub(crate) alerting_age: Duration,
     /// At most this many series for the source; the stalest items are kept.
-    pub max_series: Option<usize>,
+    pub(crate) max_series: Option<usize>,
     /// Key of the hash that replaces user names, e-mails and device names in labels.
-    pub hash_key: Option<SecretRef>,
+    pub(crate) hash_key: Option<SecretRef>,
 }
 
 impl Default for SeriesSpec {
@@ -78,22 +78,22 @@ pub(crate) const DEFAULT_ALERTING_AGE: Duration = Duration::from_secs(3 * 86_400
 
 /// Connection settings towards the vendor.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HttpSpec {
+pub(crate) struct HttpSpec {
     /// Extra trusted CA certificates (PEM), beside the system's.
-    pub ca_file: Option<PathBuf>,
+    pub(crate) ca_file: Option<PathBuf>,
     /// Accept any certificate: explicit, and logged as a warning.
-    pub insecure_skip_verify: bool,
+    pub(crate) insecure_skip_verify: bool,
     /// A response body larger than this fails the refresh.
-    pub max_response_bytes: u64,
+    pub(crate) max_response_bytes: u64,
     /// One refresh reads at most this many report pages...
-    pub max_pages: u32,
+    pub(crate) max_pages: u32,
     /// ...rows...
-    pub max_rows: u64,
+    pub(crate) max_rows: u64,
     /// ...and bytes of report pages: past any, the refresh fails and the last good data
     /// stays.
-    pub max_read_bytes: u64,
+    pub(crate) max_read_bytes: u64,
     /// Requests to the vendor in flight at once, at most.
-    pub max_in_flight: usize,
+    pub(crate) max_in_flight: usize,
 }
 
 impl Default for HttpSpec {
@@ -140,11 +140,18 @@ pub(crate) struct VendorKeys {
     /// The value of `vendor:`.
     pub name: &'static str,
     /// The keys of its block ([`field_names`] of its `Deserialize` type).
-    pub fields: &'static [&'static str],
+    pub(crate) fields: &'static [&'static str],
     /// Its API's address when `url` is left out; `None` makes `url` required.
-    pub default_url: Option<&'static str>,
+    pub(crate) default_url: Option<&'static str>,
     /// Label names its series set.
     pub labels: &'static [&'static str],
+}
+
+/// The vendors a configuration may name, and those the registry knows that this build left
+/// out (so naming one is a clear error, not an unknown word).
+pub(crate) struct Catalogue {
+    pub(crate) vendors: Vec<VendorKeys>,
+    pub(crate) left_out: Vec<&'static str>,
 }
 
 /// The vendors a configuration may name; the engine's registry implements it.
@@ -153,7 +160,7 @@ pub(crate) trait Vendors: Sized {
     type Block;
 
     /// Every vendor, in the order errors list them.
-    fn catalogue() -> &'static [VendorKeys];
+    fn catalogue() -> &'static Catalogue;
 
     /// Reads the block of vendor `index` of the catalogue from `block`, a map of the
     /// entry's keys that belong to that vendor.
@@ -170,10 +177,10 @@ pub(crate) trait Vendors: Sized {
 /// A configuration problem, located as precisely as possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    pub file: String,
+    pub(crate) file: String,
     /// Path of the offending field, e.g. `sources[0].url`; empty for whole-file problems.
     pub field: String,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for ConfigError {
@@ -192,7 +199,7 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning {
     pub field: String,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Reads and validates a configuration file.
@@ -226,6 +233,7 @@ pub(crate) fn parse<V: Vendors>(
         .into_iter()
         .map(|name| {
             catalogue
+                .vendors
                 .iter()
                 .position(|v| Some(v.name) == name.as_deref())
         })
@@ -248,14 +256,19 @@ pub(crate) fn parse<V: Vendors>(
 
 fn validate<V: Vendors>(
     raw: Vec<block::RawSource<V::Block>>,
-    catalogue: &[VendorKeys],
+    catalogue: &Catalogue,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Config<V>, FieldError> {
     if raw.is_empty() {
         return err("sources", "at least one source is required");
     }
     let mut reserved: Vec<&str> = OWN_LABELS.to_vec();
-    reserved.extend(catalogue.iter().flat_map(|v| v.labels.iter().copied()));
+    reserved.extend(
+        catalogue
+            .vendors
+            .iter()
+            .flat_map(|v| v.labels.iter().copied()),
+    );
     let mut names = BTreeSet::new();
     let mut sources = Vec::with_capacity(raw.len());
     for (index, source) in raw.into_iter().enumerate() {
@@ -277,7 +290,7 @@ fn validate<V: Vendors>(
 fn validate_source<V: Vendors>(
     raw: block::RawSource<V::Block>,
     at: &str,
-    catalogue: &[VendorKeys],
+    catalogue: &Catalogue,
     reserved: &[&str],
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<SourceSpec<V>, FieldError> {
@@ -306,6 +319,7 @@ fn validate_source<V: Vendors>(
         );
     }
     let default_url = catalogue
+        .vendors
         .iter()
         .find(|v| v.name == vendor_name)
         .and_then(|v| v.default_url);

@@ -16,9 +16,9 @@ use crate::secret::{Secret, SecretRef};
 
 /// A problem with one field: its path (e.g. `sources[0].url`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
+pub(crate) struct FieldError {
+    pub(crate) field: String,
+    pub(crate) message: String,
 }
 
 /// `Err(FieldError)` for `field`.
@@ -122,9 +122,9 @@ pub(crate) fn non_empty(at: &str, field: &str, value: &str) -> Result<String, Fi
 /// The `<base>`, `<base>_file` and `<base>_env` keys of one secret, as read.
 #[derive(Debug, Default)]
 pub(crate) struct SecretKeys {
-    pub inline: Option<String>,
-    pub file: Option<PathBuf>,
-    pub env: Option<String>,
+    pub(crate) inline: Option<String>,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) env: Option<String>,
 }
 
 impl SecretKeys {

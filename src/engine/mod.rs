@@ -23,7 +23,11 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 pub use vendors::Config;
-pub(crate) use vendors::{SourceSpec, families};
+#[cfg(test)]
+pub(crate) use vendors::test_source;
+#[cfg(feature = "simulator")]
+pub(crate) use vendors::{SimulatedVendorArgs, demo_options};
+pub(crate) use vendors::{SourceSpec, described, families, vendor_parts};
 
 use crate::exposition::Exposition;
 use crate::health::HealthSummary;
@@ -39,7 +43,7 @@ use vendors::Client;
 pub(crate) fn load_config(
     path: &std::path::Path,
 ) -> Result<(Config, Vec<crate::config::ConfigWarning>), crate::config::ConfigError> {
-    crate::config::load(path)
+    crate::config::load(path).map(|(config, warnings)| (Config::from(config), warnings))
 }
 
 /// Parses configuration text of these vendors; `file` names it in messages.
@@ -47,16 +51,14 @@ pub fn parse_config(
     file: &str,
     text: &str,
 ) -> Result<(Config, Vec<crate::config::ConfigWarning>), crate::config::ConfigError> {
-    crate::config::parse(file, text)
+    crate::config::parse(file, text).map(|(config, warnings)| (Config::from(config), warnings))
 }
 
 /// What a scrape reads of one source: the series of the last successful refresh.
-pub struct Snapshot {
-    pub exposition: Exposition,
+pub(crate) struct Snapshot {
+    pub(crate) exposition: Exposition,
     /// For the status page.
-    pub health: HealthSummary,
-    /// Unix milliseconds when the refresh that produced it finished.
-    pub refreshed_at_ms: i64,
+    pub(crate) health: HealthSummary,
 }
 
 /// How a source's refreshes are going.
@@ -65,32 +67,32 @@ pub struct RefreshStatus {
     /// The last refresh succeeded.
     pub up: bool,
     /// At least one refresh has finished (successfully or not).
-    pub attempted: bool,
+    pub(crate) attempted: bool,
     /// Data saved by an earlier run is served (`--storage.path`).
-    pub restored: bool,
+    pub(crate) restored: bool,
     /// Refreshes finished so far, successful or not.
     pub attempts: u64,
-    pub last_success_ms: Option<i64>,
-    pub last_duration: Option<Duration>,
+    pub(crate) last_success_ms: Option<i64>,
+    pub(crate) last_duration: Option<Duration>,
     pub failures_total: u64,
-    pub consecutive_failures: u32,
+    pub(crate) consecutive_failures: u32,
     pub last_error: Option<RefreshError>,
     pub next_refresh_ms: Option<i64>,
     /// Rows skipped as malformed, summed over successful refreshes.
-    pub rows_skipped: SkipCounts,
+    pub(crate) rows_skipped: SkipCounts,
     /// Requests, bytes and pages of the last refresh.
-    pub last_cost: RefreshCost,
+    pub(crate) last_cost: RefreshCost,
     /// Each stream of the source by name (`report`; `reports`, `events`), as of its last
     /// read.
-    pub streams: std::collections::BTreeMap<&'static str, StreamStatus>,
+    pub(crate) streams: std::collections::BTreeMap<&'static str, StreamStatus>,
 }
 
 /// How one stream of a source fared.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct StreamStatus {
+pub(crate) struct StreamStatus {
     /// Its last read succeeded.
     pub up: bool,
-    pub last_success_ms: Option<i64>,
+    pub(crate) last_success_ms: Option<i64>,
     pub failures_total: u64,
 }
 
@@ -114,18 +116,18 @@ impl RefreshStatus {
 
 /// A configured source as the rest of the exporter sees it.
 pub struct SourceHandle {
-    pub spec: SourceSpec,
+    pub(crate) spec: SourceSpec,
     /// Unix ms when this exporter started serving the source (at its start, or when a
     /// reload added or changed it): how long a source that never succeeded has had no data.
-    pub started_ms: i64,
-    pub requests: Arc<RequestStats>,
+    pub(crate) started_ms: i64,
+    pub(crate) requests: Arc<RequestStats>,
     snapshot: ArcSwapOption<Snapshot>,
     status: Mutex<RefreshStatus>,
     wake: tokio::sync::Notify,
 }
 
 impl SourceHandle {
-    pub fn new(spec: SourceSpec, started_ms: i64) -> Self {
+    pub(crate) fn new(spec: SourceSpec, started_ms: i64) -> Self {
         SourceHandle {
             spec,
             started_ms,
@@ -136,12 +138,17 @@ impl SourceHandle {
         }
     }
 
+    /// The source's `name` (its `source` label).
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
     /// Ends the current wait: the next refresh starts now.
     pub fn refresh_now(&self) {
         self.wake.notify_one();
     }
 
-    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+    pub(crate) fn snapshot(&self) -> Option<Arc<Snapshot>> {
         self.snapshot.load_full()
     }
 
@@ -153,7 +160,7 @@ impl SourceHandle {
         change(&mut self.status.lock().expect("status lock"));
     }
 
-    pub fn publish(&self, snapshot: Snapshot) {
+    pub(crate) fn publish(&self, snapshot: Snapshot) {
         self.snapshot.store(Some(Arc::new(snapshot)));
     }
 }
@@ -257,8 +264,8 @@ async fn supervise(
 #[derive(Debug, thiserror::Error)]
 #[error("source {source_name}: {error}")]
 pub struct StartError {
-    pub source_name: String,
-    pub error: RefreshError,
+    pub(crate) source_name: String,
+    pub(crate) error: RefreshError,
 }
 
 /// All sources and their refresh tasks.
@@ -343,7 +350,7 @@ impl Engine {
     /// Applies a new configuration: sources whose settings are unchanged keep running with
     /// their data; changed, new and removed ones are restarted, started and stopped. Fails,
     /// changing nothing, if a new source's client cannot be created.
-    pub async fn apply(&self, config: &Config) -> Result<(), StartError> {
+    pub(crate) async fn apply(&self, config: &Config) -> Result<(), StartError> {
         let mut running = self.running.lock().await;
         let mut keep = Vec::new();
         let mut start = Vec::new();
@@ -403,12 +410,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_task_that_panics_is_counted_logged_and_restarted() {
-        let (config, _) = parse_config(
-            "test.yml",
-            "sources:\n  - name: s\n    vendor: code42\n    url: http://127.0.0.1:1\n    client_id: a\n    client_secret: b\n    refresh_interval: 1m\n",
-        )
-        .unwrap();
-        let handle = Arc::new(SourceHandle::new(config.sources[0].clone(), 0));
+        let spec = test_source("s", "http://127.0.0.1:1", "    refresh_interval: 1m\n");
+        let handle = Arc::new(SourceHandle::new(spec, 0));
         let runs = Arc::new(AtomicU32::new(0));
         let start = {
             let runs = runs.clone();

@@ -24,12 +24,12 @@ const FORMAT: u32 = 1;
 
 /// A source's counters and refresh outcome, as `/metrics` shows them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SavedStatus {
-    pub up: bool,
-    pub last_success_ms: Option<i64>,
-    pub failures_total: u64,
-    pub rows_skipped: SkipCounts,
-    pub requests: RequestCounts,
+pub(crate) struct SavedStatus {
+    pub(crate) up: bool,
+    pub(crate) last_success_ms: Option<i64>,
+    pub(crate) failures_total: u64,
+    pub(crate) rows_skipped: SkipCounts,
+    pub(crate) requests: RequestCounts,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -45,14 +45,14 @@ struct File1<S> {
 }
 
 /// What was restored for a source.
-pub struct Restored<S> {
-    pub status: SavedStatus,
-    pub state: Option<S>,
+pub(crate) struct Restored<S> {
+    pub(crate) status: SavedStatus,
+    pub(crate) state: Option<S>,
 }
 
 /// The storage directory cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("--storage.path {}: {error}", dir.display())]
     Create { dir: PathBuf, error: std::io::Error },
     #[error("--storage.path {} is not writable: {error}", dir.display())]
@@ -71,7 +71,7 @@ fn origin(spec: &SourceSpec) -> String {
 
 impl Store {
     /// Opens (creating it if needed) the storage directory and checks it is writable.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    pub(crate) fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|error| StoreError::Create {
             dir: dir.to_path_buf(),
             error,
@@ -93,7 +93,7 @@ impl Store {
     }
 
     /// Writes the state and counters after a successful refresh.
-    pub fn save_state<S: Serialize>(
+    pub(crate) fn save_state<S: Serialize>(
         &self,
         spec: &SourceSpec,
         status: &SavedStatus,
@@ -120,7 +120,7 @@ impl Store {
     }
 
     /// Writes the counters after a failed refresh.
-    pub fn save_status(
+    pub(crate) fn save_status(
         &self,
         spec: &SourceSpec,
         status: &SavedStatus,
@@ -156,7 +156,7 @@ impl Store {
 
     /// Reads what was saved for `spec`. A missing file is normal; an unreadable, corrupt or
     /// foreign one is logged and ignored.
-    pub fn load<S: DeserializeOwned>(&self, spec: &SourceSpec) -> Option<Restored<S>> {
+    pub(crate) fn load<S: DeserializeOwned>(&self, spec: &SourceSpec) -> Option<Restored<S>> {
         let state: Option<File1<S>> = self.read(spec, "state");
         let status: Option<File1<serde::de::IgnoredAny>> = self.read(spec, "status");
         match (state, status) {
@@ -209,14 +209,7 @@ mod tests {
     use super::*;
 
     fn spec(url: &str) -> SourceSpec {
-        super::super::parse_config(
-            "t.yml",
-            &format!("sources:\n  - name: s1\n    vendor: code42\n    url: {url}\n    client_id: a\n    client_secret_env: PATH\n"),
-        )
-        .unwrap()
-        .0
-        .sources
-        .remove(0)
+        super::super::test_source("s1", url, "")
     }
 
     #[test]

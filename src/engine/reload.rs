@@ -15,8 +15,8 @@ use crate::runtime::clock::Clock;
 /// Outcome of configuration reloads (SIGHUP, `POST /-/reload`), for `/metrics`.
 #[derive(Debug, Clone, Default)]
 pub struct ReloadMetrics {
-    pub successful: Gauge,
-    pub last_success_seconds: Gauge<f64, AtomicU64>,
+    pub(crate) successful: Gauge,
+    pub(crate) last_success_seconds: Gauge<f64, AtomicU64>,
 }
 
 impl ReloadMetrics {
@@ -33,7 +33,7 @@ impl ReloadMetrics {
 
 /// Why a reload changed nothing.
 #[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
+pub(crate) enum ReloadError {
     #[error("the demo has no configuration file to reload")]
     NoFile,
     #[error(transparent)]
@@ -42,7 +42,7 @@ pub enum ReloadError {
     Start(#[from] super::StartError),
 }
 
-pub struct Reloader {
+pub(crate) struct Reloader {
     /// `None` in the demo, which has no file.
     path: Option<PathBuf>,
     engine: Arc<Engine>,
@@ -53,7 +53,7 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    pub fn new(
+    pub(crate) fn new(
         path: Option<PathBuf>,
         engine: Arc<Engine>,
         metrics: ReloadMetrics,
@@ -68,7 +68,7 @@ impl Reloader {
         }
     }
 
-    pub async fn reload(&self) -> Result<(), ReloadError> {
+    pub(crate) async fn reload(&self) -> Result<(), ReloadError> {
         let _one_at_a_time = self.lock.lock().await;
         let Some(path) = &self.path else {
             return Err(ReloadError::NoFile);

@@ -19,10 +19,10 @@ use crate::sources::{Previous, RefreshError, Refreshed, Vendor, VendorState};
 
 /// What a source's task needs besides its client.
 pub(super) struct Task {
-    pub handle: Arc<SourceHandle>,
-    pub clock: Clock,
-    pub stop: watch::Receiver<bool>,
-    pub store: Option<Arc<Store>>,
+    pub(crate) handle: Arc<SourceHandle>,
+    pub(crate) clock: Clock,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) store: Option<Arc<Store>>,
 }
 
 impl Task {
@@ -118,11 +118,7 @@ impl Task {
         let (exposition, health) =
             build_exposition(&self.handle.spec, state.clone(), now, replaced).await;
         let series = exposition.series_count();
-        self.handle.publish(Snapshot {
-            exposition,
-            health,
-            refreshed_at_ms: now,
-        });
+        self.handle.publish(Snapshot { exposition, health });
         let name = &self.handle.spec.name;
         for stream in streams.iter().skip(1) {
             if let Some(error) = &stream.error {
@@ -201,11 +197,7 @@ impl Task {
             let at = saved.last_success_ms.unwrap_or_default();
             let (exposition, health) =
                 build_exposition(&handle.spec, state.clone(), at, None).await;
-            handle.publish(Snapshot {
-                exposition,
-                health,
-                refreshed_at_ms: at,
-            });
+            handle.publish(Snapshot { exposition, health });
         }
         info!(
             source = %handle.spec.name,

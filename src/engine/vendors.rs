@@ -1,8 +1,11 @@
 //! The vendors there are: the one place that lists them. A vendor is a folder under
-//! `sources/` implementing [`Vendor`]; adding one is a line in the invocation at the end of
-//! this file. Everything else — the configuration's `vendor:` values and keys, client
-//! construction, the refresh tasks, `check-source`, persistence and the order of metric
-//! families — follows from that line.
+//! `sources/` implementing [`Vendor`] and a folder under `simulator/` implementing
+//! `SimulatedVendor`, each compiled with the cargo feature of its name (build.rs declares
+//! the modules); adding one is a line in the invocation at the end of this file.
+//! Everything else — the configuration's `vendor:` values and keys, client construction,
+//! the refresh tasks, `check-source` and its advice, persistence, the order of metric
+//! families and the HELP of the families vendors share, the simulator's routes, options
+//! and flags, and the demo — follows from that line.
 
 use std::sync::OnceLock;
 
@@ -12,48 +15,67 @@ use serde::de::Deserializer;
 use tokio::task::JoinHandle;
 
 use super::task::Task;
-use crate::config::{self, ConfigWarning, FieldError, VendorKeys, Vendors, field_names};
-use crate::exposition::{Detail, Family};
-use crate::sources::code42::Code42;
-use crate::sources::druva::Druva;
+use crate::config::{self, Catalogue, ConfigWarning, FieldError, VendorKeys, Vendors, field_names};
+use crate::exposition::{Detail, Family, HelpParts};
 use crate::sources::{ClientContext, RefreshError, Vendor};
 
 /// A configured source of one of the vendors.
 pub(crate) type SourceSpec = config::SourceSpec<VendorSpec>;
-/// A configuration of sources of these vendors.
-pub type Config = config::Config<VendorSpec>;
+/// A validated configuration: the sources of this build's vendors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub(crate) sources: Vec<SourceSpec>,
+}
+
+impl From<config::Config<VendorSpec>> for Config {
+    fn from(config: config::Config<VendorSpec>) -> Config {
+        Config {
+            sources: config.sources,
+        }
+    }
+}
 
 macro_rules! vendors {
-    ($($variant:ident => $vendor:ty),+ $(,)?) => {
+    ($($feature:literal: $variant:ident => $vendor:ty, simulated by $tenant:ty;)+) => {
+        #[cfg(not(any($(feature = $feature),+)))]
+        compile_error!(concat!("backup-exporter needs at least one vendor: build with the feature of one of" $(, " ", $feature)+));
+
         /// A source's vendor and that vendor's settings.
         #[derive(Debug, Clone, PartialEq)]
-        pub enum VendorSpec {
-            $($variant(<$vendor as Vendor>::Spec),)+
+        pub(crate) enum VendorSpec {
+            $(#[cfg(feature = $feature)] $variant(<$vendor as Vendor>::Spec),)+
         }
 
         /// A vendor's keys of a source entry, as read.
         pub(crate) enum VendorBlock {
-            $($variant(<$vendor as Vendor>::Config),)+
+            $(#[cfg(feature = $feature)] $variant(<$vendor as Vendor>::Config),)+
         }
 
         /// A source's client, built before its task starts, so a configuration whose
         /// clients cannot be built changes nothing.
         pub(super) enum Client {
-            $($variant(Box<$vendor>),)+
+            $(#[cfg(feature = $feature)] $variant(Box<$vendor>),)+
         }
 
         impl VendorSpec {
             /// The value of `vendor:` (and of the `vendor` label).
-            pub fn name(&self) -> &'static str {
-                match self {
-                    $(VendorSpec::$variant(_) => <$vendor>::NAME,)+
+            pub(crate) fn name(&self) -> &'static str {
+                match *self {
+                    $(#[cfg(feature = $feature)] VendorSpec::$variant(_) => <$vendor>::NAME,)+
                 }
             }
 
             /// What the data read with these settings from `url` is of.
-            pub fn origin(&self, url: &Url) -> String {
+            pub(crate) fn origin(&self, url: &Url) -> String {
                 match self {
-                    $(VendorSpec::$variant(spec) => <$vendor>::origin(spec, url),)+
+                    $(#[cfg(feature = $feature)] VendorSpec::$variant(spec) => <$vendor>::origin(spec, url),)+
+                }
+            }
+
+            /// What a user can do about `error`, in the vendor's terms, if it has a word.
+            pub(crate) fn advice(&self, error: &RefreshError) -> Option<&'static str> {
+                match *self {
+                    $(#[cfg(feature = $feature)] VendorSpec::$variant(_) => <$vendor>::advice(error),)+
                 }
             }
         }
@@ -61,21 +83,23 @@ macro_rules! vendors {
         impl Vendors for VendorSpec {
             type Block = VendorBlock;
 
-            fn catalogue() -> &'static [VendorKeys] {
-                static CATALOGUE: OnceLock<Vec<VendorKeys>> = OnceLock::new();
-                CATALOGUE.get_or_init(|| {
-                    vec![$(VendorKeys {
+            fn catalogue() -> &'static Catalogue {
+                static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+                $(#[cfg(feature = $feature)] debug_assert_eq!(<$vendor>::NAME, $feature, "a vendor is named as its feature");)+
+                CATALOGUE.get_or_init(|| Catalogue {
+                    vendors: vec![$(#[cfg(feature = $feature)] VendorKeys {
                         name: <$vendor>::NAME,
                         fields: field_names::<<$vendor as Vendor>::Config>(),
                         default_url: <$vendor>::DEFAULT_URL,
                         labels: <$vendor>::LABELS,
-                    },)+]
+                    },)+],
+                    left_out: vec![$(#[cfg(not(feature = $feature))] $feature,)+],
                 })
             }
 
             fn read<'de, D: Deserializer<'de>>(index: usize, block: D) -> Result<VendorBlock, D::Error> {
-                let name = Self::catalogue()[index].name;
-                $(if name == <$vendor>::NAME {
+                let name = Self::catalogue().vendors[index].name;
+                $(#[cfg(feature = $feature)] if name == <$vendor>::NAME {
                     return <<$vendor as Vendor>::Config>::deserialize(block).map(VendorBlock::$variant);
                 })+
                 unreachable!("the catalogue lists only these vendors")
@@ -87,7 +111,7 @@ macro_rules! vendors {
                 warnings: &mut Vec<ConfigWarning>,
             ) -> Result<(VendorSpec, Option<Detail>), FieldError> {
                 match block {
-                    $(VendorBlock::$variant(config) => <$vendor>::validate(config, at, warnings)
+                    $(#[cfg(feature = $feature)] VendorBlock::$variant(config) => <$vendor>::validate(config, at, warnings)
                         .map(|(spec, detail)| (VendorSpec::$variant(spec), detail)),)+
                 }
             }
@@ -96,7 +120,7 @@ macro_rules! vendors {
         impl Client {
             pub(super) fn new(spec: &SourceSpec, context: ClientContext<'_>) -> Result<Client, RefreshError> {
                 match &spec.vendor {
-                    $(VendorSpec::$variant(vendor) => {
+                    $(#[cfg(feature = $feature)] VendorSpec::$variant(vendor) => {
                         <$vendor>::new(vendor, context).map(|c| Client::$variant(Box::new(c)))
                     })+
                 }
@@ -105,14 +129,14 @@ macro_rules! vendors {
             /// Starts the source's refresh task.
             pub(super) fn spawn(self, task: Task) -> JoinHandle<()> {
                 match self {
-                    $(Client::$variant(client) => tokio::spawn(task.run(*client)),)+
+                    $(#[cfg(feature = $feature)] Client::$variant(client) => tokio::spawn(task.run(*client)),)+
                 }
             }
 
             /// `check-source`.
             pub(super) async fn check(self) -> Result<Vec<String>, RefreshError> {
                 match self {
-                    $(Client::$variant(client) => client.check().await,)+
+                    $(#[cfg(feature = $feature)] Client::$variant(client) => client.check().await,)+
                 }
             }
         }
@@ -122,8 +146,10 @@ macro_rules! vendors {
         pub(crate) fn families() -> &'static [Family] {
             static FAMILIES: OnceLock<Vec<Family>> = OnceLock::new();
             FAMILIES.get_or_init(|| {
+                // The HELP of a family vendors share names each of this build's vendors.
+                crate::exposition::register_vendor_help(vec![$(#[cfg(feature = $feature)] &<$vendor>::HELP,)+]);
                 let mut all: Vec<Family> = Vec::new();
-                $(for family in <$vendor>::FAMILIES {
+                $(#[cfg(feature = $feature)] for family in <$vendor>::FAMILIES {
                     if !all.iter().any(|known| known.is(family)) {
                         all.push(family);
                     }
@@ -131,12 +157,92 @@ macro_rules! vendors {
                 all
             })
         }
+
+        /// A source of this build's first vendor named `name` reading `url`, with
+        /// `settings` (YAML lines indented by four), for tests of vendor-neutral code.
+        #[cfg(test)]
+        pub(crate) fn test_source(name: &str, url: &str, settings: &str) -> SourceSpec {
+            let keys = [$(#[cfg(feature = $feature)] (<$vendor>::NAME, <$vendor>::TEST_KEYS),)+][0];
+            let yaml = format!(
+                "sources:\n  - name: {name}\n    vendor: {}\n    url: {url}\n{}{settings}",
+                keys.0, keys.1
+            );
+            super::parse_config("test.yml", &yaml)
+                .expect("a valid test source")
+                .0
+                .sources
+                .remove(0)
+        }
+
+        /// What each vendor says of a text that several share (a HELP), in the vendors'
+        /// order: `pick` reads a vendor's part.
+        pub(crate) fn vendor_parts(pick: fn(&HelpParts) -> &'static str) -> Vec<&'static str> {
+            vec![$(#[cfg(feature = $feature)] pick(&<$vendor>::HELP),)+]
+        }
+
+        /// What this build reads, for `--help`: each vendor's products in a few words.
+        pub(crate) fn described() -> String {
+            vendor_parts(|help| help.products).join(" and ")
+        }
+
+        /// The simulator of every vendor this build has.
+        #[cfg(feature = "simulator")]
+        mod simulated {
+            use std::sync::Arc;
+
+            use crate::runtime::clock::Clock;
+            use crate::simulator::{GeneratedTenant, Simulator, SimulatorOptions};
+
+            /// `simulate`'s flags of every vendor.
+            #[derive(clap::Args, Debug)]
+            #[allow(non_snake_case)] // a field per vendor, named as its variant
+            pub(crate) struct SimulatedVendorArgs {
+                $(#[cfg(feature = $feature)] #[command(flatten)] $variant: <$tenant as GeneratedTenant>::Args,)+
+            }
+
+            impl SimulatedVendorArgs {
+                /// The options the flags ask for, each vendor's estate from `seed`.
+                pub(crate) fn options(&self, seed: u64) -> SimulatorOptions {
+                    let mut options = SimulatorOptions::default();
+                    $(#[cfg(feature = $feature)] {
+                        *options.vendor_mut() = <$tenant as GeneratedTenant>::options(&self.$variant, seed);
+                    })+
+                    options
+                }
+            }
+
+            /// The demo's tenants.
+            pub(crate) fn demo_options() -> SimulatorOptions {
+                let mut options = SimulatorOptions::default();
+                $(#[cfg(feature = $feature)] {
+                    *options.vendor_mut() = <$tenant as GeneratedTenant>::demo_options();
+                })+
+                options
+            }
+
+            impl Simulator {
+                /// A simulator of every vendor this build has, each generated from its
+                /// options in `options`.
+                pub fn new(options: SimulatorOptions, clock: Clock) -> Arc<Simulator> {
+                    let now = clock.now_ms();
+                    Simulator::with_vendors(
+                        vec![$(#[cfg(feature = $feature)] Box::new(<$tenant as GeneratedTenant>::generate(options.vendor(), now)),)+],
+                        options.latency,
+                        clock,
+                    )
+                }
+            }
+        }
+        #[cfg(feature = "simulator")]
+        pub(crate) use simulated::{SimulatedVendorArgs, demo_options};
     };
 }
 
+// A vendor per line: its cargo feature (which is also its `vendor:` name), its variant, its
+// client and its simulated tenant.
 vendors! {
-    Code42 => Code42,
-    Druva => Druva,
+    "code42": Code42 => crate::sources::code42::Code42, simulated by crate::simulator::code42::Code42Tenant;
+    "druva": Druva => crate::sources::druva::Druva, simulated by crate::simulator::druva::DruvaTenant;
 }
 
 /// The whole configuration as the registry reads it: the common keys and each vendor's.
@@ -280,7 +386,10 @@ sources:
         let VendorSpec::Druva(spec) = &source.vendor else {
             panic!("druva")
         };
-        assert_eq!(spec.reports, crate::sources::druva::DEFAULT_REPORTS);
+        assert_eq!(
+            spec.reports,
+            crate::sources::druva::reports::DEFAULT_REPORTS
+        );
         assert_eq!(spec.page_size, 500);
         assert_eq!(spec.full_read_interval, Duration::from_secs(6 * 3600));
         assert_eq!(spec.events, DruvaEvents::V2);

@@ -16,8 +16,8 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 
 /// A piece of a family's text deflated on its own: it refers to nothing before it.
 #[derive(Debug, Clone)]
-pub struct Piece {
-    pub deflate: Bytes,
+pub(crate) struct Piece {
+    pub(crate) deflate: Bytes,
     /// CRC-32 and length of the piece's text: how a later refresh finds it again.
     crc: u32,
     len: u64,
@@ -25,10 +25,10 @@ pub struct Piece {
 
 /// Deflated bytes of one static family, with what the gzip trailer needs.
 #[derive(Debug, Clone)]
-pub struct GzSegment {
-    pub pieces: Vec<Piece>,
-    pub crc: u32,
-    pub len: u64,
+pub(crate) struct GzSegment {
+    pub(crate) pieces: Vec<Piece>,
+    pub(crate) crc: u32,
+    pub(crate) len: u64,
 }
 
 impl GzSegment {
@@ -47,7 +47,7 @@ impl GzSegment {
     }
 
     /// The deflated bytes, in order.
-    pub fn blocks(&self) -> impl Iterator<Item = &Bytes> {
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = &Bytes> {
         self.pieces.iter().map(|p| &p.deflate)
     }
 }

@@ -9,9 +9,10 @@ mod policy;
 mod scrape;
 mod table;
 
+pub use family::FamilyDef;
 #[cfg(test)]
 pub(crate) use family::check_names;
-pub(crate) use family::{Family, FamilyDef, HELP_SUFFIX, Kind};
+pub(crate) use family::{Family, HELP_SUFFIX, HelpParts, Kind, register_vendor_help};
 pub(crate) use policy::{Detail, ExposeContext, Identities, IdentityHasher};
 pub(crate) use scrape::accepts_gzip;
 pub use scrape::{Format, produce};

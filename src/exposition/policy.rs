@@ -14,7 +14,7 @@ use crate::secret::Secret;
 /// complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Detail {
+pub(crate) enum Detail {
     All,
     Alerting,
     None,
@@ -23,15 +23,15 @@ pub enum Detail {
 /// Replaces personal identities in labels by a stable keyed hash: the same value and key
 /// always give the same label, and without the key the value cannot be guessed back.
 #[derive(Clone)]
-pub struct IdentityHasher(hmac::Key);
+pub(crate) struct IdentityHasher(hmac::Key);
 
 impl IdentityHasher {
-    pub fn new(key: &Secret) -> IdentityHasher {
+    pub(crate) fn new(key: &Secret) -> IdentityHasher {
         IdentityHasher(hmac::Key::new(hmac::HMAC_SHA256, key.expose().as_bytes()))
     }
 
     /// 16 hex digits (64 bits) of HMAC-SHA256; empty stays empty.
-    pub fn hash(&self, value: &str) -> String {
+    pub(crate) fn hash(&self, value: &str) -> String {
         if value.is_empty() {
             return String::new();
         }
@@ -46,7 +46,7 @@ impl IdentityHasher {
 /// How personal names (users, e-mails, device names) appear in labels and on the status
 /// page.
 #[derive(Clone)]
-pub enum Identities {
+pub(crate) enum Identities {
     /// As the vendor reports them.
     Plain,
     /// Replaced by the keyed hash.
@@ -58,19 +58,19 @@ pub enum Identities {
 
 /// What a vendor state needs to know to expose its series.
 #[derive(Clone)]
-pub struct ExposeContext {
+pub(crate) struct ExposeContext {
     /// Unix ms of the refresh.
-    pub now_ms: i64,
-    pub detail: Detail,
+    pub(crate) now_ms: i64,
+    pub(crate) detail: Detail,
     /// In `alerting` mode, an item older than this is kept...
-    pub alerting_age_ms: i64,
+    pub(crate) alerting_age_ms: i64,
     /// ...or about to be: ages grow by up to one refresh interval before the next refresh.
-    pub margin_ms: i64,
-    pub identities: Identities,
+    pub(crate) margin_ms: i64,
+    pub(crate) identities: Identities,
 }
 
 impl ExposeContext {
-    pub fn new(
+    pub(crate) fn new(
         now_ms: i64,
         detail: Detail,
         alerting_age: Duration,
@@ -86,8 +86,9 @@ impl ExposeContext {
         }
     }
 
-    /// A context that exposes everything as it is (tests, golden files).
-    pub fn all(now_ms: i64) -> Self {
+    /// A context that exposes everything as it is.
+    #[cfg(test)]
+    pub(crate) fn all(now_ms: i64) -> Self {
         ExposeContext {
             now_ms,
             detail: Detail::All,
@@ -98,7 +99,7 @@ impl ExposeContext {
     }
 
     /// `value` as `identities` says to show it.
-    pub fn identity<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
+    pub(crate) fn identity<'a>(&self, value: &'a str) -> std::borrow::Cow<'a, str> {
         match &self.identities {
             Identities::Plain => std::borrow::Cow::Borrowed(value),
             Identities::Hashed(hasher) => std::borrow::Cow::Owned(hasher.hash(value)),
@@ -111,7 +112,12 @@ impl ExposeContext {
     /// the next refresh — `alerting_age`, or sooner the item's own `warning_ms` (the shipped
     /// rules' warning threshold for it, when the exporter knows one), so an alert always
     /// has its series.
-    pub fn keeps(&self, age_ms: Option<i64>, in_trouble: bool, warning_ms: Option<i64>) -> bool {
+    pub(crate) fn keeps(
+        &self,
+        age_ms: Option<i64>,
+        in_trouble: bool,
+        warning_ms: Option<i64>,
+    ) -> bool {
         match self.detail {
             Detail::All => true,
             Detail::None => false,

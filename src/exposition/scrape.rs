@@ -17,7 +17,7 @@ pub enum Format {
 impl Format {
     /// Picks the format from an `Accept` header: OpenMetrics when the client prefers it
     /// (higher q) over plain text, as Prometheus does by default.
-    pub fn negotiate(accept: Option<&str>) -> Format {
+    pub(crate) fn negotiate(accept: Option<&str>) -> Format {
         let Some(accept) = accept else {
             return Format::Text;
         };
@@ -57,7 +57,7 @@ impl Format {
         }
     }
 
-    pub fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Format::Text => "text/plain; version=0.0.4; charset=utf-8",
             Format::OpenMetrics { v1: true } => {
@@ -99,11 +99,12 @@ fn write_header(family: Family, format: Format, out: &mut Vec<u8>) {
         (true, Kind::Counter) => (name.trim_end_matches("_total"), "counter"),
         (true, Kind::Info) => (name.trim_end_matches("_info"), "info"),
     };
+    let help = family.help();
     for part in [
         "# HELP ",
         metadata_name,
         " ",
-        family.help,
+        &help,
         HELP_SUFFIX,
         "\n# TYPE ",
         metadata_name,

@@ -176,7 +176,7 @@ impl LabelTexts {
 
 /// The series of one family for one source.
 #[derive(Debug)]
-pub struct Table {
+pub(crate) struct Table {
     family: Family,
     len: usize,
     samples: Samples,
@@ -195,20 +195,16 @@ enum Samples {
 }
 
 impl Table {
-    pub fn family(&self) -> Family {
-        self.family
-    }
-
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The deflated sample lines of a static family.
-    pub fn deflated(&self) -> Option<&GzSegment> {
+    pub(crate) fn deflated(&self) -> Option<&GzSegment> {
         match &self.samples {
             Samples::Deflated(segment) => Some(segment),
             Samples::Live { .. } => None,
@@ -227,17 +223,17 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    pub fn table(&self, family: Family) -> Option<&Table> {
+    pub(crate) fn table(&self, family: Family) -> Option<&Table> {
         self.tables.iter().find(|t| t.family.is(family))
     }
 
     /// Total number of series.
-    pub fn series_count(&self) -> usize {
+    pub(crate) fn series_count(&self) -> usize {
         self.tables.iter().map(Table::len).sum()
     }
 
     /// Series left out because of the source's `max_series`.
-    pub fn dropped_series(&self) -> usize {
+    pub(crate) fn dropped_series(&self) -> usize {
         self.dropped
     }
 
@@ -261,7 +257,7 @@ impl Exposition {
     }
 
     /// Renders a whole table in chunks of about `chunk` bytes, handing each to `sink`.
-    pub fn render_chunks(
+    pub(crate) fn render_chunks(
         &self,
         table: &Table,
         now_ms: i64,
@@ -350,7 +346,7 @@ impl ExpositionBuilder {
 
     /// Builds the exposition that replaces `earlier`: every piece of text the same as one of
     /// `earlier`'s is shared with it instead of stored again.
-    pub fn replacing(mut self, earlier: &Exposition) -> Self {
+    pub(crate) fn replacing(mut self, earlier: &Exposition) -> Self {
         assert!(
             self.tables.is_empty(),
             "replacing is set before the first series"
@@ -362,11 +358,11 @@ impl ExpositionBuilder {
     }
 
     /// Caps the series of the source; see [`ExpositionBuilder::admit`].
-    pub fn limit(&mut self, max_series: Option<usize>) {
+    pub(crate) fn limit(&mut self, max_series: Option<usize>) {
         self.max_series = max_series;
     }
 
-    pub fn is_limited(&self) -> bool {
+    pub(crate) fn is_limited(&self) -> bool {
         self.max_series.is_some()
     }
 
@@ -374,7 +370,7 @@ impl ExpositionBuilder {
     /// then ask before each device's or resource's series, stalest first, so a cap cuts
     /// whole items and never an aggregate. Once an item does not fit, no later one is
     /// admitted either: what is left out is always the least stale; it is counted as dropped.
-    pub fn admit(&mut self, n: usize) -> bool {
+    pub(crate) fn admit(&mut self, n: usize) -> bool {
         match self.max_series {
             Some(max) if self.dropped > 0 || self.series + n > max => {
                 self.dropped += n;
@@ -385,7 +381,7 @@ impl ExpositionBuilder {
     }
 
     /// Reserves room for about `label_sets` label sets of live families.
-    pub fn reserve_labels(&mut self, label_sets: usize) {
+    pub(crate) fn reserve_labels(&mut self, label_sets: usize) {
         self.labels.spans.reserve(label_sets);
     }
 

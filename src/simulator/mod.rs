@@ -6,11 +6,13 @@
 //! so a test against it checks the client, not the client against itself. Fault modes are switched on per request pattern, in process or over HTTP
 //! (`POST /_sim/faults`).
 
-pub mod code42;
-pub mod druva;
 mod faults;
 mod wire;
+// Each vendor's simulator, a folder of its own, compiled with the feature of its name
+// (declared by build.rs).
+include!(concat!(env!("OUT_DIR"), "/vendor_simulators.rs"));
 
+use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,13 +29,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use code42::{ArchiveTruth, Code42Options, Code42Tenant, ValueStyle};
-pub use druva::{DruvaOptions, DruvaTenant, EventTruth, JobTruth, ResourceTruth};
 pub use faults::{Fault, FaultRule, Faults};
 pub use wire::DateStyle;
 
 use crate::runtime::clock::Clock;
-use crate::web::{HttpBody, TlsSource, channel_body, serve_http};
+use crate::server::{HttpBody, TlsSource, channel_body, serve_http};
 
 /// A handler's way to end a connection without answering (the `drop` fault).
 #[derive(Debug)]
@@ -112,7 +112,7 @@ impl Reply {
         }
     }
 
-    fn text(status: u16, body: &str) -> Reply {
+    pub fn text(status: u16, body: &str) -> Reply {
         Reply {
             status,
             content_type: "text/plain; charset=utf-8",
@@ -173,12 +173,142 @@ impl Tokens {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// One vendor's simulated API: its tenant, answering the requests to its paths. Each
+/// vendor's simulator implements it in its own folder; `src/engine/vendors.rs` lists them.
+pub trait SimulatedVendor: Any + Send + Sync {
+    /// Answers a request to one of the vendor's paths; `None` when the path is not its.
+    fn answer(&self, request: &Request, tokens: &Tokens, now: i64) -> Option<Reply>;
+
+    /// The vendor's error body for an injected `status` on `path`; `None` when the path is
+    /// not its.
+    fn fault_body(&self, path: &str, status: u16) -> Option<Reply>;
+
+    /// A page of a report that never ends, in the vendor's shape (`Fault::EndlessPages`).
+    fn endless_page(&self, request: &Request) -> Option<Reply>;
+
+    /// A page of rows that are not rows, with another page promised
+    /// (`Fault::UnreadableRows`).
+    fn unreadable_rows(&self, request: &Request) -> Option<Reply>;
+
+    /// Every outstanding page token expires (`Fault::ExpirePageTokens`), for a vendor that
+    /// pages with tokens.
+    fn expire_page_tokens(&self) {}
+
+    /// The configuration entry of the demo's source reading this tenant at `url` (its own
+    /// credentials inline).
+    fn demo_source(&self, url: &str) -> String;
+
+    /// What the tenant holds, in a few words, for the log.
+    fn describe(&self) -> String;
+
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A vendor's simulated tenant, generated from its options, which `simulate` takes as
+/// flags of the vendor's own.
+pub trait GeneratedTenant: SimulatedVendor + Sized {
+    type Options: Any + Clone + Default + Send + Sync;
+    /// The vendor's flags of `backup-exporter simulate`.
+    type Args: clap::Args + std::fmt::Debug;
+
+    fn generate(options: Self::Options, start_ms: i64) -> Self;
+
+    /// The options `simulate`'s flags ask for, with the estate's `seed`.
+    fn options(args: &Self::Args, seed: u64) -> Self::Options;
+
+    /// The options of the demo's tenant.
+    fn demo_options() -> Self::Options {
+        Self::Options::default()
+    }
+}
+
+/// Each vendor's options, by type.
+struct VendorOption {
+    value: Box<dyn Any + Send + Sync>,
+    clone: fn(&(dyn Any + Send + Sync)) -> Box<dyn Any + Send + Sync>,
+}
+
+/// How the simulated vendors are generated: each vendor's options (its own type, set in
+/// its own folder) and the latency of every answer.
+#[derive(Default)]
 pub struct SimulatorOptions {
-    pub code42: Code42Options,
-    pub druva: DruvaOptions,
+    vendors: HashMap<TypeId, VendorOption>,
     /// Every answer waits this long, as a real API's does (0.3–2 s a report page).
     pub latency: Duration,
+}
+
+impl Clone for SimulatorOptions {
+    fn clone(&self) -> Self {
+        SimulatorOptions {
+            vendors: self
+                .vendors
+                .iter()
+                .map(|(id, o)| {
+                    let value = (o.clone)(&*o.value);
+                    (
+                        *id,
+                        VendorOption {
+                            value,
+                            clone: o.clone,
+                        },
+                    )
+                })
+                .collect(),
+            latency: self.latency,
+        }
+    }
+}
+
+impl std::fmt::Debug for SimulatorOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatorOptions")
+            .field("vendors", &self.vendors.len())
+            .field("latency", &self.latency)
+            .finish()
+    }
+}
+
+impl SimulatorOptions {
+    /// These options with a vendor's set to `value`.
+    pub fn with<T: Any + Clone + Default + Send + Sync>(mut self, value: T) -> Self {
+        *self.vendor_mut() = value;
+        self
+    }
+
+    /// These options with every answer waiting `latency`.
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// A vendor's options, set to their defaults on first use.
+    pub fn vendor_mut<T: Any + Clone + Default + Send + Sync>(&mut self) -> &mut T {
+        self.vendors
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| VendorOption {
+                value: Box::new(T::default()),
+                clone: |value| {
+                    Box::new(
+                        value
+                            .downcast_ref::<T>()
+                            .expect("options of their type")
+                            .clone(),
+                    )
+                },
+            })
+            .value
+            .downcast_mut()
+            .expect("options of their type")
+    }
+
+    /// A vendor's options as set, or its defaults.
+    pub fn vendor<T: Any + Clone + Default + Send + Sync>(&self) -> T {
+        self.vendors
+            .get(&TypeId::of::<T>())
+            .and_then(|o| o.value.downcast_ref::<T>())
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
 /// The simulated vendors behind one HTTP listener.
@@ -186,8 +316,7 @@ pub struct Simulator {
     pub clock: Clock,
     pub faults: Faults,
     pub tokens: Tokens,
-    pub code42: Code42Tenant,
-    pub druva: DruvaTenant,
+    vendors: Vec<Box<dyn SimulatedVendor>>,
     latency: Duration,
     requests: AtomicU64,
     /// Requests answered so far by path (a report's pages share its path).
@@ -211,15 +340,18 @@ impl Drop for Answering<'_> {
 }
 
 impl Simulator {
-    pub fn new(options: SimulatorOptions, clock: Clock) -> Arc<Simulator> {
-        let now = clock.now_ms();
+    /// A simulator of `vendors` (`Simulator::new` builds every compiled vendor's).
+    pub fn with_vendors(
+        vendors: Vec<Box<dyn SimulatedVendor>>,
+        latency: Duration,
+        clock: Clock,
+    ) -> Arc<Simulator> {
         Arc::new(Simulator {
-            code42: Code42Tenant::generate(options.code42, now),
-            druva: DruvaTenant::generate(options.druva, now),
+            vendors,
             clock,
             faults: Faults::default(),
             tokens: Tokens::default(),
-            latency: options.latency,
+            latency,
             requests: AtomicU64::new(0),
             requests_by_path: std::sync::Mutex::default(),
             response_bytes: AtomicU64::new(0),
@@ -228,6 +360,19 @@ impl Simulator {
             quiet_until: std::sync::Mutex::new(None),
             early_requests: AtomicU64::new(0),
         })
+    }
+
+    /// The simulated tenant of type `T`; panics if this build has no such vendor.
+    pub fn vendor<T: SimulatedVendor>(&self) -> &T {
+        self.vendors
+            .iter()
+            .find_map(|v| v.as_any().downcast_ref::<T>())
+            .expect("the simulator has this vendor")
+    }
+
+    /// Every vendor simulated.
+    pub fn vendors(&self) -> impl Iterator<Item = &dyn SimulatedVendor> {
+        self.vendors.iter().map(|v| &**v)
     }
 
     /// The most requests that were ever being answered at once.
@@ -253,36 +398,27 @@ impl Simulator {
 
     fn route(&self, request: &Request) -> Reply {
         let now = self.clock.now_ms();
-        let tokens = &self.tokens;
-        let code42 = &self.code42;
-        let druva = &self.druva;
-        match (&request.method, request.path.as_str()) {
-            (&Method::POST, "/api/v3/oauth/token") => code42.oauth_token(request, tokens, now),
-            (&Method::GET, "/api/v3/auth/jwt") => code42.user_token(request, tokens, now),
-            (&Method::GET, "/api/DeviceBackupReport" | "/api/v1/DeviceBackupReport") => {
-                code42.device_backup_report(request, tokens, now)
-            }
-            (&Method::POST, "/token") => druva.token(request, tokens, now),
-            (&Method::POST, path) if path.starts_with("/platform/reporting/v1/reports/") => druva
-                .report(
-                    &path["/platform/reporting/v1/reports/".len()..],
-                    request,
-                    tokens,
-                    now,
-                ),
-            (&Method::GET, "/insync/eventmanagement/v2/events") => {
-                druva.events_v2(request, tokens, now)
-            }
-            (&Method::GET, "/api/events/v1") => {
-                let host = request
-                    .headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("localhost");
-                druva.events_legacy(request, now, &format!("http://{host}"))
-            }
-            _ => Reply::text(404, "not found"),
-        }
+        self.vendors
+            .iter()
+            .find_map(|v| v.answer(request, &self.tokens, now))
+            .unwrap_or_else(|| Reply::text(404, "not found"))
+    }
+
+    /// The first answer of a vendor to `ask`, or a plain one for a path no vendor serves.
+    fn vendor_reply(
+        &self,
+        ask: impl Fn(&dyn SimulatedVendor) -> Option<Reply>,
+        status: u16,
+    ) -> Reply {
+        self.vendors
+            .iter()
+            .find_map(|v| ask(&**v))
+            .unwrap_or_else(|| Reply::text(status, &format!("HTTP {status} simulated failure")))
+    }
+
+    /// The error body the vendor behind `path` would send with an injected status.
+    fn fault_body(&self, path: &str, status: u16) -> Reply {
+        self.vendor_reply(|v| v.fault_body(path, status), status)
     }
 
     /// The simulator's own control endpoints under `/_sim/`.
@@ -381,7 +517,7 @@ impl Simulator {
             tokio::time::sleep(delay).await;
         }
         if fault == Some(Fault::ExpirePageTokens) {
-            self.druva.expire_page_tokens();
+            self.vendors.iter().for_each(|v| v.expire_page_tokens());
         }
         let reply = match fault {
             Some(Fault::Drop) => return Err(DropConnection),
@@ -389,7 +525,7 @@ impl Simulator {
                 status,
                 retry_after,
             }) => {
-                let mut reply = fault_body(&request.path, status);
+                let mut reply = self.fault_body(&request.path, status);
                 if let Some(seconds) = retry_after {
                     reply.headers.push((RETRY_AFTER, seconds.to_string()));
                     // Requests already on their way get 100 ms to arrive.
@@ -412,7 +548,7 @@ impl Simulator {
                     .map(|(u, p)| format!("{u}:{p}"))
                     .unwrap_or_default();
                 let body = String::from_utf8_lossy(&request.body);
-                let mut reply = fault_body(&request.path, 401);
+                let mut reply = self.fault_body(&request.path, 401);
                 reply.body = String::from_utf8_lossy(&reply.body)
                     .replace(
                         "simulated failure",
@@ -434,15 +570,8 @@ impl Simulator {
                     body: format!("Bad request. You sent:\n{}\n", headers.join("\n")).into_bytes(),
                 }
             }
-            Some(Fault::EndlessPages) => endless_page(&request),
-            Some(Fault::UnreadableRows) => Reply::json(
-                200,
-                if request.path.contains("DeviceBackupReport") {
-                    r#"{"metadata":{},"data":[[["x"]],[["y"]],[1]]}"#.into()
-                } else {
-                    r#"{"data":[[["x"]],[["y"]]],"nextPageToken":"more","lastSyncTimestamp":"2026-01-01T00:00:00Z"}"#.into()
-                },
-            ),
+            Some(Fault::EndlessPages) => self.vendor_reply(|v| v.endless_page(&request), 404),
+            Some(Fault::UnreadableRows) => self.vendor_reply(|v| v.unreadable_rows(&request), 404),
             Some(Fault::Malformed) => {
                 Reply::json(200, r#"{"metadata":{},"data":[{"deviceUid":"1","#.into())
             }
@@ -458,28 +587,6 @@ impl Simulator {
         self.response_bytes
             .fetch_add(reply.body.len() as u64, Ordering::Relaxed);
         Ok(respond(reply, fault))
-    }
-}
-
-/// The error body the vendor behind `path` would send with an injected status.
-fn fault_body(path: &str, status: u16) -> Reply {
-    if path.starts_with("/api/v3/") || path.contains("DeviceBackupReport") {
-        code42::fault_body(status)
-    } else if path == "/api/events/v1" {
-        match status {
-            429 => Reply::text(
-                429,
-                "Too many API requests received by inSync Server in a given amount of time. Try requesting API after some time.",
-            ),
-            _ => Reply::text(status, &format!("HTTP {status} simulated failure")),
-        }
-    } else {
-        druva::envelope(
-            status,
-            &format!("Simulated-{status}"),
-            "simulated failure",
-            status >= 500 || status == 429,
-        )
     }
 }
 
@@ -524,54 +631,6 @@ fn respond(reply: Reply, fault: Option<Fault>) -> Response<HttpBody> {
     builder.body(body).expect("valid response")
 }
 
-/// A page of a report that never ends: full of new rows as the vendor writes them (every
-/// column, values as long as real ones), as many as the request asks for up to the API's
-/// cap, and always another page.
-fn endless_page(request: &Request) -> Reply {
-    static PAGE: AtomicU64 = AtomicU64::new(0);
-    let page = PAGE.fetch_add(1, Ordering::Relaxed);
-    let code42 = request.path.contains("DeviceBackupReport");
-    let size = if code42 {
-        request
-            .query_value("pgSize")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000u64)
-            .clamp(1, 1000)
-    } else {
-        // Follow-up pages carry only the token; they keep the first page's size, as the
-        // API does (the fault does not track tokens: it takes the largest).
-        serde_json::from_slice::<serde_json::Value>(&request.body)
-            .ok()
-            .and_then(|b| b["filters"]["pageSize"].as_u64())
-            .unwrap_or(500)
-            .clamp(1, 500)
-    };
-    let rows: Vec<String> = (0..size)
-        .map(|i| {
-            let id = 954_143_368_874_689_941 + page * size + i;
-            if code42 {
-                format!(
-                    r#"{{"archiveGuid":"{g}","orgUid":"915323705751579872","orgName":"Endless Engineering","orgExtRef":null,"userUid":"{u}","username":"user{id}@endless.example.com","email":"user{id}@endless.example.com","userExtRef":null,"deviceUid":"{id}","deviceName":"LAPTOP-{id}","deviceOsHostname":"laptop-{id}.corp.example.com","deviceExtRef":null,"destinationUid":"632540230984925185","destinationName":"Code42 Cloud USA West","serverUid":"836476656572622471","serverName":"cif-sea","version":"11.0.1.33","status":"Active","userStatus":"Active","alertStates":"OK","os":"win","osVersion":"10.0.19045","address":"10.1.2.3:4242","remoteAddress":"73.53.78.104","creationDate":"2024-05-14T13:03:20.302Z","selectedBytes":"1658317953","backupCompletePercentage":"99.7","archiveBytes":"1745757673","coldStorage":"false","lastConnectedDate":"2026-01-01T16:55:40.632Z","lastCompletedBackupDate":"2026-01-01T15:17:52.084Z","lastActivity":"2026-01-01T15:17:52.084Z","mostRecentUserProfileCreationResult":null,"mostRecentUserProfileBackupResult":null}}"#,
-                    g = id + 1,
-                    u = id + 2,
-                )
-            } else {
-                format!(
-                    r#"{{"addedOn":"2024-01-01T00:00:00Z","appStatus":"Enabled","lastAttemptedBackup":"2026-01-01T00:00:00Z","lastBackupStatus":"Backed Up Successfully","lastSuccessfulbackup":"2026-01-01T00:00:00Z","lastUpdatedTime":"2026-01-01T00:00:00Z","preferredDataLocation":"-","profileId":55,"profileName":"Default","statusDetails":null,"storageId":1000021,"storageName":"user{id}@endless.example.com_us-east-1","totalBackupData":1745757673,"userEmail":"user{id}@endless.example.com","userName":"User {id}","userPrincipalName":"user{id}@endless.example.com","workloadType":"OneDrive","siteDbId":{id},"teamDbId":{id},"groupDbId":{id},"alertId":{id},"jobId":{id},"workloadName":"OneDrive","severity":"High","backupStatus":"Backed Up Successfully","period":"month","startDate":"2026-01-01T00:00:00Z"}}"#
-                )
-            }
-        })
-        .collect();
-    Reply::json(
-        200,
-        format!(
-            r#"{{"metadata":{{}},"data":[{}],"nextPageToken":"page-{}","lastSyncTimestamp":"2026-01-01T00:00:00Z"}}"#,
-            rows.join(","),
-            page + 1
-        ),
-    )
-}
-
 /// A simulator serving on a socket.
 pub struct RunningSimulator {
     pub addr: SocketAddr,
@@ -609,7 +668,7 @@ pub fn start_with_tls(
         let simulator = simulator.clone();
         move |request| simulator.clone().handle(request)
     };
-    let limits = crate::web::ConnectionLimits::default();
+    let limits = crate::server::ConnectionLimits::default();
     let task = tokio::spawn(serve_http(listener, handler, tls, limits, async {
         let _ = stopped.await;
     }));

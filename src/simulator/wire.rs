@@ -37,7 +37,7 @@ pub(crate) struct Obj<'a> {
 }
 
 impl<'a> Obj<'a> {
-    pub(crate) fn new(out: &'a mut String) -> Obj<'a> {
+    pub(super) fn new(out: &'a mut String) -> Obj<'a> {
         out.push('{');
         Obj { out, first: true }
     }

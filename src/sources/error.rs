@@ -75,7 +75,7 @@ impl From<crate::secret::SecretError> for RefreshError {
 
 impl RefreshError {
     /// How long the vendor asked us to wait before the next request.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             RefreshError::Status { retry_after, .. } => *retry_after,
             _ => None,
@@ -83,7 +83,7 @@ impl RefreshError {
     }
 
     /// A short, bounded name of the variant, for log fields.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             RefreshError::Status { .. } => "http_status",
             RefreshError::TokenRejected { .. } => "token_rejected",

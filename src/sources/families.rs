@@ -3,7 +3,8 @@
 
 use crate::exposition::FamilyDef;
 
-pub(crate) static ALERTS_ACTIVE: FamilyDef = FamilyDef::gauge(
+pub(crate) static ALERTS_ACTIVE: FamilyDef = FamilyDef::shared_gauge(
     "backup_alerts_active",
-    "Active vendor alerts by severity. Code42: distinct devices with a warning-level or critical-level alert state. Druva: m365Alerts rows that are active and not deleted.",
+    "Active vendor alerts by severity.",
+    |vendor| vendor.alerts_active,
 );

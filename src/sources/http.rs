@@ -23,7 +23,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Counters of upstream requests, read by `/metrics`.
 #[derive(Debug, Default)]
-pub struct RequestStats {
+pub(crate) struct RequestStats {
     /// (endpoint, status code or "error") → requests.
     requests: Mutex<BTreeMap<(String, String), u64>>,
     response_bytes: AtomicU64,
@@ -31,24 +31,24 @@ pub struct RequestStats {
 
 /// The counters' values, as persisted across restarts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RequestCounts {
+pub(crate) struct RequestCounts {
     /// (endpoint, code, requests).
-    pub requests: Vec<(String, String, u64)>,
-    pub response_bytes: u64,
+    pub(crate) requests: Vec<(String, String, u64)>,
+    pub(crate) response_bytes: u64,
 }
 
 /// What one refresh cost upstream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RefreshCost {
-    pub requests: u64,
-    pub response_bytes: u64,
+pub(crate) struct RefreshCost {
+    pub(crate) requests: u64,
+    pub(crate) response_bytes: u64,
     /// Successful data responses (report and event pages; not token requests).
-    pub pages: u64,
+    pub(crate) pages: u64,
 }
 
 impl RequestCounts {
     /// The requests made since `before` was taken.
-    pub fn cost_since(&self, before: &RequestCounts) -> RefreshCost {
+    pub(crate) fn cost_since(&self, before: &RequestCounts) -> RefreshCost {
         let total = |counts: &RequestCounts, pages_only: bool| -> u64 {
             counts
                 .requests
@@ -77,7 +77,7 @@ impl RequestStats {
             .or_default() += 1;
     }
 
-    pub fn counts(&self) -> RequestCounts {
+    pub(crate) fn counts(&self) -> RequestCounts {
         RequestCounts {
             requests: self
                 .requests
@@ -91,7 +91,7 @@ impl RequestStats {
     }
 
     /// Continues from persisted values.
-    pub fn restore(&self, counts: &RequestCounts) {
+    pub(crate) fn restore(&self, counts: &RequestCounts) {
         let mut requests = self.requests.lock().expect("stats lock");
         for (endpoint, code, n) in &counts.requests {
             *requests
@@ -106,12 +106,37 @@ impl RequestStats {
 /// A response read completely.
 #[derive(Debug)]
 pub(crate) struct Response {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Bytes,
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    /// How the vendor that sent it writes its errors.
+    pub(crate) errors: ErrorReading,
+}
+
+/// How a vendor writes its error responses (`Vendor::error_message`,
+/// `Vendor::error_retryable`): each vendor's client builds its upstream with its own.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ErrorReading {
+    pub(crate) message: fn(&[u8]) -> Option<String>,
+    pub(crate) retryable: fn(&[u8]) -> bool,
+}
+
+impl ErrorReading {
+    /// The reading of vendor `V`.
+    pub(crate) fn of<V: super::Vendor>() -> ErrorReading {
+        ErrorReading {
+            message: V::error_message,
+            retryable: V::error_retryable,
+        }
+    }
 }
 
 impl Response {
+    /// The body asks to be retried, in the vendor's terms.
+    pub(crate) fn is_retryable(&self) -> bool {
+        (self.errors.retryable)(&self.body)
+    }
+
     pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -199,14 +224,17 @@ pub(crate) struct Upstream {
     max_body: usize,
     /// Shared by every request of the source (`max_in_flight`).
     limiter: std::sync::Arc<Limiter>,
+    errors: ErrorReading,
 }
 
 impl Upstream {
+    /// The upstream of a vendor at `base`, whose error responses read as `errors` say.
     pub(crate) fn new(
         base: Url,
         settings: &HttpSpec,
         stats: std::sync::Arc<RequestStats>,
         limiter: std::sync::Arc<Limiter>,
+        errors: ErrorReading,
     ) -> Result<Upstream, RefreshError> {
         install_crypto_provider();
         let extra = match &settings.ca_file {
@@ -254,6 +282,7 @@ impl Upstream {
             stats,
             max_body: settings.max_response_bytes as usize,
             limiter,
+            errors,
         })
     }
 
@@ -388,6 +417,7 @@ impl Upstream {
             status,
             headers: response.headers().clone(),
             body: Bytes::from(body),
+            errors: self.errors,
         })
     }
 }
@@ -489,10 +519,8 @@ pub(crate) fn basic_credentials(user: &str, secret: &Secret) -> Secret {
     )
 }
 
-/// A failed exchange as an error: the status, the vendor's own message from whichever
-/// error envelope it uses (Druva's `{code, message, retryable}`, Code42's
-/// `[{name, description}]`, or else the start of the body), secrets removed, and a 429's
-/// `Retry-After`.
+/// A failed exchange as an error: the status, the vendor's own message from its error
+/// envelope (or else the start of the body), secrets removed, and a 429's `Retry-After`.
 pub(crate) fn status_error(
     endpoint: &'static str,
     response: &Response,
@@ -510,73 +538,9 @@ pub(crate) fn status_error(
 
 /// The vendor's words in an error response, short, on one line, secrets removed.
 pub(crate) fn vendor_text(response: &Response, secrets: &[&Secret]) -> String {
-    excerpt(&vendor_message(&response.body), secrets)
-}
-
-/// Whether an error body asks to be retried (Druva's `retryable`).
-pub(crate) fn is_retryable(response: &Response) -> bool {
-    matches!(
-        serde_json::from_slice::<ErrorEnvelope>(&response.body),
-        Ok(ErrorEnvelope::Druva {
-            retryable: true,
-            ..
-        })
-    )
-}
-
-/// The error bodies the vendors send.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum ErrorEnvelope {
-    /// Druva: `{"code": "...", "message": "...", "retryable": false, "data": {}}`.
-    Druva {
-        code: Option<serde_json::Value>,
-        message: Option<String>,
-        #[serde(default)]
-        retryable: bool,
-    },
-    /// Code42: `[{"name": "SYSTEM", "description": "..."}]`.
-    Code42(Vec<Code42Error>),
-}
-
-#[derive(serde::Deserialize)]
-struct Code42Error {
-    name: Option<String>,
-    description: Option<String>,
-}
-
-/// The vendor's words in an error body.
-fn vendor_message(body: &[u8]) -> String {
-    let text = match serde_json::from_slice::<ErrorEnvelope>(body) {
-        Ok(ErrorEnvelope::Druva {
-            code: Some(code),
-            message: Some(message),
-            ..
-        }) => Some(format!(
-            "{} {message}",
-            code.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| code.to_string())
-        )),
-        Ok(ErrorEnvelope::Druva {
-            code: None,
-            message: Some(message),
-            ..
-        }) => Some(message),
-        Ok(ErrorEnvelope::Code42(items)) => Some(
-            items
-                .into_iter()
-                .map(|i| match (i.name, i.description) {
-                    (Some(n), Some(d)) => format!("{n}: {d}"),
-                    (n, d) => n.or(d).unwrap_or_default(),
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-        .filter(|t| !t.is_empty()),
-        _ => None,
-    };
-    text.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
+    let words = (response.errors.message)(&response.body)
+        .unwrap_or_else(|| String::from_utf8_lossy(&response.body).into_owned());
+    excerpt(&words, secrets)
 }
 
 #[cfg(test)]
@@ -619,60 +583,49 @@ mod tests {
     #[test]
     fn urls_keep_a_base_path_prefix() {
         let stats = std::sync::Arc::new(RequestStats::default());
-        let up = Upstream::new(
-            Url::parse("https://proxy.example/code42/").unwrap(),
-            &HttpSpec::default(),
-            stats.clone(),
-            std::sync::Arc::new(Limiter::new(1)),
-        )
-        .unwrap();
+        let up = |base: &str| {
+            Upstream::new(
+                Url::parse(base).unwrap(),
+                &HttpSpec::default(),
+                stats.clone(),
+                std::sync::Arc::new(Limiter::new(1)),
+                PLAIN,
+            )
+            .unwrap()
+        };
         assert_eq!(
-            up.url("/api/v1/DeviceBackupReport").as_str(),
-            "https://proxy.example/code42/api/v1/DeviceBackupReport"
+            up("https://proxy.example/vendor/")
+                .url("/api/v1/Report")
+                .as_str(),
+            "https://proxy.example/vendor/api/v1/Report"
         );
-        let up = Upstream::new(
-            Url::parse("https://console.us1.crashplan.com").unwrap(),
-            &HttpSpec::default(),
-            stats,
-            std::sync::Arc::new(Limiter::new(1)),
-        )
-        .unwrap();
         assert_eq!(
-            up.url("/api/v3/oauth/token").as_str(),
-            "https://console.us1.crashplan.com/api/v3/oauth/token"
+            up("https://console.example.com")
+                .url("/api/v3/oauth/token")
+                .as_str(),
+            "https://console.example.com/api/v3/oauth/token"
         );
     }
 
+    /// A vendor whose error bodies say nothing of their own.
+    const PLAIN: ErrorReading = ErrorReading {
+        message: |_| None,
+        retryable: |_| false,
+    };
+
     #[test]
-    fn both_vendors_error_envelopes_are_read() {
-        let response = |status, body: &str| Response {
-            status,
+    fn a_body_without_the_vendors_envelope_is_quoted() {
+        let html = Response {
+            status: 502,
             headers: HeaderMap::new(),
-            body: Bytes::from(body.to_string()),
+            body: Bytes::from("<html>Bad gateway</html>"),
+            errors: PLAIN,
         };
-        let druva = response(
-            503,
-            r#"{"code":"InsyncEndpoints-1006","message":"Internal server error","retryable":true,"data":{}}"#,
-        );
-        assert_eq!(
-            status_error("events", &druva, &[]).to_string(),
-            "events: HTTP 503: InsyncEndpoints-1006 Internal server error"
-        );
-        assert!(is_retryable(&druva));
-        let code42 = response(
-            404,
-            r#"[{"name":"SYSTEM","description":"Unable to find org"}]"#,
-        );
-        assert_eq!(
-            status_error("device_backup_report", &code42, &[]).to_string(),
-            "device_backup_report: HTTP 404: SYSTEM: Unable to find org"
-        );
-        assert!(!is_retryable(&code42));
-        let html = response(502, "<html>Bad gateway</html>");
         assert_eq!(
             status_error("token", &html, &[]).to_string(),
             "token: HTTP 502: <html>Bad gateway</html>"
         );
+        assert!(!html.is_retryable());
     }
 
     #[test]

@@ -7,10 +7,10 @@
 //! request counting and a size limit ([`http`]), bearer tokens ([`token`]), tolerant row
 //! decoding ([`record`]), the vendors' date formats ([`dates`]) and skip counts ([`skip`]).
 
+#[cfg(test)]
+mod arbitrary_json;
 pub(crate) mod budget;
-pub(crate) mod code42;
 pub(crate) mod dates;
-pub(crate) mod druva;
 mod error;
 pub(crate) mod families;
 pub(crate) mod http;
@@ -18,6 +18,9 @@ pub(crate) mod limiter;
 pub(crate) mod record;
 mod skip;
 pub(crate) mod token;
+// Each vendor's module, a folder of its own, compiled with the feature of its name
+// (declared by build.rs).
+include!(concat!(env!("OUT_DIR"), "/vendor_sources.rs"));
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -32,13 +35,14 @@ pub use skip::SkipCounts;
 pub use skip::SkipReason;
 
 use crate::config::{ConfigWarning, FieldError, HttpSpec};
+pub(crate) use crate::exposition::HelpParts;
 use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, Family};
 use crate::health::HealthSummary;
 use crate::runtime::clock::Clock;
 use http::RequestStats;
 
 /// A vendor's state after a successful refresh.
-pub trait VendorState: Send + Sync + 'static {
+pub(crate) trait VendorState: Send + Sync + 'static {
     /// Adds this state's series to the source's exposition: aggregates first, then each
     /// device's or resource's series if `ctx` keeps it and `out` admits it.
     fn expose(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext);
@@ -53,20 +57,20 @@ pub trait VendorState: Send + Sync + 'static {
 /// place rather than a copy (a Druva tenant of 50,000 users holds about 100 MiB). Until
 /// then the engine still has it, so a failed or cancelled refresh (the source's `timeout`)
 /// loses nothing.
-pub struct Previous<S>(std::sync::Mutex<Option<Arc<S>>>);
+pub(crate) struct Previous<S>(std::sync::Mutex<Option<Arc<S>>>);
 
 impl<S> Previous<S> {
-    pub fn new(state: Option<Arc<S>>) -> Self {
+    pub(crate) fn new(state: Option<Arc<S>>) -> Self {
         Previous(std::sync::Mutex::new(state))
     }
 
     /// The state to read from (such as report cursors); drop it before [`Previous::take`].
-    pub fn get(&self) -> Option<Arc<S>> {
+    pub(crate) fn get(&self) -> Option<Arc<S>> {
         self.lock().clone()
     }
 
     /// What is left after the refresh: the state unless the refresh took it.
-    pub fn into_inner(self) -> Option<Arc<S>> {
+    pub(crate) fn into_inner(self) -> Option<Arc<S>> {
         self.0
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -82,36 +86,36 @@ impl<S> Previous<S> {
 impl<S: Clone> Previous<S> {
     /// Takes the state to build the next one from: itself when nothing else holds it (the
     /// engine's snapshot and state file never keep it), else a copy.
-    pub fn take(&self) -> Option<S> {
+    pub(crate) fn take(&self) -> Option<S> {
         self.lock().take().map(Arc::unwrap_or_clone)
     }
 }
 
 /// The outcome of a refresh that changed the state.
 #[derive(Debug)]
-pub struct Refreshed<S> {
-    pub state: S,
+pub(crate) struct Refreshed<S> {
+    pub(crate) state: S,
     /// Rows skipped as malformed while reading, and values dropped from kept rows.
-    pub skipped: SkipCounts,
+    pub(crate) skipped: SkipCounts,
     /// How each stream read fared, the vendor's primary stream first (its reports: what
     /// every device and resource comes from). Streams fail alone: a failed secondary
     /// stream (Druva's events) keeps its previous state in `state`, and a failed primary
     /// stream with a secondary that succeeded keeps the previous reports and carries the
     /// new events; the engine then counts the refresh as failed (`backup_source_up` 0, the
     /// data age growing) while serving the events.
-    pub streams: Vec<Stream>,
+    pub(crate) streams: Vec<Stream>,
 }
 
 /// One stream of a refresh and how it fared.
 #[derive(Debug)]
-pub struct Stream {
-    pub name: &'static str,
-    pub error: Option<RefreshError>,
+pub(crate) struct Stream {
+    pub(crate) name: &'static str,
+    pub(crate) error: Option<RefreshError>,
 }
 
 impl<S> Refreshed<S> {
     /// A refresh of one stream that succeeded.
-    pub fn complete(state: S, skipped: SkipCounts, stream: &'static str) -> Refreshed<S> {
+    pub(crate) fn complete(state: S, skipped: SkipCounts, stream: &'static str) -> Refreshed<S> {
         Refreshed {
             state,
             skipped,
@@ -121,25 +125,20 @@ impl<S> Refreshed<S> {
             }],
         }
     }
-
-    /// The primary stream's failure, if it failed.
-    pub fn primary_error(&self) -> Option<&RefreshError> {
-        self.streams.first().and_then(|s| s.error.as_ref())
-    }
 }
 
 /// What a vendor's client is built with, besides its own settings.
-pub struct ClientContext<'a> {
-    pub url: &'a Url,
-    pub http: &'a HttpSpec,
-    pub requests: Arc<RequestStats>,
+pub(crate) struct ClientContext<'a> {
+    pub(crate) url: &'a Url,
+    pub(crate) http: &'a HttpSpec,
+    pub(crate) requests: Arc<RequestStats>,
     /// Every request of the source takes a slot of it (`max_in_flight`).
     pub(crate) limiter: Arc<limiter::Limiter>,
-    pub clock: Clock,
+    pub(crate) clock: Clock,
 }
 
 /// A vendor: its configuration block, and a client for one configured tenant.
-pub trait Vendor: Sized + Send + Sync + 'static {
+pub(crate) trait Vendor: Sized + Send + Sync + 'static {
     /// The value of `vendor:` in the configuration.
     const NAME: &'static str;
     /// The API's address when a source leaves out `url`; `None` makes `url` required.
@@ -151,6 +150,12 @@ pub trait Vendor: Sized + Send + Sync + 'static {
     /// The name of its primary stream (`backup_source_stream_up{stream}`): the reads every
     /// device and resource comes from.
     const PRIMARY_STREAM: &'static str;
+    /// Its parts of the HELP texts vendors share, and its products in a few words.
+    const HELP: HelpParts;
+    /// The vendor's keys of a minimal source entry, one per line indented by four spaces:
+    /// tests of the vendor-neutral code build their sources with the first vendor's.
+    #[cfg(test)]
+    const TEST_KEYS: &'static str;
     /// Whether `refresh` reads the previous state. If not, the engine keeps a state only
     /// until its series are encoded (and saved with `--storage.path`), so the memory of a
     /// large estate is the snapshot's alone.
@@ -189,6 +194,23 @@ pub trait Vendor: Sized + Send + Sync + 'static {
     /// For `check-source`: authenticates and reads the first page of each report this
     /// source reads, and says what it found, a sentence per line.
     fn check(&self) -> impl Future<Output = Result<Vec<String>, RefreshError>> + Send;
+
+    /// What a user can do about `error` in the vendor's terms (its roles, its settings),
+    /// where the general advice of `check-source` would not say.
+    fn advice(error: &RefreshError) -> Option<&'static str> {
+        let _ = error;
+        None
+    }
+
+    /// The vendor's own words in an error response body (its error envelope), if the body
+    /// is one.
+    fn error_message(body: &[u8]) -> Option<String>;
+
+    /// Whether an error response body asks to be retried.
+    fn error_retryable(body: &[u8]) -> bool {
+        let _ = body;
+        false
+    }
 }
 
 #[cfg(test)]

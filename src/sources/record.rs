@@ -14,7 +14,7 @@ use super::dates;
 
 /// One JSON value of a row, with strings borrowed from the page when they need no unescaping.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Scalar<'a> {
+pub(crate) enum Scalar<'a> {
     Null,
     Bool(bool),
     Int(i64),
@@ -27,7 +27,7 @@ pub enum Scalar<'a> {
 
 /// Why a value could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadValue;
+pub(crate) struct BadValue;
 
 impl<'a> Scalar<'a> {
     /// `None` for JSON null, an empty string or the literal `"null"` that CSV-derived feeds carry.
@@ -44,7 +44,7 @@ impl<'a> Scalar<'a> {
 
     /// A count or a size: a non-negative integer that fits a signed 64-bit integer (no
     /// real byte count or identifier is larger; larger means garbage).
-    pub fn as_u64(&self) -> Result<Option<u64>, BadValue> {
+    pub(crate) fn as_u64(&self) -> Result<Option<u64>, BadValue> {
         let value = self.as_unbounded_u64()?;
         match value {
             Some(v) if v > i64::MAX as u64 => Err(BadValue),
@@ -71,7 +71,7 @@ impl<'a> Scalar<'a> {
         }
     }
 
-    pub fn as_f64(&self) -> Result<Option<f64>, BadValue> {
+    pub(crate) fn as_f64(&self) -> Result<Option<f64>, BadValue> {
         if self.is_absent() {
             return Ok(None);
         }
@@ -90,7 +90,7 @@ impl<'a> Scalar<'a> {
     }
 
     /// Accepts `true`/`false` in any case, `1`/`0`, `"yes"`/`"no"`.
-    pub fn as_bool(&self) -> Result<Option<bool>, BadValue> {
+    pub(crate) fn as_bool(&self) -> Result<Option<bool>, BadValue> {
         if self.is_absent() {
             return Ok(None);
         }
@@ -109,7 +109,7 @@ impl<'a> Scalar<'a> {
 
     /// Text of a string value; numbers are rendered as text because identifiers such as
     /// `deviceUid` or `siteDbId` arrive either way.
-    pub fn as_text(&self) -> Result<Option<Cow<'a, str>>, BadValue> {
+    pub(crate) fn as_text(&self) -> Result<Option<Cow<'a, str>>, BadValue> {
         match self {
             Scalar::Null => Ok(None),
             Scalar::Str(s) => Ok(Some(s.clone())),
@@ -122,7 +122,7 @@ impl<'a> Scalar<'a> {
 
     /// A date as Unix milliseconds: a date string in any format [`dates::parse_date_ms`]
     /// knows, or a bare epoch number.
-    pub fn as_timestamp_ms(&self) -> Result<Option<i64>, BadValue> {
+    pub(crate) fn as_timestamp_ms(&self) -> Result<Option<i64>, BadValue> {
         if self.is_absent() {
             return Ok(None);
         }
@@ -147,7 +147,7 @@ impl<'a> Scalar<'a> {
 
     /// A list of words: a JSON array of strings, or one string with items separated by
     /// commas, semicolons or whitespace.
-    pub fn as_words(&self) -> Result<Vec<Cow<'a, str>>, BadValue> {
+    pub(crate) fn as_words(&self) -> Result<Vec<Cow<'a, str>>, BadValue> {
         match self {
             Scalar::Null => Ok(Vec::new()),
             Scalar::Str(s) => Ok(split_words(s)),
@@ -248,14 +248,14 @@ impl<'de> Visitor<'de> for ScalarVisitor {
 
 /// The known fields of one row.
 #[derive(Debug)]
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     names: &'static [&'static str],
     values: Vec<Option<Scalar<'a>>>,
 }
 
 impl<'a> Record<'a> {
     /// The value of a field of the row type's field list; `Null` when the row lacks it.
-    pub fn field(&self, name: &str) -> &Scalar<'a> {
+    pub(crate) fn field(&self, name: &str) -> &Scalar<'a> {
         const NULL: Scalar<'static> = Scalar::Null;
         let index = self.names.iter().position(|n| *n == name);
         debug_assert!(index.is_some(), "{name} is not in the field list");
@@ -264,7 +264,7 @@ impl<'a> Record<'a> {
 
     /// The first of `names` the row has a non-null value for (vendors disagree on spellings
     /// such as `isDeleted` / `isdeleted`).
-    pub fn either(&self, names: &[&str]) -> &Scalar<'a> {
+    pub(crate) fn either(&self, names: &[&str]) -> &Scalar<'a> {
         const NULL: Scalar<'static> = Scalar::Null;
         names
             .iter()
@@ -277,7 +277,7 @@ impl<'a> Record<'a> {
 /// A row of a report page: an object becomes a [`Record`]; anything else is kept as
 /// `NotAnObject` so the row can be skipped and counted.
 #[derive(Debug)]
-pub enum Row<'a> {
+pub(crate) enum Row<'a> {
     Record(Record<'a>),
     NotAnObject,
 }
@@ -285,8 +285,8 @@ pub enum Row<'a> {
 /// Deserializes one row for a field list. Keys of one report arrive in the same order row
 /// after row, so each key is first compared with the field after the previous match.
 #[derive(Clone, Copy)]
-pub struct RowSeed {
-    pub fields: &'static [&'static str],
+pub(crate) struct RowSeed {
+    pub(crate) fields: &'static [&'static str],
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed {
@@ -380,8 +380,8 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 /// Deserializes a JSON array of rows, handing each to `on_row` as it is read, so a page is
 /// never held twice (once as bytes, once as a vector of rows).
 pub(crate) struct RowsSeed<'f, F> {
-    pub seed: RowSeed,
-    pub on_row: &'f mut F,
+    pub(crate) seed: RowSeed,
+    pub(crate) on_row: &'f mut F,
 }
 
 impl<'de, F: FnMut(Row<'de>)> DeserializeSeed<'de> for RowsSeed<'_, F> {
@@ -416,28 +416,28 @@ impl<'de, F: FnMut(Row<'de>)> Visitor<'de> for RowsSeed<'_, F> {
 
 /// What a page held besides its rows.
 #[derive(Debug, Default)]
-pub struct PageInfo {
+pub(crate) struct PageInfo {
     /// Rows in the page, skipped ones included.
-    pub rows: usize,
+    pub(crate) rows: usize,
     /// The values of the requested keys the page had.
     kept: serde_json::Map<String, serde_json::Value>,
 }
 
 impl PageInfo {
     /// A kept key's value if it is a string.
-    pub fn text(&self, key: &str) -> Option<&str> {
+    pub(crate) fn text(&self, key: &str) -> Option<&str> {
         self.kept.get(key).and_then(|v| v.as_str())
     }
 
     /// A kept key's value if it is a boolean.
-    pub fn flag(&self, key: &str) -> Option<bool> {
+    pub(crate) fn flag(&self, key: &str) -> Option<bool> {
         self.kept.get(key).and_then(|v| v.as_bool())
     }
 }
 
 /// A body that is not a page of rows: an HTML error page, a truncated body, an error array.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PageError {
+pub(crate) enum PageError {
     #[error("malformed JSON: {0}")]
     Malformed(String),
     #[error("the response has no \"{0}\" array")]
@@ -447,7 +447,7 @@ pub enum PageError {
 /// Decodes a page `{"<rows_key>": [rows], ...}`, handing each row to `on_row` as it is read
 /// and keeping the values of the `keep` keys. A body that is not such an object (an HTML
 /// error page, a truncated body, an error array) is an error, never an empty page.
-pub fn decode_page<'de>(
+pub(crate) fn decode_page<'de>(
     body: &'de [u8],
     rows_key: &str,
     seed: RowSeed,

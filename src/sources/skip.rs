@@ -22,14 +22,14 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 4] = [
+    pub(crate) const ALL: [SkipReason; 4] = [
         SkipReason::NotAnObject,
         SkipReason::MissingField,
         SkipReason::InvalidValue,
         SkipReason::Duplicate,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SkipReason::NotAnObject => "not_an_object",
             SkipReason::MissingField => "missing_field",
@@ -57,12 +57,12 @@ pub struct SkipCounts {
 }
 
 impl SkipCounts {
-    pub fn add(&mut self, reason: SkipReason) {
+    pub(crate) fn add(&mut self, reason: SkipReason) {
         *self.rows.entry(reason).or_default() += 1;
     }
 
     /// A value of `field` could not be read; the rest of its row is kept.
-    pub fn drop_value(&mut self, field: &str) {
+    pub(crate) fn drop_value(&mut self, field: &str) {
         match self.values.get_mut(field) {
             Some(count) => *count += 1,
             None => {
@@ -72,14 +72,14 @@ impl SkipCounts {
     }
 
     /// `value` of an optional field, or `None` (counted) when it cannot be read.
-    pub fn optional<T, E>(&mut self, field: &str, value: Result<Option<T>, E>) -> Option<T> {
+    pub(crate) fn optional<T, E>(&mut self, field: &str, value: Result<Option<T>, E>) -> Option<T> {
         value.unwrap_or_else(|_| {
             self.drop_value(field);
             None
         })
     }
 
-    pub fn merge(&mut self, other: &SkipCounts) {
+    pub(crate) fn merge(&mut self, other: &SkipCounts) {
         for (reason, count) in &other.rows {
             *self.rows.entry(*reason).or_default() += count;
         }
@@ -88,23 +88,23 @@ impl SkipCounts {
         }
     }
 
-    pub fn get(&self, reason: SkipReason) -> u64 {
+    pub(crate) fn get(&self, reason: SkipReason) -> u64 {
         self.rows.get(&reason).copied().unwrap_or(0)
     }
 
     /// Rows skipped.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.rows.values().sum()
     }
 
     /// Values dropped, by field.
-    pub fn values(&self) -> impl Iterator<Item = (&str, u64)> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = (&str, u64)> {
         self.values.iter().map(|(f, n)| (f.as_str(), *n))
     }
 
     /// "none", or the counts by reason and field: "2 invalid_value, 1 duplicate; values
     /// dropped: 3 lastActivity".
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let rows: Vec<String> = self
             .rows
             .iter()

@@ -20,8 +20,8 @@ const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A bearer token and how long the vendor says it lives.
 #[derive(Debug, Clone)]
 pub(crate) struct Token {
-    pub value: Secret,
-    pub lifetime: Duration,
+    pub(crate) value: Secret,
+    pub(crate) lifetime: Duration,
 }
 
 /// `{"access_token": "...", "token_type": "bearer", "expires_in": 900}`.
@@ -80,17 +80,17 @@ struct Cached {
 /// A request's final answer and the token it was sent with (to keep that token out of
 /// error messages).
 pub(crate) struct Sent {
-    pub response: Response,
-    pub token: Secret,
+    pub(crate) response: Response,
+    pub(crate) token: Secret,
     /// The first token was rejected and this answer came with a new one.
-    pub renewed: bool,
+    pub(crate) renewed: bool,
 }
 
 /// A request's bearer token, as the limiter checks it: sent only while it is the token to
 /// use, and refused for every waiting request as soon as the vendor refuses it.
 pub(crate) struct Bearer<'a> {
     cache: &'a TokenCache,
-    pub token: Secret,
+    pub(crate) token: Secret,
     rejected: &'a [u16],
 }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use tokio::sync::oneshot;
 
-use super::connection::Client;
+use crate::server::Client;
 
 /// Checks one client may have waiting for one user name; more are refused.
 const MAX_WAITING_PER_USER: usize = 4;
@@ -61,7 +61,7 @@ fn credentials(header: Option<&str>) -> Option<(String, String)> {
 
 impl BasicAuth {
     /// `cost` is the bcrypt cost of the dummy hash: that of the configured hashes.
-    pub(crate) fn new(cost: u32) -> Result<BasicAuth, bcrypt::BcryptError> {
+    pub(super) fn new(cost: u32) -> Result<BasicAuth, bcrypt::BcryptError> {
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get() / 2)
             .clamp(1, 4);

@@ -2,8 +2,6 @@
 //! behind the web configuration's TLS and basic auth.
 
 mod basic_auth;
-pub(crate) mod connection;
-mod listener;
 pub(crate) mod self_metrics;
 mod status_page;
 pub(crate) mod webconfig;
@@ -22,29 +20,26 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub(crate) use listener::{HttpBody, TlsSource, channel_body, parse_listen_address, serve_http};
-
 use crate::engine::SourceList;
 use crate::engine::reload::{ReloadMetrics, Reloader};
 use crate::exposition::{self, Format};
 use crate::runtime::clock::Clock;
+use crate::server::{Client, ConnectionLimits, HttpBody, TlsSource, channel_body, serve_http};
 use basic_auth::Verdict;
-use connection::Client;
-pub(crate) use connection::ConnectionLimits;
 use webconfig::WebConfigWatch;
 
 /// Everything a request handler needs.
 pub struct App {
-    pub sources: SourceList,
-    pub registry: Registry,
-    pub telemetry_path: String,
-    pub clock: Clock,
+    pub(crate) sources: SourceList,
+    pub(crate) registry: Registry,
+    pub(crate) telemetry_path: String,
+    pub(crate) clock: Clock,
     /// Bounds concurrent scrapes, as `--web.max-requests` does in Prometheus exporters.
-    pub scrape_slots: Arc<Semaphore>,
+    pub(crate) scrape_slots: Arc<Semaphore>,
     /// Serves `POST /-/reload` when `--web.enable-lifecycle` is given.
-    pub lifecycle: Option<Arc<Reloader>>,
+    pub(crate) lifecycle: Option<Arc<Reloader>>,
     /// `--web.config.file`: TLS, basic auth, headers.
-    pub web: Option<Arc<WebConfigWatch>>,
+    pub(crate) web: Option<Arc<WebConfigWatch>>,
     /// `--web.max-connections`, `--web.read-header-timeout`, `--web.idle-timeout`.
     pub(crate) connection_limits: ConnectionLimits,
     /// When `/-/reload` last ran: at most one a second.
@@ -78,7 +73,7 @@ impl App {
     }
 
     /// Names of the sources that have not finished their first refresh attempt.
-    pub fn not_ready(&self) -> Vec<String> {
+    pub(crate) fn not_ready(&self) -> Vec<String> {
         self.sources
             .load()
             .iter()

@@ -78,9 +78,24 @@ type Sample = (Vec<(&'static str, String)>, Number);
 /// A family of source-level series, and how a source's samples are read.
 struct SourceFamily {
     name: &'static str,
-    help: &'static str,
+    help: Help,
     kind: MetricType,
     samples: fn(&View) -> Vec<Sample>,
+}
+
+/// A HELP text: fixed, or written from the vendors of the build.
+enum Help {
+    Fixed(&'static str),
+    OfVendors(fn() -> String),
+}
+
+impl Help {
+    fn text(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Help::Fixed(text) => (*text).into(),
+            Help::OfVendors(write) => write().into(),
+        }
+    }
 }
 
 /// One unlabelled sample, or none.
@@ -92,7 +107,7 @@ fn one(value: Option<Number>) -> Vec<Sample> {
 const SOURCE_FAMILIES: &[SourceFamily] = &[
     SourceFamily {
         name: "backup_source_up",
-        help: "1 if the last refresh of the source succeeded, else 0.",
+        help: Help::Fixed("1 if the last refresh of the source succeeded, else 0."),
         kind: MetricType::Gauge,
         samples: |v| {
             let vendor = v.source.spec.vendor.name().to_string();
@@ -104,7 +119,9 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_last_success_timestamp_seconds",
-        help: "Unix time when the last successful refresh finished; absent until one has.",
+        help: Help::Fixed(
+            "Unix time when the last successful refresh finished; absent until one has.",
+        ),
         kind: MetricType::Gauge,
         samples: |v| {
             one(v
@@ -115,13 +132,21 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_start_timestamp_seconds",
-        help: "Unix time when this exporter started serving the source (at its own start, or when a reload added or changed the source). Without backup_source_last_success_timestamp_seconds, the source has had no data since then.",
+        help: Help::Fixed(
+            "Unix time when this exporter started serving the source (at its own start, or when a reload added or changed the source). Without backup_source_last_success_timestamp_seconds, the source has had no data since then.",
+        ),
         kind: MetricType::Gauge,
         samples: |v| one(Some(Number::Float(v.source.started_ms as f64 / 1000.0))),
     },
     SourceFamily {
         name: "backup_source_stream_up",
-        help: "1 if the last read of the source's stream succeeded, else 0: report (Code42), reports and events (Druva). Streams fail alone: failing events keep the reports fresh; backup_source_up follows the primary stream (report, reports).",
+        help: Help::OfVendors(|| {
+            format!(
+                "1 if the last read of the source's stream succeeded, else 0: {}. Streams fail alone: failing events keep the reports fresh; backup_source_up follows the primary stream ({}).",
+                crate::engine::vendor_parts(|v| v.streams).join(", "),
+                crate::engine::vendor_parts(|v| v.primary_stream).join(", "),
+            )
+        }),
         kind: MetricType::Gauge,
         samples: |v| {
             v.status
@@ -138,7 +163,9 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_stream_last_success_timestamp_seconds",
-        help: "Unix time of the last successful read of the source's stream; absent until one.",
+        help: Help::Fixed(
+            "Unix time of the last successful read of the source's stream; absent until one.",
+        ),
         kind: MetricType::Gauge,
         samples: |v| {
             v.status
@@ -156,7 +183,7 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_refresh_duration_seconds",
-        help: "Duration of the last refresh, successful or not.",
+        help: Help::Fixed("Duration of the last refresh, successful or not."),
         kind: MetricType::Gauge,
         samples: |v| {
             one(v
@@ -167,7 +194,7 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_refresh_interval_seconds",
-        help: "Configured refresh interval of the source.",
+        help: Help::Fixed("Configured refresh interval of the source."),
         kind: MetricType::Gauge,
         samples: |v| {
             one(Some(Number::Float(
@@ -177,13 +204,15 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_refresh_failures",
-        help: "Refreshes that failed (the last good data stays served).",
+        help: Help::Fixed("Refreshes that failed (the last good data stays served)."),
         kind: MetricType::Counter,
         samples: |v| one(Some(Number::Count(v.status.failures_total))),
     },
     SourceFamily {
         name: "backup_source_api_requests",
-        help: "HTTP requests to the vendor API by endpoint and status code (\"error\" when no response arrived).",
+        help: Help::Fixed(
+            "HTTP requests to the vendor API by endpoint and status code (\"error\" when no response arrived).",
+        ),
         kind: MetricType::Counter,
         samples: |v| {
             v.requests
@@ -200,13 +229,13 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_response_bytes",
-        help: "Bytes of vendor API response bodies received.",
+        help: Help::Fixed("Bytes of vendor API response bodies received."),
         kind: MetricType::Counter,
         samples: |v| one(Some(Number::Count(v.requests.response_bytes))),
     },
     SourceFamily {
         name: "backup_source_rows_skipped",
-        help: "Report rows skipped because they were malformed, by reason.",
+        help: Help::Fixed("Report rows skipped because they were malformed, by reason."),
         kind: MetricType::Counter,
         samples: |v| {
             SkipReason::ALL
@@ -222,7 +251,9 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_values_skipped",
-        help: "Values left out of rows that were otherwise kept, because they could not be read (a date in an unknown format, a number that is not one), by the field's wire name.",
+        help: Help::Fixed(
+            "Values left out of rows that were otherwise kept, because they could not be read (a date in an unknown format, a number that is not one), by the field's wire name.",
+        ),
         kind: MetricType::Counter,
         samples: |v| {
             v.status
@@ -234,7 +265,7 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_last_refresh_requests",
-        help: "HTTP requests the last refresh made to the vendor (tokens included).",
+        help: Help::Fixed("HTTP requests the last refresh made to the vendor (tokens included)."),
         kind: MetricType::Gauge,
         samples: |v| {
             one(v
@@ -245,7 +276,7 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_last_refresh_response_bytes",
-        help: "Bytes of vendor responses the last refresh read.",
+        help: Help::Fixed("Bytes of vendor responses the last refresh read."),
         kind: MetricType::Gauge,
         samples: |v| {
             one(v
@@ -256,7 +287,7 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_last_refresh_pages",
-        help: "Report and event pages the last refresh read.",
+        help: Help::Fixed("Report and event pages the last refresh read."),
         kind: MetricType::Gauge,
         samples: |v| {
             one(v
@@ -267,7 +298,7 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_series",
-        help: "Series the source's current snapshot exposes.",
+        help: Help::Fixed("Series the source's current snapshot exposes."),
         kind: MetricType::Gauge,
         samples: |v| {
             one(v
@@ -278,7 +309,9 @@ const SOURCE_FAMILIES: &[SourceFamily] = &[
     },
     SourceFamily {
         name: "backup_source_series_dropped",
-        help: "Per-device and per-resource series left out because max_series was reached.",
+        help: Help::Fixed(
+            "Per-device and per-resource series left out because max_series was reached.",
+        ),
         kind: MetricType::Gauge,
         samples: |v| {
             one(v
@@ -308,7 +341,7 @@ impl Collector for SourceCollector {
             .collect();
         for family in SOURCE_FAMILIES {
             let mut encoder =
-                encoder.encode_descriptor(family.name, family.help, None, family.kind)?;
+                encoder.encode_descriptor(family.name, &family.help.text(), None, family.kind)?;
             for view in &views {
                 for (extra, value) in (family.samples)(view) {
                     // `source`, the family's own labels, then the source's configured ones.

@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use http::{HeaderName, HeaderValue};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tracing::{error, info, warn};
 
 use super::basic_auth::{BasicAuth, Verdict};
-use super::connection::Client;
+use crate::server::Client;
 
 /// Response headers the toolkit lets users set.
 const ALLOWED_HEADERS: &[&str] = &[
@@ -86,10 +86,10 @@ struct RawHttp {
 }
 
 /// TLS as it applies to new connections.
-pub struct Tls {
-    pub config: Arc<ServerConfig>,
+pub(crate) struct Tls {
+    pub(crate) config: Arc<ServerConfig>,
     /// When set, a client certificate must be valid for one of these names.
-    pub allowed_sans: Vec<String>,
+    pub(crate) allowed_sans: Vec<String>,
     /// Every client must present a certificate (`RequireAnyClientCert`,
     /// `RequireAndVerifyClientCert`).
     client_certificate_required: bool,
@@ -124,11 +124,11 @@ impl Protections {
 
 /// A loaded web configuration.
 #[derive(Default)]
-pub struct WebConfig {
-    pub tls: Option<Tls>,
+pub(crate) struct WebConfig {
+    pub(crate) tls: Option<Tls>,
     /// user → bcrypt hash.
     users: BTreeMap<String, String>,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// Files whose change means reloading.
     files: Vec<PathBuf>,
 }
@@ -393,7 +393,7 @@ fn client_verifier(
 /// A web configuration that cannot be used, with the file and the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct WebConfigError(String);
+pub(crate) struct WebConfigError(String);
 
 impl From<String> for WebConfigError {
     fn from(message: String) -> Self {
@@ -403,7 +403,7 @@ impl From<String> for WebConfigError {
 
 impl WebConfig {
     /// Reads and validates a web configuration file.
-    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         // A file that sets nothing would turn TLS and basic auth off: an empty one, one
         // caught mid-rewrite, or a template that rendered only comments, `---` or `{}`.
@@ -464,7 +464,7 @@ impl WebConfig {
         })
     }
 
-    pub fn requires_auth(&self) -> bool {
+    pub(crate) fn requires_auth(&self) -> bool {
         !self.users.is_empty()
     }
 
@@ -494,11 +494,11 @@ struct Stamps {
 }
 
 /// The current web configuration, reloaded when its files change.
-pub struct WebConfigWatch {
+pub(crate) struct WebConfigWatch {
     current: ArcSwap<WebConfig>,
     stamps: Mutex<Stamps>,
     /// `backup_exporter_web_config_last_reload_successful`.
-    pub reload_successful: prometheus_client::metrics::gauge::Gauge,
+    pub(crate) reload_successful: prometheus_client::metrics::gauge::Gauge,
     auth: BasicAuth,
 }
 
@@ -516,7 +516,7 @@ fn stamp(files: &[PathBuf]) -> Stamp {
 }
 
 impl WebConfigWatch {
-    pub fn load(path: &Path) -> Result<WebConfigWatch, WebConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<WebConfigWatch, WebConfigError> {
         let config = WebConfig::load(path)?;
         info!(
             file = %path.display(),
@@ -549,7 +549,7 @@ impl WebConfigWatch {
     }
 
     /// The configuration, re-read first if one of its files changed and has settled.
-    pub fn get(&self) -> Arc<WebConfig> {
+    pub(crate) fn get(&self) -> Arc<WebConfig> {
         let current = self.current.load_full();
         let now = stamp(&current.files);
         let mut stamps = self.stamps.lock().expect("stamp lock");
@@ -605,15 +605,4 @@ impl WebConfigWatch {
         }
         self.auth.check(&config.users, header, client).await
     }
-}
-
-/// Whether a client certificate is valid for one of `allowed` (DNS names or IP addresses).
-pub(crate) fn client_san_allowed(certificate: &CertificateDer<'_>, allowed: &[String]) -> bool {
-    let Ok(cert) = webpki::EndEntityCert::try_from(certificate) else {
-        return false;
-    };
-    allowed.iter().any(|name| {
-        ServerName::try_from(name.as_str())
-            .is_ok_and(|name| cert.verify_is_valid_for_subject_name(&name).is_ok())
-    })
 }

@@ -191,25 +191,27 @@ impl Harness {
     /// Starts everything without waiting for the first refreshes; `faults` are active in
     /// the simulator before the first request.
     pub async fn start_unready(
-        options: SimulatorOptions,
+        mut options: SimulatorOptions,
         clock: Clock,
         faults: Vec<FaultRule>,
         yaml: impl FnOnce(&str, &std::path::Path) -> String,
     ) -> Harness {
         backup_exporter::install_crypto_provider();
         let secret_dir = tempfile::tempdir().unwrap();
+        // Each vendor's secrets, in the files the YAML helpers name.
         let secret_file = secret_dir.path().join("code42-secret");
-        std::fs::write(&secret_file, format!("{}\n", options.code42.client_secret)).unwrap();
+        #[cfg(feature = "code42")]
         std::fs::write(
-            secret_dir.path().join("druva-secret"),
-            &options.druva.client_secret,
+            &secret_file,
+            format!("{}\n", options.code42().client_secret),
         )
         .unwrap();
-        std::fs::write(
-            secret_dir.path().join("insync-token"),
-            &options.druva.api_token,
-        )
-        .unwrap();
+        #[cfg(feature = "druva")]
+        {
+            let druva = options.druva();
+            std::fs::write(secret_dir.path().join("druva-secret"), &druva.client_secret).unwrap();
+            std::fs::write(secret_dir.path().join("insync-token"), &druva.api_token).unwrap();
+        }
         let simulator = Simulator::new(options, clock.clone());
         faults
             .into_iter()
@@ -268,7 +270,7 @@ impl Harness {
         self.engine
             .sources()
             .iter()
-            .find(|s| s.spec.name == name)
+            .find(|s| s.name() == name)
             .cloned()
             .expect("source exists")
     }

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use fastrand::Rng;
 
 mod reports;
+mod vendor;
 
 use super::wire::{DateStyle, Obj, format_date, json_str};
 use super::{Reply, Request, Tokens};

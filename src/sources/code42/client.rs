@@ -18,7 +18,7 @@ const USER_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 const API_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 pub(crate) struct Client {
-    pub spec: Code42Spec,
+    pub(crate) spec: Code42Spec,
     upstream: Upstream,
     token: TokenCache,
 }
@@ -34,7 +34,7 @@ struct UserTokenData {
 }
 
 impl Client {
-    pub(crate) fn new(spec: Code42Spec, upstream: Upstream) -> Client {
+    pub(super) fn new(spec: Code42Spec, upstream: Upstream) -> Client {
         Client {
             spec,
             upstream,
@@ -142,5 +142,44 @@ impl Client {
             query.append_pair("pgSize", &self.spec.page_size.to_string());
         }
         url
+    }
+}
+
+/// An error response's words: Code42's envelope is a list of `{name, description}`
+/// (`[{"name":"SYSTEM","description":"Unable to find org"}]`).
+pub(super) fn error_message(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Item {
+        name: Option<String>,
+        description: Option<String>,
+    }
+    let items: Vec<Item> = serde_json::from_slice(body).ok()?;
+    let text = items
+        .into_iter()
+        .map(|i| match (i.name, i.description) {
+            (Some(n), Some(d)) => format!("{n}: {d}"),
+            (n, d) => n.or(d).unwrap_or_default(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_envelope_is_read() {
+        assert_eq!(
+            error_message(br#"[{"name":"SYSTEM","description":"Unable to find org"}]"#).as_deref(),
+            Some("SYSTEM: Unable to find org")
+        );
+        assert_eq!(
+            error_message(br#"[{"description":"HTTP 401 Unauthorized"},{"name":"X"}]"#).as_deref(),
+            Some("HTTP 401 Unauthorized; X")
+        );
+        assert_eq!(error_message(b"<html>Bad gateway</html>"), None);
+        assert_eq!(error_message(b"[]"), None);
     }
 }

@@ -19,7 +19,7 @@ pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
 /// The keys as read.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Code42Config {
+pub(crate) struct Code42Config {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_secret_file: Option<PathBuf>,
@@ -35,17 +35,17 @@ pub struct Code42Config {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Code42Spec {
-    pub auth: Code42Auth,
+pub(crate) struct Code42Spec {
+    pub(crate) auth: Code42Auth,
     /// Path of the DeviceBackupReport resource.
-    pub report_path: String,
+    pub(crate) report_path: String,
     /// Extra query parameters, in the order given.
-    pub query: Vec<(String, String)>,
-    pub page_size: u32,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) page_size: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Code42Auth {
+pub(crate) enum Code42Auth {
     /// API client: OAuth client credentials.
     ApiClient {
         client_id: String,
@@ -90,7 +90,7 @@ impl<'de> Deserialize<'de> for QueryValue {
 }
 
 impl Code42Config {
-    pub fn validate(
+    pub(crate) fn validate(
         self,
         at: &str,
         warnings: &mut Vec<ConfigWarning>,

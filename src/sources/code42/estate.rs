@@ -33,60 +33,60 @@ const CONNECTION_THRESHOLDS: Thresholds = Thresholds::days(3, 5);
 
 /// A device (computer) with the attributes of `backup_device_info`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Device {
-    pub uid: Arc<str>,
-    pub name: Box<str>,
-    pub user: Box<str>,
+pub(crate) struct Device {
+    pub(crate) uid: Arc<str>,
+    pub(crate) name: Box<str>,
+    pub(crate) user: Box<str>,
     /// Saved as the device's own `org`, `os`, `os_version` and `app_version` fields.
     #[serde(flatten)]
-    pub profile: Arc<Profile>,
-    pub last_connected_ms: Packed<i64>,
+    pub(crate) profile: Arc<Profile>,
+    pub(crate) last_connected_ms: Packed<i64>,
     /// Union of the alert states of the device's archives.
-    pub alerts: AlertStates,
+    pub(crate) alerts: AlertStates,
 }
 
 /// Where a device belongs and what it runs: a few combinations, shared by many devices.
 #[derive(Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Profile {
-    pub org: Arc<str>,
-    pub os: Arc<str>,
-    pub os_version: Arc<str>,
-    pub app_version: Arc<str>,
+pub(crate) struct Profile {
+    pub(crate) org: Arc<str>,
+    pub(crate) os: Arc<str>,
+    pub(crate) os_version: Arc<str>,
+    pub(crate) app_version: Arc<str>,
 }
 
 /// An archive: one device backing up to one destination.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Archive {
+pub(crate) struct Archive {
     /// Index into [`Code42Estate::devices`].
-    pub device: u32,
-    pub destination: Arc<str>,
-    pub creation_ms: Packed<i64>,
-    pub last_completed_ms: Packed<i64>,
+    pub(crate) device: u32,
+    pub(crate) destination: Arc<str>,
+    pub(crate) creation_ms: Packed<i64>,
+    pub(crate) last_completed_ms: Packed<i64>,
     /// The report gave a completion date that could not be read: unknown, not "never".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub completion_unknown: bool,
-    pub last_activity_ms: Packed<i64>,
-    pub complete_ratio: Packed<f64>,
-    pub archive_bytes: Packed<u64>,
-    pub selected_bytes: Packed<u64>,
+    pub(crate) completion_unknown: bool,
+    pub(crate) last_activity_ms: Packed<i64>,
+    pub(crate) complete_ratio: Packed<f64>,
+    pub(crate) archive_bytes: Packed<u64>,
+    pub(crate) selected_bytes: Packed<u64>,
     /// `None` when the report did not say: the archive then counts as live, because a
     /// guess of "cold" would silence its alerts.
-    pub cold_storage: Option<bool>,
+    pub(crate) cold_storage: Option<bool>,
     /// The archive's own alert states.
     #[serde(default)]
-    pub alerts: AlertStates,
+    pub(crate) alerts: AlertStates,
 }
 
 /// Everything one successful refresh learned about a Code42 tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Code42Estate {
-    pub devices: Vec<Device>,
-    pub archives: Vec<Archive>,
+pub(crate) struct Code42Estate {
+    pub(crate) devices: Vec<Device>,
+    pub(crate) archives: Vec<Archive>,
 }
 
 /// Accumulates rows page by page.
 #[derive(Default)]
-pub struct EstateBuilder {
+pub(crate) struct EstateBuilder {
     /// Org, OS, version and destination names repeat across thousands of rows.
     strings: Interner,
     profiles: Interner<Profile>,
@@ -94,24 +94,24 @@ pub struct EstateBuilder {
     /// (device, interned destination): its address identifies the destination.
     archive_keys: foldhash::HashSet<(u32, usize)>,
     estate: Code42Estate,
-    pub skipped: SkipCounts,
+    pub(crate) skipped: SkipCounts,
     /// The device and destination of the current page's first row.
     page_first: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl EstateBuilder {
     /// Starts a page; returns the first row of the previous one.
-    pub fn start_page(&mut self) -> Option<(Arc<str>, Arc<str>)> {
+    pub(crate) fn start_page(&mut self) -> Option<(Arc<str>, Arc<str>)> {
         self.page_first.take()
     }
 
     /// The device and destination of the first row of the page being read.
-    pub fn page_first(&self) -> Option<&(Arc<str>, Arc<str>)> {
+    pub(crate) fn page_first(&self) -> Option<&(Arc<str>, Arc<str>)> {
         self.page_first.as_ref()
     }
 
     /// Adds a row; `false` when it repeats an archive already read (skipped as a duplicate).
-    pub fn add(&mut self, row: ArchiveRow<'_>) -> bool {
+    pub(crate) fn add(&mut self, row: ArchiveRow<'_>) -> bool {
         let device = match self.device_index.get(row.device_uid.as_ref()) {
             Some(&index) => {
                 let device = &mut self.estate.devices[index as usize];
@@ -169,11 +169,11 @@ impl EstateBuilder {
         true
     }
 
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.estate.archives.len()
     }
 
-    pub fn finish(mut self) -> (Code42Estate, SkipCounts) {
+    pub(crate) fn finish(mut self) -> (Code42Estate, SkipCounts) {
         self.estate.devices.shrink_to_fit();
         self.estate.archives.shrink_to_fit();
         (self.estate, self.skipped)

@@ -1,10 +1,12 @@
 //! Code42 / CrashPlan: the `DeviceBackupReport` resource, one row per archive (device ×
 //! destination), read page by page into an estate of devices and archives.
 
+#[cfg(test)]
+mod proptests;
 mod client;
 mod config;
 mod estate;
-pub mod families;
+pub(crate) mod families;
 mod packed;
 mod row;
 
@@ -15,19 +17,22 @@ use reqwest::Url;
 pub(crate) use config::Code42Auth;
 pub(crate) use config::{Code42Config, Code42Spec};
 pub(crate) use estate::Code42Estate;
-pub use estate::EstateBuilder;
+pub(crate) use estate::EstateBuilder;
 use row::ArchiveRow;
 
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};
 use crate::sources::budget::{ReadBudget, unreadable_page};
 use crate::sources::record::{PageError, Row, decode_page};
-use crate::sources::{ClientContext, RefreshError, Refreshed, SkipCounts, SkipReason, Vendor};
+use crate::sources::http::ErrorReading;
+use crate::sources::{
+    ClientContext, HelpParts, RefreshError, Refreshed, SkipCounts, SkipReason, Vendor,
+};
 
 const ENDPOINT: &str = "device_backup_report";
 
 /// A Code42 tenant, and how much one refresh may read.
-pub struct Code42(Arc<client::Client>, crate::config::HttpSpec);
+pub(crate) struct Code42(Arc<client::Client>, crate::config::HttpSpec);
 
 /// Pages requested ahead, in page order; any still running when a refresh ends (its last
 /// page read, or an error) are cancelled.
@@ -49,7 +54,15 @@ impl Vendor for Code42 {
     const DEFAULT_URL: Option<&'static str> = None;
     const FAMILIES: &'static [Family] = families::FAMILIES;
     const LABELS: &'static [&'static str] = families::LABELS;
+    #[cfg(test)]
+    const TEST_KEYS: &'static str = "    client_id: a\n    client_secret_env: PATH\n";
     const PRIMARY_STREAM: &'static str = "report";
+    const HELP: HelpParts = HelpParts {
+        products: "Code42/CrashPlan device backups",
+        alerts_active: "Code42: distinct devices with a warning-level or critical-level alert state.",
+        streams: "report (Code42)",
+        primary_stream: Self::PRIMARY_STREAM,
+    };
     /// Every refresh reads the whole report.
     const READS_PREVIOUS: bool = false;
     type Config = Code42Config;
@@ -74,6 +87,7 @@ impl Vendor for Code42 {
             context.http,
             context.requests,
             context.limiter,
+            ErrorReading::of::<Self>(),
         )?;
         Ok(Code42(
             Arc::new(client::Client::new(spec.clone(), upstream)),
@@ -155,6 +169,22 @@ impl Vendor for Code42 {
         }
     }
 
+    fn advice(error: &RefreshError) -> Option<&'static str> {
+        match error {
+            RefreshError::Status { status: 403, .. } => Some(
+                "the credentials work but may not read this: give the API client a role that can read reports (Code42: Customer Cloud Admin)",
+            ),
+            RefreshError::Status { status: 404, .. } => Some(
+                "nothing at that address: check url (the console's API address for your region) and report_path",
+            ),
+            _ => None,
+        }
+    }
+
+    fn error_message(body: &[u8]) -> Option<String> {
+        client::error_message(body)
+    }
+
     async fn check(&self) -> Result<Vec<String>, RefreshError> {
         let lifetime = self.0.fetch_token().await?.lifetime;
         let who = match &self.0.spec.auth {
@@ -198,7 +228,7 @@ impl Vendor for Code42 {
 
 /// Reads one page (`{"metadata": …, "data": [rows]}`) into `builder`, returning the number
 /// of rows the page held (skipped ones included).
-pub fn parse_page(body: &[u8], builder: &mut EstateBuilder) -> Result<usize, PageError> {
+pub(crate) fn parse_page(body: &[u8], builder: &mut EstateBuilder) -> Result<usize, PageError> {
     let info = decode_page(body, "data", row::SEED, &[], |row| match row {
         Row::Record(record) => {
             // Values dropped from a row count only if the row is kept (not a duplicate).

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A number type with a value that stands for "absent".
-pub trait Absent: Copy {
+pub(crate) trait Absent: Copy {
     const ABSENT: Self;
     fn is_absent(self) -> bool;
 }
@@ -35,14 +35,14 @@ impl Absent for f64 {
 
 /// An `Option<T>` stored as a `T`.
 #[derive(Clone, Copy)]
-pub struct Packed<T>(T);
+pub(crate) struct Packed<T>(T);
 
 impl<T: Absent> Packed<T> {
-    pub fn new(value: Option<T>) -> Self {
+    pub(crate) fn new(value: Option<T>) -> Self {
         Packed(value.unwrap_or(T::ABSENT))
     }
 
-    pub fn get(self) -> Option<T> {
+    pub(crate) fn get(self) -> Option<T> {
         (!self.0.is_absent()).then_some(self.0)
     }
 }

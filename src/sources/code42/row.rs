@@ -48,33 +48,33 @@ pub(crate) const SEED: RowSeed = RowSeed { fields: FIELDS };
 
 /// Code42 alert states, as bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct AlertStates(pub u8);
+pub(crate) struct AlertStates(pub u8);
 
 impl AlertStates {
-    pub const WARNING_BACKUP: u8 = 1;
-    pub const CRITICAL_BACKUP: u8 = 2;
-    pub const WARNING_CONNECTION: u8 = 4;
-    pub const CRITICAL_CONNECTION: u8 = 8;
+    pub(crate) const WARNING_BACKUP: u8 = 1;
+    pub(crate) const CRITICAL_BACKUP: u8 = 2;
+    pub(crate) const WARNING_CONNECTION: u8 = 4;
+    pub(crate) const CRITICAL_CONNECTION: u8 = 8;
     /// The backup states (not the connection ones).
-    pub const BACKUP: u8 = Self::WARNING_BACKUP | Self::CRITICAL_BACKUP;
+    pub(crate) const BACKUP: u8 = Self::WARNING_BACKUP | Self::CRITICAL_BACKUP;
 
     /// The states exported in `backup_device_alerts{alert}`, with their bits.
-    pub const NAMED: [(&'static str, u8); 4] = [
+    pub(crate) const NAMED: [(&'static str, u8); 4] = [
         ("WarningBackupAlert", Self::WARNING_BACKUP),
         ("CriticalBackupAlert", Self::CRITICAL_BACKUP),
         ("WarningConnectionAlert", Self::WARNING_CONNECTION),
         ("CriticalConnectionAlert", Self::CRITICAL_CONNECTION),
     ];
 
-    pub fn has(self, bit: u8) -> bool {
+    pub(crate) fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
     }
 
-    pub fn is_warning(self) -> bool {
+    pub(crate) fn is_warning(self) -> bool {
         self.has(Self::WARNING_BACKUP | Self::WARNING_CONNECTION)
     }
 
-    pub fn is_critical(self) -> bool {
+    pub(crate) fn is_critical(self) -> bool {
         self.has(Self::CRITICAL_BACKUP | Self::CRITICAL_CONNECTION)
     }
 
@@ -95,28 +95,28 @@ impl AlertStates {
 
 /// A validated row. Strings borrow from the page when they can.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ArchiveRow<'a> {
-    pub device_uid: Cow<'a, str>,
-    pub device_name: Cow<'a, str>,
-    pub org_name: Cow<'a, str>,
-    pub username: Cow<'a, str>,
-    pub os: Cow<'a, str>,
-    pub os_version: Cow<'a, str>,
-    pub app_version: Cow<'a, str>,
-    pub destination: Cow<'a, str>,
-    pub alerts: AlertStates,
-    pub creation_ms: Option<i64>,
-    pub last_connected_ms: Option<i64>,
-    pub last_completed_ms: Option<i64>,
+pub(crate) struct ArchiveRow<'a> {
+    pub(crate) device_uid: Cow<'a, str>,
+    pub(crate) device_name: Cow<'a, str>,
+    pub(crate) org_name: Cow<'a, str>,
+    pub(crate) username: Cow<'a, str>,
+    pub(crate) os: Cow<'a, str>,
+    pub(crate) os_version: Cow<'a, str>,
+    pub(crate) app_version: Cow<'a, str>,
+    pub(crate) destination: Cow<'a, str>,
+    pub(crate) alerts: AlertStates,
+    pub(crate) creation_ms: Option<i64>,
+    pub(crate) last_connected_ms: Option<i64>,
+    pub(crate) last_completed_ms: Option<i64>,
     /// `lastCompletedBackupDate` was there but could not be read: when the last backup
     /// completed is unknown, which is not "never".
-    pub completion_unknown: bool,
-    pub last_activity_ms: Option<i64>,
-    pub complete_ratio: Option<f64>,
-    pub archive_bytes: Option<u64>,
-    pub selected_bytes: Option<u64>,
+    pub(crate) completion_unknown: bool,
+    pub(crate) last_activity_ms: Option<i64>,
+    pub(crate) complete_ratio: Option<f64>,
+    pub(crate) archive_bytes: Option<u64>,
+    pub(crate) selected_bytes: Option<u64>,
     /// `None` when the row does not say (null, absent or unreadable).
-    pub cold_storage: Option<bool>,
+    pub(crate) cold_storage: Option<bool>,
 }
 
 fn text<'a>(record: &Record<'a>, name: &str) -> Result<Cow<'a, str>, SkipReason> {
@@ -128,7 +128,7 @@ impl<'a> ArchiveRow<'a> {
     /// destination is skipped. Any other value that cannot be read (a date in an unknown
     /// format, a number that is not one) is left out of the row and counted in `skipped`
     /// by field, and the rest of the row is kept.
-    pub fn parse(
+    pub(crate) fn parse(
         record: &Record<'a>,
         skipped: &mut SkipCounts,
     ) -> Result<ArchiveRow<'a>, SkipReason> {

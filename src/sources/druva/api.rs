@@ -10,7 +10,7 @@ use tracing::warn;
 use super::reports::{Parsed, Report};
 use crate::secret::{Secret, SecretRef};
 use crate::sources::budget::{ReadBudget, unreadable_page};
-use crate::sources::http::{Response, Upstream, is_retryable, status_error};
+use crate::sources::http::{Response, Upstream, status_error};
 use crate::sources::record::{PageError, Row, Scalar, decode_page};
 use crate::sources::token::{Sent, Token, TokenCache, client_credentials};
 use crate::sources::{RefreshError, SkipCounts, SkipReason};
@@ -25,19 +25,19 @@ const RETRYABLE_ATTEMPTS: u32 = 3;
 pub(crate) struct ReportRead {
     /// The rows of each page: kept as they came, since one list of every row would be
     /// copied whole each time it grew (a read can hold hundreds of thousands).
-    pub pages_of_rows: Vec<Vec<Parsed>>,
-    pub skipped: SkipCounts,
+    pub(crate) pages_of_rows: Vec<Vec<Parsed>>,
+    pub(crate) skipped: SkipCounts,
     /// The earliest `lastSyncTimestamp` of the read's pages: where the next incremental
     /// read starts.
-    pub last_sync_ms: Option<i64>,
-    pub pages: u32,
+    pub(crate) last_sync_ms: Option<i64>,
+    pub(crate) pages: u32,
     /// The read stopped at its page limit while the API had more pages.
-    pub more: bool,
+    pub(crate) more: bool,
 }
 
 /// A final answer and the token it was sent with, to keep it out of error messages.
 pub(crate) struct Answer {
-    pub response: Response,
+    pub(crate) response: Response,
     token: Secret,
 }
 
@@ -49,7 +49,7 @@ impl Answer {
 }
 
 pub(crate) struct DruvaApi {
-    pub upstream: Upstream,
+    pub(crate) upstream: Upstream,
     client_id: String,
     secret: SecretRef,
     token: TokenCache,
@@ -68,7 +68,7 @@ pub(crate) fn format_filter_time(ms: i64) -> String {
 }
 
 impl DruvaApi {
-    pub(crate) fn new(
+    pub(super) fn new(
         upstream: Upstream,
         client_id: String,
         secret: SecretRef,
@@ -125,7 +125,7 @@ impl DruvaApi {
                     },
                 )
                 .await?;
-            if !response.is_success() && is_retryable(&response) && attempt + 1 < RETRYABLE_ATTEMPTS
+            if !response.is_success() && response.is_retryable() && attempt + 1 < RETRYABLE_ATTEMPTS
             {
                 let delay =
                     Duration::from_millis(500 << attempt).mul_f64(0.5 + fastrand::f64() / 2.0);
@@ -287,4 +287,53 @@ pub(crate) fn scalar_text(value: &Scalar) -> String {
         .flatten()
         .map(|t| t.into_owned())
         .unwrap_or_default()
+}
+
+/// Druva's error envelope: `{"code": "...", "message": "...", "retryable": false, "data": {}}`.
+#[derive(serde::Deserialize)]
+struct ErrorEnvelope {
+    code: Option<serde_json::Value>,
+    message: Option<String>,
+    #[serde(default)]
+    retryable: bool,
+}
+
+/// An error response's words: the envelope's code and message.
+pub(super) fn error_message(body: &[u8]) -> Option<String> {
+    let envelope: ErrorEnvelope = serde_json::from_slice(body).ok()?;
+    let message = envelope.message?;
+    Some(match envelope.code {
+        Some(code) => format!(
+            "{} {message}",
+            code.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| code.to_string())
+        ),
+        None => message,
+    })
+}
+
+/// Whether an error response asks to be retried (the envelope's `retryable`).
+pub(super) fn error_retryable(body: &[u8]) -> bool {
+    serde_json::from_slice::<ErrorEnvelope>(body).is_ok_and(|e| e.retryable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_envelope_is_read() {
+        let body = br#"{"code":"InsyncEndpoints-1006","message":"Internal server error","retryable":true,"data":{}}"#;
+        assert_eq!(
+            error_message(body).as_deref(),
+            Some("InsyncEndpoints-1006 Internal server error")
+        );
+        assert!(error_retryable(body));
+        let numeric = br#"{"code":4001,"message":"Invalid pageToken","retryable":false}"#;
+        assert_eq!(error_message(numeric).as_deref(), Some("4001 Invalid pageToken"));
+        assert!(!error_retryable(numeric));
+        assert_eq!(error_message(b"<html>503</html>"), None);
+        assert!(!error_retryable(b"[]"));
+    }
 }

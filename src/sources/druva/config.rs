@@ -24,7 +24,7 @@ pub(crate) const DEFAULT_FULL_READ_INTERVAL: Duration = Duration::from_secs(6 * 
 /// The keys as read.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DruvaConfig {
+pub(crate) struct DruvaConfig {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_secret_file: Option<PathBuf>,
@@ -57,21 +57,21 @@ struct LegacyEventsConfig {
 
 /// A Druva inSync tenant (Microsoft 365 reports and events).
 #[derive(Debug, Clone, PartialEq)]
-pub struct DruvaSpec {
-    pub client_id: String,
-    pub secret: SecretRef,
+pub(crate) struct DruvaSpec {
+    pub(crate) client_id: String,
+    pub(crate) secret: SecretRef,
     /// Report IDs to read, in reading order.
-    pub reports: Vec<&'static str>,
-    pub page_size: u32,
+    pub(crate) reports: Vec<&'static str>,
+    pub(crate) page_size: u32,
     /// How often the current-state reports are read completely instead of incrementally,
     /// so deleted resources disappear.
-    pub full_read_interval: Duration,
-    pub events: DruvaEvents,
+    pub(crate) full_read_interval: Duration,
+    pub(crate) events: DruvaEvents,
 }
 
 impl DruvaSpec {
     /// `v2`, `legacy` or `none`.
-    pub fn events_kind(&self) -> &'static str {
+    pub(crate) fn events_kind(&self) -> &'static str {
         match self.events {
             DruvaEvents::None => "none",
             DruvaEvents::V2 => "v2",
@@ -82,7 +82,7 @@ impl DruvaSpec {
 
 /// Which inSync Events API feeds `backup_events_total`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DruvaEvents {
+pub(crate) enum DruvaEvents {
     None,
     /// `GET /insync/eventmanagement/v2/events` with the OAuth token.
     V2,
@@ -95,7 +95,7 @@ pub enum DruvaEvents {
 }
 
 impl DruvaConfig {
-    pub fn validate(
+    pub(crate) fn validate(
         self,
         at: &str,
         warnings: &mut Vec<ConfigWarning>,

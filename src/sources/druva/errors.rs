@@ -44,11 +44,11 @@ pub(crate) const MEANINGS: &[(&str, &str)] = &[
 
 /// A failure reason: its code and, in words, what it means.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FailureReason {
+pub(crate) struct FailureReason {
     /// A hex code in lower case, an E-code in upper case, or `other` for free text.
-    pub code: String,
+    pub(crate) code: String,
     /// Seed 003's words for a hex code; the code itself otherwise.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl FailureReason {

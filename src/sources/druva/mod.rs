@@ -5,28 +5,29 @@
 //! `lastSyncTimestamp`, minus an overlap), merged by each row's key. Totals reports are read
 //! whole every time and never filtered by date. Activity reports count each job once.
 
+#[cfg(test)]
+mod proptests;
 mod api;
 mod config;
 mod errors;
 mod events;
 pub(crate) mod families;
-pub mod reports;
+pub(crate) mod reports;
 pub(crate) mod state;
 
 use reqwest::Url;
 
 pub(crate) use config::DruvaEvents;
 pub(crate) use config::{DruvaConfig, DruvaSpec};
-pub use reports::DEFAULT_REPORTS;
 pub(crate) use state::DruvaState;
 
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};
 use crate::runtime::clock::Clock;
 use crate::sources::budget::ReadBudget;
-use crate::sources::http::Upstream;
+use crate::sources::http::{ErrorReading, Upstream};
 use crate::sources::{
-    ClientContext, Previous, RefreshError, Refreshed, SkipCounts, Stream, Vendor,
+    ClientContext, HelpParts, Previous, RefreshError, Refreshed, SkipCounts, Stream, Vendor,
 };
 use api::{DruvaApi, FAR_PAST_MS};
 use reports::Kind;
@@ -59,7 +60,7 @@ struct Read {
 }
 
 /// A Druva tenant.
-pub struct Druva {
+pub(crate) struct Druva {
     spec: DruvaSpec,
     /// How much one refresh may read.
     limits: crate::config::HttpSpec,
@@ -209,7 +210,15 @@ impl Vendor for Druva {
     const DEFAULT_URL: Option<&'static str> = Some(config::DEFAULT_URL);
     const FAMILIES: &'static [Family] = families::FAMILIES;
     const LABELS: &'static [&'static str] = families::LABELS;
+    #[cfg(test)]
+    const TEST_KEYS: &'static str = "    client_id: a\n    client_secret_env: PATH\n";
     const PRIMARY_STREAM: &'static str = "reports";
+    const HELP: HelpParts = HelpParts {
+        products: "Druva inSync Microsoft 365 backups",
+        alerts_active: "Druva: m365Alerts rows that are active and not deleted.",
+        streams: "reports and events (Druva)",
+        primary_stream: Self::PRIMARY_STREAM,
+    };
     /// Incremental reads merge into the previous resources; job and event counters continue.
     const READS_PREVIOUS: bool = true;
     type Config = DruvaConfig;
@@ -240,6 +249,7 @@ impl Vendor for Druva {
                     context.http,
                     context.requests.clone(),
                     context.limiter.clone(),
+                    ErrorReading::of::<Self>(),
                 )?,
                 admin_email: admin_email.clone(),
                 token: token.clone(),
@@ -251,6 +261,7 @@ impl Vendor for Druva {
             context.http,
             context.requests,
             context.limiter,
+            ErrorReading::of::<Self>(),
         )?;
         Ok(Druva {
             api: DruvaApi::new(
@@ -336,6 +347,23 @@ impl Vendor for Druva {
             skipped,
             streams,
         })
+    }
+
+    fn advice(error: &RefreshError) -> Option<&'static str> {
+        match error {
+            RefreshError::Status { status: 403, .. } => Some(
+                "the credentials work but may not read this: give the API client a role that can read reports (Druva: read access to reporting)",
+            ),
+            _ => None,
+        }
+    }
+
+    fn error_message(body: &[u8]) -> Option<String> {
+        api::error_message(body)
+    }
+
+    fn error_retryable(body: &[u8]) -> bool {
+        api::error_retryable(body)
     }
 
     async fn check(&self) -> Result<Vec<String>, RefreshError> {

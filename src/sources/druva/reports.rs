@@ -10,7 +10,7 @@ use crate::sources::{SkipCounts, SkipReason};
 
 /// How a report is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Rows describe the current state of resources or alerts and carry `lastUpdatedTime`:
     /// read completely (the API otherwise returns only the last 24 hours), then
     /// incrementally, merged by key.
@@ -23,13 +23,13 @@ pub enum Kind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Operation {
+pub(crate) enum Operation {
     Backup,
     Restore,
 }
 
 impl Operation {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Operation::Backup => "backup",
             Operation::Restore => "restore",
@@ -39,18 +39,18 @@ impl Operation {
 
 /// One report of the catalogue.
 #[derive(Debug)]
-pub struct Report {
-    pub id: &'static str,
-    pub kind: Kind,
+pub(crate) struct Report {
+    pub(crate) id: &'static str,
+    pub(crate) kind: Kind,
     /// The workload label of the report's rows, when the report is about one workload.
-    pub workload: Option<&'static str>,
-    pub operation: Option<Operation>,
+    pub(crate) workload: Option<&'static str>,
+    pub(crate) operation: Option<Operation>,
     fields: &'static [&'static str],
 }
 
 impl Report {
     /// Its rows are per user (or per user workload): at scale, the longest reports.
-    pub fn per_user(&self) -> bool {
+    pub(crate) fn per_user(&self) -> bool {
         matches!(
             self.id,
             "m365UserWorkload"
@@ -60,7 +60,7 @@ impl Report {
         )
     }
 
-    pub fn seed(&self) -> RowSeed {
+    pub(crate) fn seed(&self) -> RowSeed {
         RowSeed {
             fields: self.fields,
         }
@@ -128,7 +128,7 @@ const fn report(
 }
 
 /// Every supported report, in reading order.
-pub static REPORTS: &[Report] = &[
+pub(crate) static REPORTS: &[Report] = &[
     report(
         "m365StorageConsumption",
         Kind::Totals,
@@ -330,7 +330,7 @@ pub static REPORTS: &[Report] = &[
 ];
 
 /// The IDs of every supported report: the default of `reports`.
-pub static DEFAULT_REPORTS: &[&str] = &[
+pub(crate) static DEFAULT_REPORTS: &[&str] = &[
     "m365StorageConsumption",
     "m365LicenseUsage",
     "m365UserCountAndStatus",
@@ -353,83 +353,83 @@ pub static DEFAULT_REPORTS: &[&str] = &[
     "m365TeamsRestoreActivity",
 ];
 
-pub fn find(id: &str) -> Option<&'static Report> {
+pub(crate) fn find(id: &str) -> Option<&'static Report> {
     REPORTS.iter().find(|r| r.id == id)
 }
 
 /// A protected Microsoft 365 resource: a user's mailbox or OneDrive, a site, a team, a group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Resource {
-    pub workload: String,
-    pub id: String,
-    pub name: String,
-    pub added_ms: Option<i64>,
-    pub last_success_ms: Option<i64>,
-    pub last_attempt_ms: Option<i64>,
+pub(crate) struct Resource {
+    pub(crate) workload: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) added_ms: Option<i64>,
+    pub(crate) last_success_ms: Option<i64>,
+    pub(crate) last_attempt_ms: Option<i64>,
     /// `backupFrequency` in seconds; absent for "never" and for reports without it.
-    pub interval_seconds: Option<u64>,
-    pub bytes: Option<u64>,
+    pub(crate) interval_seconds: Option<u64>,
+    pub(crate) bytes: Option<u64>,
     /// The last attempt failed or was cancelled.
-    pub last_failed: bool,
+    pub(crate) last_failed: bool,
     /// `appStatus`: whether backup is enabled for it; absent when the row does not say.
     #[serde(default)]
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
     /// `teamState` "Archived" (Teams).
     #[serde(default)]
-    pub archived: bool,
+    pub(crate) archived: bool,
     /// `backupFrequency` 0: never scheduled.
     #[serde(default)]
-    pub unscheduled: bool,
+    pub(crate) unscheduled: bool,
     /// Why the last backup failed, while it does.
     #[serde(default)]
-    pub failure: Vec<FailureReason>,
+    pub(crate) failure: Vec<FailureReason>,
 }
 
 /// A row of m365UserLastBackupStatus: a user workload's last backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LastBackup {
-    pub workload: String,
-    pub id: String,
-    pub name: String,
-    pub failed: bool,
-    pub items_backed_up: Option<u64>,
-    pub items_missed: Option<u64>,
-    pub bytes: Option<u64>,
-    pub start_ms: Option<i64>,
-    pub end_ms: Option<i64>,
-    pub failure: Vec<FailureReason>,
+pub(crate) struct LastBackup {
+    pub(crate) workload: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) failed: bool,
+    pub(crate) items_backed_up: Option<u64>,
+    pub(crate) items_missed: Option<u64>,
+    pub(crate) bytes: Option<u64>,
+    pub(crate) start_ms: Option<i64>,
+    pub(crate) end_ms: Option<i64>,
+    pub(crate) failure: Vec<FailureReason>,
 }
 
 /// A row of m365UserProvisioning, as counted: status, licence state and how it is managed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ProvisionedUser {
-    pub status: String,
-    pub license_state: String,
-    pub managed_by: String,
+pub(crate) struct ProvisionedUser {
+    pub(crate) status: String,
+    pub(crate) license_state: String,
+    pub(crate) managed_by: String,
 }
 
 /// A row of m365PreservedUsersDatasources.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreservedUser {
-    pub email: String,
-    pub name: String,
-    pub bytes: Option<u64>,
+pub(crate) struct PreservedUser {
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) bytes: Option<u64>,
     /// When Druva deletes the user's data; absent ("-") when never.
-    pub auto_delete_ms: Option<i64>,
+    pub(crate) auto_delete_ms: Option<i64>,
 }
 
 /// Licences allocated per kind, as m365UserProvisioning rows repeat them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Allocation {
-    pub active: Option<u64>,
-    pub preserved: Option<u64>,
-    pub smb: Option<u64>,
+pub(crate) struct Allocation {
+    pub(crate) active: Option<u64>,
+    pub(crate) preserved: Option<u64>,
+    pub(crate) smb: Option<u64>,
 }
 
 /// Whether a resource is meant to be backed up, and if not, why: the vendor's own state,
 /// set by an administrator. Only protected resources can be stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Protection {
+pub(crate) enum Protection {
     Protected,
     /// `appStatus` "Disabled".
     Disabled,
@@ -440,14 +440,14 @@ pub enum Protection {
 }
 
 impl Protection {
-    pub const ALL: [Protection; 4] = [
+    pub(crate) const ALL: [Protection; 4] = [
         Protection::Protected,
         Protection::Disabled,
         Protection::Archived,
         Protection::Unscheduled,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Protection::Protected => "protected",
             Protection::Disabled => "disabled",
@@ -459,7 +459,7 @@ impl Protection {
 
 impl Resource {
     /// The first reason it is not backed up by choice, if any.
-    pub fn protection(&self) -> Protection {
+    pub(crate) fn protection(&self) -> Protection {
         if self.enabled == Some(false) {
             Protection::Disabled
         } else if self.archived {
@@ -473,34 +473,34 @@ impl Resource {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Alert {
+pub(crate) struct Alert {
     /// Lower-case: warning, critical, high.
-    pub severity: String,
-    pub active: bool,
+    pub(crate) severity: String,
+    pub(crate) active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WorkloadStorage {
-    pub workload: String,
-    pub enabled: u64,
-    pub enabled_bytes: u64,
-    pub disabled: u64,
-    pub disabled_bytes: u64,
+pub(crate) struct WorkloadStorage {
+    pub(crate) workload: String,
+    pub(crate) enabled: u64,
+    pub(crate) enabled_bytes: u64,
+    pub(crate) disabled: u64,
+    pub(crate) disabled_bytes: u64,
 }
 
 /// A row of m365LicenseUsage or m365UserCountAndStatus: counts for a week or a month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeriodCounts {
-    pub monthly: bool,
-    pub start_ms: i64,
+pub(crate) struct PeriodCounts {
+    pub(crate) monthly: bool,
+    pub(crate) start_ms: i64,
     /// Named counts (`active_allocated`, `active_used`, ... or `active`, `preserved`).
-    pub counts: Vec<(String, u64)>,
+    pub(crate) counts: Vec<(String, u64)>,
 }
 
 /// The bounded `status` label of `backup_jobs_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum JobStatus {
+pub(crate) enum JobStatus {
     Success,
     WithErrors,
     Failed,
@@ -510,7 +510,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             JobStatus::Success => "success",
             JobStatus::WithErrors => "with_errors",
@@ -521,7 +521,7 @@ impl JobStatus {
     }
 
     /// Classifies a Druva status text; `None` while the job is still running.
-    pub fn classify(text: &str, ended: bool) -> Option<JobStatus> {
+    pub(crate) fn classify(text: &str, ended: bool) -> Option<JobStatus> {
         let text = text.to_ascii_lowercase();
         if [
             "progress",
@@ -555,21 +555,21 @@ impl JobStatus {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub id: u64,
-    pub workload: String,
-    pub operation: Operation,
+pub(crate) struct Job {
+    pub(crate) id: u64,
+    pub(crate) workload: String,
+    pub(crate) operation: Operation,
     /// `None` while the job runs.
-    pub status: Option<JobStatus>,
-    pub bytes: u64,
+    pub(crate) status: Option<JobStatus>,
+    pub(crate) bytes: u64,
     /// Files (or items) the job missed.
-    pub files_missed: u64,
-    pub updated_ms: i64,
+    pub(crate) files_missed: u64,
+    pub(crate) updated_ms: i64,
 }
 
 /// A decoded row.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Parsed {
+pub(crate) enum Parsed {
     Resource {
         key: String,
         resource: Resource,
@@ -692,7 +692,7 @@ impl Report {
     /// Decodes one row of this report. A row without its identity (a resource's id, an
     /// alert's or job's ID, a workload's name) is skipped with a reason; any other value
     /// that cannot be read is left out of the row and counted in `skipped` by field.
-    pub fn parse(&self, record: &Record, skipped: &mut SkipCounts) -> Result<Parsed, SkipReason> {
+    pub(crate) fn parse(&self, record: &Record, skipped: &mut SkipCounts) -> Result<Parsed, SkipReason> {
         let mut v = Values { record, skipped };
         match self.id {
             "m365StorageConsumption" => Ok(Parsed::Storage(WorkloadStorage {

@@ -52,36 +52,36 @@ pub(crate) const MAX_EVENT_LABEL_PAIRS: usize = 500;
 
 /// Where an incremental report continues from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// `lastSyncTimestamp` of the last successful read, Unix ms.
-    pub last_sync_ms: i64,
+    pub(crate) last_sync_ms: i64,
     /// When the report was last read completely (current-state reports only).
-    pub last_full_ms: Option<i64>,
+    pub(crate) last_full_ms: Option<i64>,
     /// How many pages its last read took.
     #[serde(default)]
-    pub pages: u32,
+    pub(crate) pages: u32,
 }
 
 /// Counters from the inSync Events API and where the stream continues.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EventLog {
+pub(crate) struct EventLog {
     /// The v2 tracker or the legacy progress cookie.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Events by type, state and severity.
     #[serde(with = "event_entries")]
-    pub counts: BTreeMap<EventKey, u64>,
+    pub(crate) counts: BTreeMap<EventKey, u64>,
     /// Newest event counted, and fingerprints of the events counted at that instant: when
     /// the cursor is lost and the stream is read again from the oldest retained event,
     /// everything up to here is skipped.
-    pub newest_ms: Option<i64>,
-    pub newest_fingerprints: BTreeSet<u64>,
+    pub(crate) newest_ms: Option<i64>,
+    pub(crate) newest_fingerprints: BTreeSet<u64>,
 }
 
 impl EventLog {
     /// Counts an event. While `replaying` (the cursor was lost and the stream is read again
     /// from its oldest retained event), events up to the newest one counted before are
     /// recognised and skipped.
-    pub fn count(
+    pub(crate) fn count(
         &mut self,
         timestamp_ms: i64,
         fingerprint: u64,
@@ -123,25 +123,26 @@ impl EventLog {
         *self.counts.entry(key).or_default() += 1;
     }
 
-    pub fn total(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> u64 {
         self.counts.values().sum()
     }
 }
 
 /// What an event is, as read from its row.
-pub struct EventKind<'a> {
-    pub event_type: &'a str,
-    pub event_state: &'a str,
+pub(crate) struct EventKind<'a> {
+    pub(crate) event_type: &'a str,
+    pub(crate) event_state: &'a str,
     /// `Severity` (v1) or `severity` (v2): a syslog number, or a word; empty when absent.
-    pub severity: &'a str,
+    pub(crate) severity: &'a str,
 }
 
 /// The labels an event is counted under.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct EventKey {
-    pub event_type: String,
-    pub event_state: String,
-    pub severity: String,
+pub(crate) struct EventKey {
+    pub(crate) event_type: String,
+    pub(crate) event_state: String,
+    pub(crate) severity: String,
 }
 
 /// An event's severity as a bounded label value: syslog's numbers (0–7, what inSync
@@ -265,39 +266,39 @@ mod entries {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DruvaState {
+pub(crate) struct DruvaState {
     /// Rows of each current-state resource report, by key.
-    pub resources: BTreeMap<String, BTreeMap<String, Resource>>,
+    pub(crate) resources: BTreeMap<String, BTreeMap<String, Resource>>,
     /// m365Alerts rows by alertId; `None` until the report was read.
-    pub alerts: Option<BTreeMap<u64, Alert>>,
-    pub storage: Option<Vec<WorkloadStorage>>,
-    pub license: Option<PeriodCounts>,
-    pub users: Option<PeriodCounts>,
-    pub cursors: BTreeMap<String, Cursor>,
+    pub(crate) alerts: Option<BTreeMap<u64, Alert>>,
+    pub(crate) storage: Option<Vec<WorkloadStorage>>,
+    pub(crate) license: Option<PeriodCounts>,
+    pub(crate) users: Option<PeriodCounts>,
+    pub(crate) cursors: BTreeMap<String, Cursor>,
     #[serde(with = "entries")]
-    pub jobs: BTreeMap<(String, Operation, JobStatus), u64>,
+    pub(crate) jobs: BTreeMap<(String, Operation, JobStatus), u64>,
     #[serde(with = "entries")]
-    pub job_bytes: BTreeMap<(String, Operation), u64>,
+    pub(crate) job_bytes: BTreeMap<(String, Operation), u64>,
     /// Jobs already counted: report → jobId → lastUpdatedTime.
-    pub counted_jobs: BTreeMap<String, BTreeMap<u64, i64>>,
+    pub(crate) counted_jobs: BTreeMap<String, BTreeMap<u64, i64>>,
     /// Workloads seen per activity report, so their counters exist (at 0) from the start.
-    pub job_workloads: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) job_workloads: BTreeMap<String, BTreeSet<String>>,
     /// `None` when events are not read.
-    pub events: Option<EventLog>,
+    pub(crate) events: Option<EventLog>,
     #[serde(default, with = "entries")]
-    pub job_files_missed: BTreeMap<(String, Operation), u64>,
+    pub(crate) job_files_missed: BTreeMap<(String, Operation), u64>,
     /// m365UserLastBackupStatus rows, by the key of their resource.
     #[serde(default)]
-    pub last_backups: BTreeMap<String, LastBackup>,
+    pub(crate) last_backups: BTreeMap<String, LastBackup>,
     /// m365UserProvisioning rows by e-mail, and the licences they say are allocated;
     /// `None` until the report was read.
     #[serde(default)]
-    pub provisioned: Option<BTreeMap<String, ProvisionedUser>>,
+    pub(crate) provisioned: Option<BTreeMap<String, ProvisionedUser>>,
     #[serde(default)]
-    pub allocation: Allocation,
+    pub(crate) allocation: Allocation,
     /// m365PreservedUsersDatasources rows by e-mail; `None` until the report was read.
     #[serde(default)]
-    pub preserved: Option<BTreeMap<String, PreservedUser>>,
+    pub(crate) preserved: Option<BTreeMap<String, PreservedUser>>,
 }
 
 /// Merges a current-state report's rows into `map`, in the order they came: a row replaces
@@ -338,7 +339,7 @@ fn newest(rows: Vec<PeriodCounts>) -> Option<PeriodCounts> {
 impl DruvaState {
     /// Applies one report's rows. `full` means the rows are the complete current state
     /// (deletions are whatever is missing); otherwise they are changes since the cursor.
-    pub fn apply(&mut self, report: &Report, rows: impl IntoIterator<Item = Parsed>, full: bool) {
+    pub(crate) fn apply(&mut self, report: &Report, rows: impl IntoIterator<Item = Parsed>, full: bool) {
         match report.kind {
             Kind::Totals => self.apply_totals(rows),
             Kind::CurrentState if report.id == "m365Alerts" => {

@@ -40,38 +40,38 @@ impl SourceState {
 /// A row of the sources table.
 #[derive(Debug, Clone)]
 pub(crate) struct SourceRow {
-    pub name: String,
-    pub vendor: &'static str,
-    pub state: SourceState,
-    pub last_success_ms: Option<i64>,
+    pub(crate) name: String,
+    pub(crate) vendor: &'static str,
+    pub(crate) state: SourceState,
+    pub(crate) last_success_ms: Option<i64>,
     /// `None` while a refresh is due or under way.
-    pub next_refresh_ms: Option<i64>,
-    pub series: usize,
-    pub last_error: Option<String>,
+    pub(crate) next_refresh_ms: Option<i64>,
+    pub(crate) series: usize,
+    pub(crate) last_error: Option<String>,
 }
 
 /// A row of the health table: one source's items by health.
 #[derive(Debug, Clone)]
 pub(crate) struct HealthRow {
-    pub source: String,
+    pub(crate) source: String,
     /// "device" or "resource".
-    pub kind: &'static str,
-    pub items: usize,
-    pub counts: HealthCounts,
+    pub(crate) kind: &'static str,
+    pub(crate) items: usize,
+    pub(crate) counts: HealthCounts,
 }
 
 /// The status page's content.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Summary {
-    pub now_ms: i64,
-    pub sources: Vec<SourceRow>,
-    pub health: Vec<HealthRow>,
+    pub(crate) now_ms: i64,
+    pub(crate) sources: Vec<SourceRow>,
+    pub(crate) health: Vec<HealthRow>,
     /// Items by health across sources, per kind, for kinds that have items.
-    pub totals: Vec<(&'static str, HealthCounts)>,
+    pub(crate) totals: Vec<(&'static str, HealthCounts)>,
     /// How each kind's health is decided (one sentence per vendor).
-    pub rules: Vec<String>,
+    pub(crate) rules: Vec<String>,
     /// The stalest items across sources, stalest first, with their source's name.
-    pub stalest: Vec<(String, StaleItem)>,
+    pub(crate) stalest: Vec<(String, StaleItem)>,
 }
 
 pub(crate) fn summarize(sources: &[Arc<SourceHandle>], now_ms: i64) -> Summary {
@@ -145,12 +145,9 @@ mod tests {
 
     const DAY: i64 = 86_400_000;
 
-    fn source(name: &str, vendor: &str) -> Arc<SourceHandle> {
-        let yaml = format!(
-            "sources:\n  - name: {name}\n    vendor: {vendor}\n    url: http://127.0.0.1:1\n    client_id: a\n    client_secret_env: PATH\n"
-        );
-        let (config, _) = crate::engine::parse_config("t.yml", &yaml).unwrap();
-        Arc::new(SourceHandle::new(config.sources[0].clone(), 0))
+    fn source(name: &str) -> Arc<SourceHandle> {
+        let spec = crate::engine::test_source(name, "http://127.0.0.1:1", "");
+        Arc::new(SourceHandle::new(spec, 0))
     }
 
     /// Publishes items whose backups completed `ages` days before `now`.
@@ -169,19 +166,18 @@ mod tests {
         source.publish(Snapshot {
             exposition: ExpositionBuilder::new(&source.spec.name, &[]).finish(),
             health: builder.finish(),
-            refreshed_at_ms: now,
         });
     }
 
     #[test]
     fn counts_totals_rules_and_the_stalest_across_sources() {
         let now = 100 * DAY;
-        let druva = source("m365", "druva");
-        let code42 = source("laptops", "code42");
-        let waiting = source("new", "code42");
-        publish(&druva, "resource", &[1, 4], now);
-        publish(&code42, "device", &[0, 6, 2], now);
-        let summary = summarize(&[druva, code42, waiting], now);
+        let resources = source("m365");
+        let devices = source("laptops");
+        let waiting = source("new");
+        publish(&resources, "resource", &[1, 4], now);
+        publish(&devices, "device", &[0, 6, 2], now);
+        let summary = summarize(&[resources, devices, waiting], now);
         let states: Vec<_> = summary.sources.iter().map(|s| s.state).collect();
         assert_eq!(
             states,

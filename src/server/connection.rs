@@ -20,15 +20,15 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnectionLimits {
     /// Open connections at most.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Open connections from one client at most (0: no limit of its own).
-    pub max_per_client: usize,
+    pub(crate) max_per_client: usize,
     /// A new connection must send its first request within this (the TLS handshake
     /// included), and an HTTP/1 request its headers.
-    pub read_header_timeout: Duration,
+    pub(crate) read_header_timeout: Duration,
     /// A connection that has sent a request and then moves no byte in either direction for
     /// this long is closed (kept-alive HTTP/1 and HTTP/2 alike).
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
 }
 
 /// Enough for every Prometheus server, browser and tool behind one address (a scrape

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use fastrand::Rng;
 
+mod vendor;
+
 use super::wire::{DateStyle, Obj, csv_field, date_precision, format_date};
 use super::{Reply, Request, Tokens};
 

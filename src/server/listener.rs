@@ -18,6 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -250,10 +251,21 @@ async fn accept_tls(
             .1
             .peer_certificates()
             .and_then(|c| c.first())
-            .is_some_and(|cert| super::webconfig::client_san_allowed(cert, allowed_sans));
+            .is_some_and(|cert| client_san_allowed(cert, allowed_sans));
         if !allowed {
             return Err("client certificate not valid for any of client_allowed_sans".into());
         }
     }
     Ok(stream)
+}
+
+/// Whether a client certificate is valid for one of `allowed` (DNS names or IP addresses).
+fn client_san_allowed(certificate: &CertificateDer<'_>, allowed: &[String]) -> bool {
+    let Ok(cert) = webpki::EndEntityCert::try_from(certificate) else {
+        return false;
+    };
+    allowed.iter().any(|name| {
+        ServerName::try_from(name.as_str())
+            .is_ok_and(|name| cert.verify_is_valid_for_subject_name(&name).is_ok())
+    })
 }
