@@ -184,23 +184,30 @@ fn ident_before(chars: &[char], i: usize) -> bool {
 
 /// `'x'`, `'\n'`, `'\u{1F600}'` — not a lifetime (`'a`, `'static`).
 fn is_char_literal(chars: &[char], i: usize) -> bool {
-    match (chars.get(i + 1), chars.get(i + 2)) {
-        (Some('\\'), _) => true,
-        (Some(_), Some('\'')) => true,
-        _ => false,
-    }
+    matches!(
+        (chars.get(i + 1), chars.get(i + 2)),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
 }
 
-/// The code before the file's unit tests (`#[cfg(test)] mod tests` at its end).
+/// The code before the file's unit tests: `mod tests` at its end, with the attributes
+/// (`#[cfg(test)]` and any other) and blank lines before it.
 fn without_tests(code: &str) -> &str {
-    let end = [
-        "#[cfg(test)]\nmod tests",
-        "#[cfg(test)]\npub(crate) mod tests",
-    ]
-    .iter()
-    .filter_map(|m| code.find(m))
-    .min()
-    .unwrap_or(code.len());
+    let Some(at) = ["\nmod tests {", "\npub(crate) mod tests {"]
+        .iter()
+        .filter_map(|m| code.find(m))
+        .min()
+    else {
+        return code;
+    };
+    let mut end = at;
+    while let Some(line_start) = code[..end].rfind('\n') {
+        let line = code[line_start + 1..end].trim();
+        if !(line.is_empty() || line.starts_with("#[")) {
+            break;
+        }
+        end = line_start;
+    }
     &code[..end]
 }
 

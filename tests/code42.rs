@@ -1,6 +1,7 @@
 //! The Code42 client against the simulator: every value matches the tenant's ground truth,
 //! paging and authentication work in all their variants, and every fault keeps the last
 //! good snapshot served with `backup_source_up` 0.
+#![cfg(feature = "code42")]
 
 mod common;
 

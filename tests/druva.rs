@@ -2,6 +2,7 @@
 //! (including resources quiet for more than 24 hours), incremental reads, page-token and
 //! access-token expiry, retryable errors, and events counted exactly once across pages,
 //! refreshes and lost cursors, for both Events APIs.
+#![cfg(feature = "druva")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The HTTP layer: content negotiation, gzip, health and readiness, 404/405, HEAD.
+#![cfg(feature = "code42")]
 
 mod common;
 

@@ -96,22 +96,39 @@ fn advice(error: &RefreshError) -> Option<&'static str> {
     })
 }
 
+/// Why a running exporter does not count as healthy.
+#[derive(Debug, thiserror::Error)]
+enum HealthcheckError {
+    #[error("healthcheck: {0}")]
+    Client(reqwest::Error),
+    #[error("healthcheck: {url}: {cause}")]
+    Request { url: String, cause: String },
+    #[error("healthcheck: {url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+}
+
 pub(crate) async fn healthcheck(url: &str) -> Result<(), super::Failure> {
     crate::sources::http::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
         .tls_danger_accept_invalid_certs(true)
         .build()
-        .map_err(|e| format!("healthcheck: {e}"))?;
-    let response = client.get(url).send().await.map_err(|e| {
-        format!(
-            "healthcheck: {url}: {}",
-            crate::sources::http::root_cause(&e)
-        )
-    })?;
+        .map_err(HealthcheckError::Client)?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| HealthcheckError::Request {
+            url: url.to_string(),
+            cause: crate::sources::http::root_cause(&e),
+        })?;
     match response.status().as_u16() {
         200 | 401 => Ok(()),
-        status => Err(format!("healthcheck: {url}: HTTP {status}").into()),
+        status => Err(HealthcheckError::Status {
+            url: url.to_string(),
+            status,
+        }
+        .into()),
     }
 }
 

@@ -191,8 +191,8 @@ pub fn main() -> ExitCode {
             eprintln!("{}", simulate::NO_SIMULATOR);
             ExitCode::from(2)
         }
-        Err(Failure::Message(message)) => {
-            error!("{message}");
+        Err(Failure::Error(error)) => {
+            error!("{error}");
             ExitCode::FAILURE
         }
     }
@@ -205,11 +205,11 @@ pub enum Failure {
     #[cfg(not(feature = "simulator"))]
     NoSimulator,
     /// Logged; exit status 1.
-    Message(String),
+    Error(Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl From<String> for Failure {
-    fn from(message: String) -> Failure {
-        Failure::Message(message)
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for Failure {
+    fn from(error: E) -> Failure {
+        Failure::Error(Box::new(error))
     }
 }

@@ -1,7 +1,6 @@
 //! Serving: the configuration (or the demo's), the engine, the HTTP listeners, SIGHUP
 //! reloads, and a graceful stop on SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -16,7 +15,7 @@ use crate::runtime::clock::Clock;
 use crate::server::connection::{
     ConnectionLimits, default_max_connections, raise_open_files_limit,
 };
-use crate::server::parse_listen_address;
+use crate::server::{BindError, bind};
 use crate::web::webconfig::WebConfigWatch;
 use crate::web::{self, App};
 
@@ -27,16 +26,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             "/" | "/-/healthy" | "/-/ready" | "/-/reload"
         )
     {
-        return Err(format!(
-            "--web.telemetry-path {:?} must be a path of its own, such as /metrics",
-            args.telemetry_path
-        )
-        .into());
+        return Err(TelemetryPathError(args.telemetry_path.clone()).into());
     }
     let web = match &args.web_config_file {
-        Some(path) => Some(Arc::new(
-            WebConfigWatch::load(path).map_err(|e| e.to_string())?,
-        )),
+        Some(path) => Some(Arc::new(WebConfigWatch::load(path)?)),
         None => None,
     };
     let clock = Clock::System;
@@ -44,18 +37,18 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         let (config, running) = start_demo(clock.clone()).await?;
         (config, Some(running))
     } else {
-        let (config, warnings) = load_config(&args.config_file).map_err(|e| e.to_string())?;
+        let (config, warnings) = load_config(&args.config_file)?;
         for w in warnings {
             warn!(field = %w.field, "{}", w.message);
         }
         (config, None)
     };
     let store = match &args.storage_path {
-        Some(dir) => Some(Arc::new(Store::open(dir).map_err(|e| e.to_string())?)),
+        Some(dir) => Some(Arc::new(Store::open(dir)?)),
         None => None,
     };
     let listeners = bind_all(&args.listen_addresses).await?;
-    let engine = Arc::new(Engine::start(&config, clock.clone(), store).map_err(|e| e.to_string())?);
+    let engine = Arc::new(Engine::start(&config, clock.clone(), store)?);
     let reload_metrics = ReloadMetrics::loaded_at(&clock);
     let config_file = (!args.demo).then(|| args.config_file.clone());
     let reloader = Arc::new(Reloader::new(
@@ -64,31 +57,41 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         reload_metrics.clone(),
         clock.clone(),
     ));
+    let app = Arc::new(app(&args, &engine, &reloader, web, clock, &reload_metrics));
+    info!(
+        sources = config.sources.len(),
+        telemetry_path = %args.telemetry_path,
+        "serving"
+    );
+    serve_until_signal(listeners, app, reloader).await?;
+    engine.stop().await;
+    if let Some(demo) = demo {
+        demo.stop().await;
+    }
+    Ok(())
+}
+
+/// The web layer's state: the engine's sources, reloads, connection limits and the web
+/// configuration.
+fn app(
+    args: &ServeArgs,
+    engine: &Engine,
+    reloader: &Arc<Reloader>,
+    web: Option<Arc<WebConfigWatch>>,
+    clock: Clock,
+    reload_metrics: &ReloadMetrics,
+) -> App {
     let mut app = App::new(
         engine.source_list(),
         args.telemetry_path.clone(),
         clock,
         args.max_requests,
-        &reload_metrics,
+        reload_metrics,
     );
     if args.enable_lifecycle {
         app.lifecycle = Some(reloader.clone());
     }
-    let open_files = raise_open_files_limit();
-    app.connection_limits = ConnectionLimits {
-        max_connections: args
-            .max_connections
-            .unwrap_or_else(|| default_max_connections(open_files)),
-        max_per_client: args.max_connections_per_client,
-        read_header_timeout: args.read_header_timeout,
-        idle_timeout: args.idle_timeout,
-    };
-    info!(
-        max_connections = app.connection_limits.max_connections,
-        max_connections_per_client = app.connection_limits.max_per_client,
-        open_files_limit = open_files,
-        "connection limits"
-    );
+    app.connection_limits = connection_limits(args);
     if let Some(web) = &web {
         app.registry.register(
             "backup_exporter_web_config_last_reload_successful",
@@ -97,12 +100,41 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         );
     }
     app.web = web;
-    let app = Arc::new(app);
+    app
+}
+
+/// The connection limits the flags ask for (the open-files limit raised first).
+fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
+    let open_files = raise_open_files_limit();
+    let limits = ConnectionLimits {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(|| default_max_connections(open_files)),
+        max_per_client: args.max_connections_per_client,
+        read_header_timeout: args.read_header_timeout,
+        idle_timeout: args.idle_timeout,
+    };
+    info!(
+        max_connections = limits.max_connections,
+        max_connections_per_client = limits.max_per_client,
+        open_files_limit = open_files,
+        "connection limits"
+    );
+    limits
+}
+
+/// Serves `app` on every listener, reloading on SIGHUP, until SIGINT or SIGTERM; then
+/// lets the open requests finish.
+async fn serve_until_signal(
+    listeners: Vec<TcpListener>,
+    app: Arc<App>,
+    reloader: Arc<Reloader>,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for listener in listeners {
-        let address = listener.local_addr().map_err(|e| e.to_string())?;
-        info!(%address, telemetry_path = %args.telemetry_path, sources = config.sources.len(), "listening");
+        let address = listener.local_addr()?;
+        info!(%address, "listening");
         let mut stop = stop_rx.clone();
         servers.push(tokio::spawn(web::serve(
             listener,
@@ -119,10 +151,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     for server in servers {
         let _ = server.await;
-    }
-    engine.stop().await;
-    if let Some(demo) = demo {
-        demo.stop().await;
     }
     Ok(())
 }
@@ -167,14 +195,15 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-async fn bind_all(addresses: &[String]) -> Result<Vec<TcpListener>, String> {
+/// `--web.telemetry-path` names a path the exporter serves something else on.
+#[derive(Debug, thiserror::Error)]
+#[error("--web.telemetry-path {0:?} must be a path of its own, such as /metrics")]
+struct TelemetryPathError(String);
+
+async fn bind_all(addresses: &[String]) -> Result<Vec<TcpListener>, BindError> {
     let mut listeners = Vec::new();
     for text in addresses {
-        let addr: SocketAddr = parse_listen_address(text)?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {text}: {e}"))?;
-        listeners.push(listener);
+        listeners.push(bind(text).await?);
     }
     Ok(listeners)
 }

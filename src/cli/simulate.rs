@@ -46,7 +46,12 @@ mod with_simulator {
     use super::{Failure, SimulateArgs};
     use crate::engine::{Config, demo_options, parse_config};
     use crate::runtime::clock::Clock;
-    use crate::server::parse_listen_address;
+    use crate::server::bind;
+
+    /// The demo's simulator cannot start.
+    #[derive(Debug, thiserror::Error)]
+    #[error("demo: cannot start the simulator: {0}")]
+    struct DemoError(std::io::Error);
     use crate::simulator::{self, RunningSimulator, Simulator, SimulatorOptions};
 
     impl SimulateArgs {
@@ -70,27 +75,21 @@ mod with_simulator {
     /// The demo: simulated tenants on a loopback port and a configuration pointing at them.
     pub async fn start_demo(clock: Clock) -> Result<(Config, RunningSimulator), Failure> {
         let simulator = Simulator::new(demo_options(), clock);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("demo: cannot start the simulator: {e}"))?;
-        let running = simulator::start(simulator, listener).map_err(|e| e.to_string())?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(DemoError)?;
+        let running = simulator::start(simulator, listener).map_err(DemoError)?;
         let url = running.url();
         let yaml = std::iter::once("sources:\n".to_string())
             .chain(running.simulator.vendors().map(|v| v.demo_source(&url)))
             .collect::<String>();
         // The demo's secrets are the simulator's own, so inline is right here.
-        let (config, _inline_secret_warnings) =
-            parse_config("demo", &yaml).map_err(|e| e.to_string())?;
+        let (config, _inline_secret_warnings) = parse_config("demo", &yaml)?;
         info!(simulator = %url, vendors = %described(&running), "demo: serving simulated tenants");
         Ok((config, running))
     }
 
     pub(crate) async fn run(args: SimulateArgs) -> Result<(), Failure> {
         let simulator = Simulator::new(args.options(), Clock::System);
-        let listener = TcpListener::bind(parse_listen_address(&args.listen)?)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let running = simulator::start(simulator, listener).map_err(|e| e.to_string())?;
+        let running = simulator::start(simulator, bind(&args.listen).await?)?;
         info!(
             url = %running.url(),
             vendors = %described(&running),

@@ -296,7 +296,7 @@ fn validate_source<V: Vendors>(
 ) -> Result<SourceSpec<V>, FieldError> {
     let common = &raw.common;
     let name = common.name.clone().unwrap_or_default();
-    values::validate_source_name(&name).or_else(|m| err(format!("{at}.name"), m))?;
+    values::validate_source_name(&name).or_else(|e| err(format!("{at}.name"), e.to_string()))?;
     let refresh_interval = common
         .refresh_interval
         .map_or(DEFAULT_REFRESH_INTERVAL, |d| d.0);
@@ -333,7 +333,7 @@ fn validate_source<V: Vendors>(
             );
         }
     };
-    let url = parse_base_url(url).or_else(|m| err(format!("{at}.url"), m))?;
+    let url = parse_base_url(url).or_else(|e| err(format!("{at}.url"), e.to_string()))?;
     if common.max_series == Some(0) {
         return err(
             format!("{at}.max_series"),

@@ -174,18 +174,25 @@ impl SecretKeys {
     }
 }
 
-pub(crate) fn validate_source_name(name: &str) -> Result<(), String> {
+/// Why a source's `name` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceNameError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("{0:?} may contain only letters, digits, '-', '_' and '.' (at most 64)")]
+    Invalid(String),
+}
+
+pub(crate) fn validate_source_name(name: &str) -> Result<(), SourceNameError> {
     if name.is_empty() {
-        return Err("must not be empty".into());
+        return Err(SourceNameError::Empty);
     }
     if name.len() > 64
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
-        return Err(format!(
-            "{name:?} may contain only letters, digits, '-', '_' and '.' (at most 64)"
-        ));
+        return Err(SourceNameError::Invalid(name.to_string()));
     }
     Ok(())
 }
@@ -221,17 +228,33 @@ pub(crate) fn validate_labels(
     Ok(out)
 }
 
+/// Why a vendor's base URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BaseUrlError {
+    #[error("{text:?} is not a valid URL: {detail}")]
+    Invalid { text: String, detail: String },
+    #[error("{0:?} must use http or https")]
+    Scheme(String),
+    #[error("{0:?} must not contain a query or fragment")]
+    QueryOrFragment(String),
+    #[error("credentials in the URL are not allowed; use the credential fields")]
+    Credentials,
+}
+
 /// A vendor's base URL: http or https, no credentials, query or fragment.
-pub(crate) fn parse_base_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a valid URL: {e}"))?;
+pub(crate) fn parse_base_url(text: &str) -> Result<Url, BaseUrlError> {
+    let url = Url::parse(text).map_err(|e| BaseUrlError::Invalid {
+        text: text.to_string(),
+        detail: e.to_string(),
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("{text:?} must use http or https"));
+        return Err(BaseUrlError::Scheme(text.to_string()));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{text:?} must not contain a query or fragment"));
+        return Err(BaseUrlError::QueryOrFragment(text.to_string()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("credentials in the URL are not allowed; use the credential fields".into());
+        return Err(BaseUrlError::Credentials);
     }
     Ok(url)
 }

@@ -16,5 +16,5 @@ pub(crate) use family::{Family, HELP_SUFFIX, HelpParts, Kind, register_vendor_he
 pub(crate) use policy::{Detail, ExposeContext, Identities, IdentityHasher};
 pub(crate) use scrape::accepts_gzip;
 pub use scrape::{Format, produce};
-pub(crate) use table::Exposition;
+pub(crate) use table::{Exposition, LabelId};
 pub use table::{ExpositionBuilder, Value};

@@ -23,7 +23,9 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::connection::{Activity, Client, ConnectionLimits, ConnectionPool, Limit, Watched};
+use super::connection::{
+    Activity, Admission, Client, ConnectionLimits, ConnectionPool, Limit, Watched,
+};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type HttpBody = BoxBody<Bytes, BoxError>;
@@ -67,15 +69,48 @@ pub(crate) fn channel_body(
     )
 }
 
+/// A listen address that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid listen address {text:?}: {source} (expected host:port or :port)")]
+pub(crate) struct ListenAddressError {
+    text: String,
+    source: std::net::AddrParseError,
+}
+
+/// A listen address that cannot be listened on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BindError {
+    #[error(transparent)]
+    Address(#[from] ListenAddressError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A listener on a Go-style listen address (`:9877` means every interface).
+pub(crate) async fn bind(text: &str) -> Result<TcpListener, BindError> {
+    let address = parse_listen_address(text)?;
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| BindError::Listen {
+            address: text.to_string(),
+            source,
+        })
+}
+
 /// Parses a Go-style listen address: `:9877` means every interface.
-pub(crate) fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn parse_listen_address(text: &str) -> Result<SocketAddr, ListenAddressError> {
     let full = if text.starts_with(':') {
         format!("0.0.0.0{text}")
     } else {
         text.to_string()
     };
-    full.parse()
-        .map_err(|e| format!("invalid listen address {text:?}: {e} (expected host:port or :port)"))
+    full.parse().map_err(|source| ListenAddressError {
+        text: text.to_string(),
+        source,
+    })
 }
 
 /// Supplies the TLS settings for each new connection; `None` serves plain HTTP.
@@ -95,7 +130,7 @@ pub(crate) async fn serve_http<H, F, E>(
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<Response<HttpBody>, E>> + Send + 'static,
-    E: Into<BoxError>,
+    E: Into<BoxError> + 'static,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -105,99 +140,170 @@ pub(crate) async fn serve_http<H, F, E>(
     let builder = Arc::new(builder);
     let graceful = Arc::new(GracefulShutdown::new());
     let pool = ConnectionPool::new(limits);
-    // When each limit was last logged: at most once a minute each.
-    let mut limit_logged_at: [Option<std::time::Instant>; 2] = [None; 2];
+    let mut limit_log = LimitLog::default();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let client = Client::of(peer.ip());
-                // At a limit the oldest connection without a request makes room; failing that
-                // the new one is closed at once, so it never holds a descriptor the scrapes
-                // and the vendors need.
-                let admitted = pool.admit(client);
-                let (admission, met) = match admitted {
-                    Ok((admission, met)) => (Some(admission), met),
-                    Err(limit) => (None, Some(limit)),
-                };
-                if let Some(limit) = met
-                    && limit_logged_at[limit as usize].is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
-                {
-                    let what = if admission.is_some() {
-                        "closing the oldest connection that has sent no request, to make room"
-                    } else {
-                        "every connection concerned has sent a request; closing the new one"
-                    };
-                    match limit {
-                        Limit::Total => warn!(max_connections = limits.max_connections, "connection limit reached (--web.max-connections); {what}"),
-                        Limit::PerClient => warn!(%peer, max_per_client = limits.max_per_client, "connection limit of one client reached (--web.max-connections-per-client); {what}"),
-                    }
-                    limit_logged_at[limit as usize] = Some(std::time::Instant::now());
-                }
-                let Some(admission) = admission else {
-                    drop(stream);
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
-                };
-                // A body is written in pieces; without this, Nagle's algorithm holds the last
-                // small piece until the client's delayed ACK (40 ms on Linux), as Go servers avoid.
-                let _ = stream.set_nodelay(true);
-                let (builder, graceful, handler) = (builder.clone(), graceful.clone(), handler.clone());
-                let tls = tls.as_ref().and_then(|t| t.tls());
-                tokio::spawn(async move {
-                    let admission = Arc::new(admission);
-                    let activity = Activity::new();
-                    let silent = activity.expired(limits.read_header_timeout, limits.idle_timeout);
-                    let serve = async {
-                        // Every request marks the connection as one that asked for something
-                        // and says which client sent it (for fairness in basic auth).
-                        let service = {
-                            let (activity, admission) = (activity.clone(), admission.clone());
-                            service_fn(move |mut request: Request<Incoming>| {
-                                activity.request();
-                                admission.request();
-                                request.extensions_mut().insert(client);
-                                handler(request)
-                            })
-                        };
-                        match tls {
-                            None => {
-                                let io = TokioIo::new(Watched::new(stream, activity.clone()));
-                                graceful.watch(builder.serve_connection(io, service).into_owned()).await
-                            }
-                            Some((config, allowed_sans)) => match accept_tls(stream, config, &allowed_sans, limits.read_header_timeout).await {
-                                Ok(stream) => {
-                                    let io = TokioIo::new(Watched::new(stream, activity.clone()));
-                                    graceful.watch(builder.serve_connection(io, service).into_owned()).await
-                                }
-                                Err(reason) => {
-                                    debug!(%peer, %reason, "TLS connection refused");
-                                    Ok(())
-                                }
-                            },
-                        }
-                    };
-                    tokio::select! {
-                        result = serve => {
-                            if let Err(error) = result {
-                                debug!(%peer, %error, "connection ended with an error");
-                            }
-                        }
-                        () = silent => debug!(%peer, "connection closed: no request in time, or silent too long"),
-                        () = admission.evicted() => debug!(%peer, "connection closed before its first request, to make room for a new one"),
-                    }
-                });
-            }
+                }
+            },
             _ = &mut shutdown => break,
+        };
+        let client = Client::of(peer.ip());
+        // At a limit the oldest connection without a request makes room; failing that the
+        // new one is closed at once, so it never holds a descriptor the scrapes and the
+        // vendors need.
+        let (admission, met) = match pool.admit(client) {
+            Ok((admission, met)) => (Some(admission), met),
+            Err(limit) => (None, Some(limit)),
+        };
+        if let Some(limit) = met {
+            limit_log.reached(limit, admission.is_some(), peer, &limits);
+        }
+        let Some(admission) = admission else {
+            drop(stream);
+            continue;
+        };
+        // A body is written in pieces; without this, Nagle's algorithm holds the last small
+        // piece until the client's delayed ACK (40 ms on Linux), as Go servers avoid.
+        let _ = stream.set_nodelay(true);
+        let connection = Connection {
+            stream,
+            peer,
+            client,
+            admission: Arc::new(admission),
+            tls: tls.as_ref().and_then(|t| t.tls()),
+            limits,
+        };
+        tokio::spawn(connection.serve(builder.clone(), graceful.clone(), handler.clone()));
+    }
+    drain(graceful).await;
+}
+
+/// When each connection limit was last logged: at most once a minute each.
+#[derive(Default)]
+struct LimitLog([Option<std::time::Instant>; 2]);
+
+impl LimitLog {
+    fn reached(
+        &mut self,
+        limit: Limit,
+        made_room: bool,
+        peer: SocketAddr,
+        limits: &ConnectionLimits,
+    ) {
+        let logged_at = &mut self.0[limit as usize];
+        if logged_at.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return;
+        }
+        let what = if made_room {
+            "closing the oldest connection that has sent no request, to make room"
+        } else {
+            "every connection concerned has sent a request; closing the new one"
+        };
+        match limit {
+            Limit::Total => warn!(
+                max_connections = limits.max_connections,
+                "connection limit reached (--web.max-connections); {what}"
+            ),
+            Limit::PerClient => warn!(
+                %peer,
+                max_per_client = limits.max_per_client,
+                "connection limit of one client reached (--web.max-connections-per-client); {what}"
+            ),
+        }
+        *logged_at = Some(std::time::Instant::now());
+    }
+}
+
+/// An admitted connection, before its first byte is read.
+struct Connection {
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    client: Client,
+    admission: Arc<Admission>,
+    tls: Option<(Arc<rustls::ServerConfig>, Vec<String>)>,
+    limits: ConnectionLimits,
+}
+
+impl Connection {
+    /// Serves the connection until it ends, is silent too long, or is closed to make room.
+    async fn serve<H, F, E>(
+        self,
+        builder: Arc<auto::Builder<TokioExecutor>>,
+        graceful: Arc<GracefulShutdown>,
+        handler: H,
+    ) where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response<HttpBody>, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let Connection {
+            stream,
+            peer,
+            client,
+            admission,
+            tls,
+            limits,
+        } = self;
+        let activity = Activity::new();
+        let silent = activity.expired(limits.read_header_timeout, limits.idle_timeout);
+        // Every request marks the connection as one that asked for something and says
+        // which client sent it (for fairness in basic auth).
+        let service = {
+            let (activity, admission) = (activity.clone(), admission.clone());
+            service_fn(move |mut request: Request<Incoming>| {
+                activity.request();
+                admission.request();
+                request.extensions_mut().insert(client);
+                handler(request)
+            })
+        };
+        let serve = async {
+            match tls {
+                None => {
+                    let io = TokioIo::new(Watched::new(stream, activity.clone()));
+                    graceful
+                        .watch(builder.serve_connection(io, service).into_owned())
+                        .await
+                }
+                Some((config, allowed_sans)) => {
+                    match accept_tls(stream, config, &allowed_sans, limits.read_header_timeout)
+                        .await
+                    {
+                        Ok(stream) => {
+                            let io = TokioIo::new(Watched::new(stream, activity.clone()));
+                            graceful
+                                .watch(builder.serve_connection(io, service).into_owned())
+                                .await
+                        }
+                        Err(reason) => {
+                            debug!(%peer, %reason, "TLS connection refused");
+                            Ok(())
+                        }
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            result = serve => {
+                if let Err(error) = result {
+                    debug!(%peer, %error, "connection ended with an error");
+                }
+            }
+            () = silent => debug!(%peer, "connection closed: no request in time, or silent too long"),
+            () = admission.evicted() => debug!(%peer, "connection closed before its first request, to make room for a new one"),
         }
     }
+}
+
+/// Lets open requests finish, for at most ten seconds.
+async fn drain(graceful: Arc<GracefulShutdown>) {
     match Arc::try_unwrap(graceful) {
         Ok(graceful) => {
             if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
@@ -211,6 +317,21 @@ pub(crate) async fn serve_http<H, F, E>(
     }
 }
 
+/// Why a TLS connection was refused before its first request.
+#[derive(Debug, thiserror::Error)]
+enum TlsRefusal {
+    #[error("plain HTTP on the TLS port")]
+    PlainHttp,
+    #[error("no TLS handshake within {0:?}")]
+    NoHandshake(Duration),
+    #[error("TLS handshake did not finish within {0:?}")]
+    HandshakeTimeout(Duration),
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("client certificate not valid for any of client_allowed_sans")]
+    ClientCertificate,
+}
+
 /// The TLS handshake, bounded in time. A client speaking plain HTTP to the TLS port gets a
 /// plain answer saying so; a client certificate must match `allowed_sans` when it is set.
 async fn accept_tls(
@@ -218,7 +339,7 @@ async fn accept_tls(
     config: Arc<rustls::ServerConfig>,
     allowed_sans: &[String],
     timeout: Duration,
-) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, String> {
+) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, TlsRefusal> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut first = [0u8; 1];
     match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
@@ -232,19 +353,19 @@ async fn accept_tls(
                 .write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
                 .await;
             let _ = stream.shutdown().await;
-            return Err("plain HTTP on the TLS port".into());
+            return Err(TlsRefusal::PlainHttp);
         }
         Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(_) => return Err(format!("no TLS handshake within {timeout:?}")),
+        Ok(Err(e)) => return Err(TlsRefusal::Io(e)),
+        Err(_) => return Err(TlsRefusal::NoHandshake(timeout)),
     }
     let stream = tokio::time::timeout(
         timeout,
         tokio_rustls::TlsAcceptor::from(config).accept(stream),
     )
     .await
-    .map_err(|_| format!("TLS handshake did not finish within {timeout:?}"))?
-    .map_err(|e| e.to_string())?;
+    .map_err(|_| TlsRefusal::HandshakeTimeout(timeout))?
+    .map_err(TlsRefusal::Io)?;
     if !allowed_sans.is_empty() {
         let allowed = stream
             .get_ref()
@@ -253,7 +374,7 @@ async fn accept_tls(
             .and_then(|c| c.first())
             .is_some_and(|cert| client_san_allowed(cert, allowed_sans));
         if !allowed {
-            return Err("client certificate not valid for any of client_allowed_sans".into());
+            return Err(TlsRefusal::ClientCertificate);
         }
     }
     Ok(stream)

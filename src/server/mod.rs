@@ -7,4 +7,4 @@ pub(crate) mod connection;
 mod listener;
 
 pub(crate) use connection::{Client, ConnectionLimits};
-pub(crate) use listener::{HttpBody, TlsSource, channel_body, parse_listen_address, serve_http};
+pub(crate) use listener::{BindError, HttpBody, TlsSource, bind, channel_body, serve_http};

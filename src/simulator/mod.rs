@@ -470,45 +470,11 @@ impl Simulator {
         self: Arc<Self>,
         request: http::Request<Incoming>,
     ) -> Result<Response<HttpBody>, DropConnection> {
-        let (parts, body) = request.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let query = parts
-            .uri
-            .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default();
-        let request = Request {
-            method: parts.method,
-            path: parts.uri.path().to_string(),
-            query,
-            headers: parts.headers,
-            body,
-        };
+        let request = read(request).await;
         if request.path.starts_with("/_sim/") {
             return Ok(respond(self.control(&request), None));
         }
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        *self
-            .requests_by_path
-            .lock()
-            .expect("stats lock")
-            .entry(request.path.clone())
-            .or_default() += 1;
-        let now_in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        let _answering = Answering(&self.in_flight);
-        self.peak_in_flight
-            .fetch_max(now_in_flight, Ordering::Relaxed);
-        let arrived = std::time::Instant::now();
-        if let Some((from, until)) = *self.quiet_until.lock().expect("quiet lock")
-            && arrived >= from
-            && arrived < until
-        {
-            self.early_requests.fetch_add(1, Ordering::Relaxed);
-        }
+        let _answering = self.arrived(&request.path);
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
@@ -519,7 +485,37 @@ impl Simulator {
         if fault == Some(Fault::ExpirePageTokens) {
             self.vendors.iter().for_each(|v| v.expire_page_tokens());
         }
-        let reply = match fault {
+        let reply = self.reply(&request, fault.clone())?;
+        self.response_bytes
+            .fetch_add(reply.body.len() as u64, Ordering::Relaxed);
+        Ok(respond(reply, fault))
+    }
+
+    /// Counts a request as it arrives; it is being answered while the result lives.
+    fn arrived(&self, path: &str) -> Answering<'_> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        *self
+            .requests_by_path
+            .lock()
+            .expect("stats lock")
+            .entry(path.to_string())
+            .or_default() += 1;
+        let now_in_flight = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_in_flight
+            .fetch_max(now_in_flight, Ordering::Relaxed);
+        let arrived = std::time::Instant::now();
+        if let Some((from, until)) = *self.quiet_until.lock().expect("quiet lock")
+            && arrived >= from
+            && arrived < until
+        {
+            self.early_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        Answering(&self.in_flight)
+    }
+
+    /// The answer to `request`: the vendor's, or what `fault` makes of it.
+    fn reply(&self, request: &Request, fault: Option<Fault>) -> Result<Reply, DropConnection> {
+        Ok(match fault {
             Some(Fault::Drop) => return Err(DropConnection),
             Some(Fault::Status {
                 status,
@@ -570,8 +566,8 @@ impl Simulator {
                     body: format!("Bad request. You sent:\n{}\n", headers.join("\n")).into_bytes(),
                 }
             }
-            Some(Fault::EndlessPages) => self.vendor_reply(|v| v.endless_page(&request), 404),
-            Some(Fault::UnreadableRows) => self.vendor_reply(|v| v.unreadable_rows(&request), 404),
+            Some(Fault::EndlessPages) => self.vendor_reply(|v| v.endless_page(request), 404),
+            Some(Fault::UnreadableRows) => self.vendor_reply(|v| v.unreadable_rows(request), 404),
             Some(Fault::Malformed) => {
                 Reply::json(200, r#"{"metadata":{},"data":[{"deviceUid":"1","#.into())
             }
@@ -582,11 +578,30 @@ impl Simulator {
                 body: b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
                     .to_vec(),
             },
-            _ => self.route(&request),
-        };
-        self.response_bytes
-            .fetch_add(reply.body.len() as u64, Ordering::Relaxed);
-        Ok(respond(reply, fault))
+            _ => self.route(request),
+        })
+    }
+}
+
+/// A request with its body read.
+async fn read(request: http::Request<Incoming>) -> Request {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    Request {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query,
+        headers: parts.headers,
+        body,
     }
 }
 

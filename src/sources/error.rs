@@ -62,6 +62,10 @@ pub enum RefreshError {
     /// The HTTP client cannot be built (CA file, TLS settings).
     #[error("{0}")]
     Client(String),
+    /// The task downloading a page ahead of the one being parsed panicked or was cancelled
+    /// (a bug): the refresh fails and the last good data stays.
+    #[error("page {page}: the task reading it failed: {detail}")]
+    PageTask { page: u64, detail: String },
     /// The source's refresh task ended unexpectedly (a bug); it is restarted.
     #[error("the refresh task ended unexpectedly ({0}); restarting it")]
     TaskEnded(String),
@@ -96,6 +100,7 @@ impl RefreshError {
             RefreshError::Credentials(_) => "credentials",
             RefreshError::Timeout(_) => "timeout",
             RefreshError::Client(_) => "client",
+            RefreshError::PageTask { .. } => "page_task",
             RefreshError::TaskEnded(_) => "task_ended",
         }
     }

@@ -127,7 +127,10 @@ impl Vendor for Code42 {
             let task = ahead.0.pop_front().expect("a page was requested");
             let response = task
                 .await
-                .map_err(|e| RefreshError::Client(format!("page {page}: {e}")))??;
+                .map_err(|e| RefreshError::PageTask {
+                    page: page.into(),
+                    detail: e.to_string(),
+                })??;
             let bytes = response.body.len();
             // The page is parsed on a refresh thread while the pages ahead download.
             let previous_first = builder.start_page();

@@ -206,7 +206,7 @@ impl DruvaConfig {
         };
         let at = format!("{at}.legacy_events");
         let url = parse_base_url(legacy.url.as_deref().unwrap_or(DEFAULT_LEGACY_EVENTS_URL))
-            .or_else(|m| err(format!("{at}.url"), m))?;
+            .or_else(|e| err(format!("{at}.url"), e.to_string()))?;
         let token = SecretKeys {
             inline: legacy.api_token.clone(),
             file: legacy.api_token_file.clone(),

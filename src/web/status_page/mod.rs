@@ -59,73 +59,29 @@ pub(crate) fn render(app: &App) -> String {
     html(&summary, &app.telemetry_path)
 }
 
+/// The page's style sheet.
+const STYLE: &str = r#"body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 1rem; max-width: 72rem; color: #1f2328; line-height: 1.4; }
+h1 { font-size: 1.5rem; margin: .2rem 0; } h2 { font-size: 1.15rem; margin-top: 1.6rem; } h3 { margin: 0; font-size: 1rem; text-transform: capitalize; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; font-size: .92rem; }
+td, th { border-bottom: 1px solid #d0d7de; padding: .35rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; white-space: nowrap; }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+.ok { color: #1a7f37; } .warn { color: #9a6700; } .bad { color: #cf222e; } .wait, .off { color: #57606a; }
+.err { color: #cf222e; font-size: .85rem; word-break: break-word; }
+.tiles { display: flex; flex-wrap: wrap; gap: .8rem; }
+.tile { border: 1px solid #d0d7de; border-radius: 6px; padding: .6rem .9rem; flex: 1 1 16rem; }
+.tile p { margin: .3rem 0 0; font-size: 1.05rem; }
+small { color: #57606a; }
+@media (max-width: 40rem) { body { padding: .6rem; } td, th { padding: .3rem .3rem; } }
+"#;
+
 fn html(summary: &Summary, telemetry_path: &str) -> String {
-    let now = summary.now_ms;
-    let mut source_rows = String::new();
-    for row in &summary.sources {
-        let _ = writeln!(
-            source_rows,
-            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"err\">{}</td></tr>",
-            escape_html(&row.name),
-            row.state.class(),
-            row.state.phrase(),
-            row.last_success_ms
-                .map(|t| moment(t, now))
-                .unwrap_or_else(|| "never".into()),
-            row.next_refresh_ms
-                .map(|t| moment(t, now))
-                .unwrap_or_else(|| "running now".into()),
-            row.series,
-            row.vendor,
-            escape_html(row.last_error.as_deref().unwrap_or("")),
-        );
-    }
-    let mut health_rows = String::new();
-    for row in &summary.health {
-        let _ = writeln!(
-            health_rows,
-            "<tr><td>{}</td><td>{}s</td><td class=\"num\">{}</td><td class=\"num ok\">{}</td><td class=\"num warn\">{}</td><td class=\"num bad\">{}</td><td class=\"num off\">{}</td></tr>",
-            escape_html(&row.source),
-            row.kind,
-            row.items,
-            row.counts.healthy,
-            row.counts.warning,
-            row.counts.critical,
-            row.counts.unprotected
-        );
-    }
-    let mut tiles = String::new();
-    for (kind, total) in &summary.totals {
-        let _ = write!(
-            tiles,
-            "<div class=\"tile\"><h3>{kind}s</h3><p><span class=\"ok\">{} healthy</span> · <span class=\"warn\">{} warning</span> · <span class=\"bad\">{} critical</span> · <span class=\"off\">{} not protected (by choice)</span></p></div>",
-            total.healthy, total.warning, total.critical, total.unprotected
-        );
-    }
+    let (source_rows, health_rows) = (source_rows(summary), health_rows(summary));
+    let (tiles, stale_rows) = (tiles(summary), stale_rows(summary));
     let rules = escape_html(&summary.rules.join(" "));
-    let mut stale_rows = String::new();
-    for (i, (source, item)) in summary.stalest.iter().enumerate() {
-        let age = format_age(now - item.since_ms);
-        let last = if item.never_completed {
-            format!("never completed <small>(created {age} ago)</small>")
-        } else {
-            format!("{age} ago")
-        };
-        let _ = writeln!(
-            stale_rows,
-            "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"age\" title=\"{}\">{last}</td><td>{}</td><td>{}</td></tr>",
-            i + 1,
-            escape_html(&item.name),
-            format_rfc3339(item.since_ms),
-            escape_html(source),
-            escape_html(&item.group),
-        );
-    }
-    if stale_rows.is_empty() {
-        stale_rows = "<tr><td colspan=\"5\">No device or resource data yet.</td></tr>\n".into();
-    }
     let metrics = escape_html(telemetry_path);
-    let generated = format_rfc3339(now);
+    let generated = format_rfc3339(summary.now_ms);
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -134,21 +90,7 @@ fn html(summary: &Summary, telemetry_path: &str) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>backup-exporter status</title>
 <style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; padding: 1rem; max-width: 72rem; color: #1f2328; line-height: 1.4; }}
-h1 {{ font-size: 1.5rem; margin: .2rem 0; }} h2 {{ font-size: 1.15rem; margin-top: 1.6rem; }} h3 {{ margin: 0; font-size: 1rem; text-transform: capitalize; }}
-.scroll {{ overflow-x: auto; }}
-table {{ border-collapse: collapse; width: 100%; font-size: .92rem; }}
-td, th {{ border-bottom: 1px solid #d0d7de; padding: .35rem .5rem; text-align: left; vertical-align: top; }}
-th {{ background: #f6f8fa; white-space: nowrap; }}
-.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-.ok {{ color: #1a7f37; }} .warn {{ color: #9a6700; }} .bad {{ color: #cf222e; }} .wait, .off {{ color: #57606a; }}
-.err {{ color: #cf222e; font-size: .85rem; word-break: break-word; }}
-.tiles {{ display: flex; flex-wrap: wrap; gap: .8rem; }}
-.tile {{ border: 1px solid #d0d7de; border-radius: 6px; padding: .6rem .9rem; flex: 1 1 16rem; }}
-.tile p {{ margin: .3rem 0 0; font-size: 1.05rem; }}
-small {{ color: #57606a; }}
-@media (max-width: 40rem) {{ body {{ padding: .6rem; }} td, th {{ padding: .3rem .3rem; }} }}
-</style>
+{STYLE}</style>
 </head>
 <body>
 <h1>backup-exporter</h1>
@@ -175,6 +117,90 @@ small {{ color: #57606a; }}
 </html>
 "#
     )
+}
+
+/// A row per source: its state, last success, next refresh, series and last error.
+fn source_rows(summary: &Summary) -> String {
+    let now = summary.now_ms;
+    let mut source_rows = String::new();
+    for row in &summary.sources {
+        let _ = writeln!(
+            source_rows,
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"err\">{}</td></tr>",
+            escape_html(&row.name),
+            row.state.class(),
+            row.state.phrase(),
+            row.last_success_ms
+                .map(|t| moment(t, now))
+                .unwrap_or_else(|| "never".into()),
+            row.next_refresh_ms
+                .map(|t| moment(t, now))
+                .unwrap_or_else(|| "running now".into()),
+            row.series,
+            row.vendor,
+            escape_html(row.last_error.as_deref().unwrap_or("")),
+        );
+    }
+    source_rows
+}
+
+/// A row per source and kind of item: how many are healthy, warning, critical, unprotected.
+fn health_rows(summary: &Summary) -> String {
+    let mut health_rows = String::new();
+    for row in &summary.health {
+        let _ = writeln!(
+            health_rows,
+            "<tr><td>{}</td><td>{}s</td><td class=\"num\">{}</td><td class=\"num ok\">{}</td><td class=\"num warn\">{}</td><td class=\"num bad\">{}</td><td class=\"num off\">{}</td></tr>",
+            escape_html(&row.source),
+            row.kind,
+            row.items,
+            row.counts.healthy,
+            row.counts.warning,
+            row.counts.critical,
+            row.counts.unprotected
+        );
+    }
+    health_rows
+}
+
+/// A tile per kind of item with the totals across sources.
+fn tiles(summary: &Summary) -> String {
+    let mut tiles = String::new();
+    for (kind, total) in &summary.totals {
+        let _ = write!(
+            tiles,
+            "<div class=\"tile\"><h3>{kind}s</h3><p><span class=\"ok\">{} healthy</span> · <span class=\"warn\">{} warning</span> · <span class=\"bad\">{} critical</span> · <span class=\"off\">{} not protected (by choice)</span></p></div>",
+            total.healthy, total.warning, total.critical, total.unprotected
+        );
+    }
+    tiles
+}
+
+/// The stalest items, oldest first.
+fn stale_rows(summary: &Summary) -> String {
+    let now = summary.now_ms;
+    let mut stale_rows = String::new();
+    for (i, (source, item)) in summary.stalest.iter().enumerate() {
+        let age = format_age(now - item.since_ms);
+        let last = if item.never_completed {
+            format!("never completed <small>(created {age} ago)</small>")
+        } else {
+            format!("{age} ago")
+        };
+        let _ = writeln!(
+            stale_rows,
+            "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"age\" title=\"{}\">{last}</td><td>{}</td><td>{}</td></tr>",
+            i + 1,
+            escape_html(&item.name),
+            format_rfc3339(item.since_ms),
+            escape_html(source),
+            escape_html(&item.group),
+        );
+    }
+    if stale_rows.is_empty() {
+        stale_rows = "<tr><td colspan=\"5\">No device or resource data yet.</td></tr>\n".into();
+    }
+    stale_rows
 }
 
 #[cfg(test)]

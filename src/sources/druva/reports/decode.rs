@@ -1,607 +1,14 @@
-//! The Microsoft 365 reports the exporter reads, and how each report's rows are decoded.
-//! Field names are the wire names of Druva's samples, misspellings included.
+//! How each report's rows are decoded. Field names are the wire names of Druva's samples,
+//! misspellings included.
 
-use serde::{Deserialize, Serialize};
-
-use super::errors::{self, FailureReason};
-use super::state::label_value;
-use crate::sources::record::{Record, RowSeed, Scalar};
+use super::{
+    Alert, Allocation, Job, JobStatus, Kind, LastBackup, Operation, Parsed, PeriodCounts,
+    PreservedUser, ProvisionedUser, Report, Resource, WorkloadStorage,
+};
+use crate::sources::druva::errors;
+use crate::sources::druva::state::label_value;
+use crate::sources::record::{Record, Scalar};
 use crate::sources::{SkipCounts, SkipReason};
-
-/// How a report is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Rows describe the current state of resources or alerts and carry `lastUpdatedTime`:
-    /// read completely (the API otherwise returns only the last 24 hours), then
-    /// incrementally, merged by key.
-    CurrentState,
-    /// Totals without `lastUpdatedTime`: never filtered by it, replaced on every read.
-    Totals,
-    /// Backup and restore jobs: counted once each, when final.
-    Activity,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Operation {
-    Backup,
-    Restore,
-}
-
-impl Operation {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Operation::Backup => "backup",
-            Operation::Restore => "restore",
-        }
-    }
-}
-
-/// One report of the catalogue.
-#[derive(Debug)]
-pub(crate) struct Report {
-    pub(crate) id: &'static str,
-    pub(crate) kind: Kind,
-    /// The workload label of the report's rows, when the report is about one workload.
-    pub(crate) workload: Option<&'static str>,
-    pub(crate) operation: Option<Operation>,
-    fields: &'static [&'static str],
-}
-
-impl Report {
-    /// Its rows are per user (or per user workload): at scale, the longest reports.
-    pub(crate) fn per_user(&self) -> bool {
-        matches!(
-            self.id,
-            "m365UserWorkload"
-                | "m365UserLastBackupStatus"
-                | "m365UserProvisioning"
-                | "m365PreservedUsersDatasources"
-        )
-    }
-
-    pub(crate) fn seed(&self) -> RowSeed {
-        RowSeed {
-            fields: self.fields,
-        }
-    }
-}
-
-const RESOURCE_FIELDS: &[&str] = &[
-    "addedOn",
-    "appStatus",
-    "backupFrequency",
-    "errorDetailsNew",
-    "errorDetailsOld",
-    "groupDbId",
-    "groupName",
-    "isDeleted",
-    "isdeleted",
-    "lastAttemptedBackup",
-    "lastBackupAttempted",
-    "lastBackupStatus",
-    "lastSuccessfulBackup",
-    "lastSuccessfulbackup",
-    "lastUpdatedTime",
-    "siteDbId",
-    "siteName",
-    "statusDetails",
-    "teamDbId",
-    "teamName",
-    "teamState",
-    "totalBackupData",
-    "userEmail",
-    "userName",
-    "workloadType",
-];
-
-const ACTIVITY_FIELDS: &[&str] = &[
-    "backupStatus",
-    "endTime",
-    "filesMissed",
-    "filesmissed",
-    "itemsMissed",
-    "jobId",
-    "lastUpdatedTime",
-    "restoreSize",
-    "restoreStatus",
-    "snapshotSize",
-    "starTtime",
-    "startTime",
-    "workloadType",
-];
-
-const fn report(
-    id: &'static str,
-    kind: Kind,
-    workload: Option<&'static str>,
-    operation: Option<Operation>,
-    fields: &'static [&'static str],
-) -> Report {
-    Report {
-        id,
-        kind,
-        workload,
-        operation,
-        fields,
-    }
-}
-
-/// Every supported report, in reading order.
-pub(crate) static REPORTS: &[Report] = &[
-    report(
-        "m365StorageConsumption",
-        Kind::Totals,
-        None,
-        None,
-        &[
-            "disabled",
-            "disabledBackupData",
-            "enabled",
-            "enabledBackupData",
-            "resourceCount",
-            "totalBackupData",
-            "workloadName",
-        ],
-    ),
-    report(
-        "m365LicenseUsage",
-        Kind::Totals,
-        None,
-        None,
-        &[
-            "activeLicenseUsed",
-            "endDate",
-            "period",
-            "preservedLicenseUsed",
-            "startDate",
-            "totalActiveLicense",
-            "totalPreservedLicense",
-        ],
-    ),
-    report(
-        "m365UserCountAndStatus",
-        Kind::Totals,
-        None,
-        None,
-        &[
-            "endDate",
-            "period",
-            "startDate",
-            "totalPreservedUsers",
-            "totalUsers",
-        ],
-    ),
-    report(
-        "m365Alerts",
-        Kind::CurrentState,
-        None,
-        None,
-        &[
-            "alertId",
-            "isActive",
-            "isDeleted",
-            "isdeleted",
-            "lastUpdatedTime",
-            "severity",
-        ],
-    ),
-    report(
-        "m365UserWorkload",
-        Kind::CurrentState,
-        None,
-        None,
-        RESOURCE_FIELDS,
-    ),
-    report(
-        "m365UserLastBackupStatus",
-        Kind::CurrentState,
-        None,
-        None,
-        &[
-            "endTime",
-            "errorDetailsNew",
-            "errorDetailsOld",
-            "itemsBackedUp",
-            "itemsMissed",
-            "lastBackupData",
-            "lastBackupStatus",
-            "lastUpdatedTime",
-            "startTime",
-            "statusDetails",
-            "userEmail",
-            "userName",
-            "workloadType",
-        ],
-    ),
-    report(
-        "m365UserProvisioning",
-        Kind::CurrentState,
-        None,
-        None,
-        &[
-            "activeLicenseAllocated",
-            "lastUpdatedTime",
-            "m365LicenseState",
-            "managedBy",
-            "preservedLicenseAllocated",
-            "smbLicenseAllocated",
-            "userEmail",
-            "userStatus",
-        ],
-    ),
-    report(
-        "m365PreservedUsersDatasources",
-        Kind::CurrentState,
-        None,
-        None,
-        &[
-            "autoDeleteOn",
-            "lastUpdatedTime",
-            "totalBackupData",
-            "userEmail",
-            "userName",
-        ],
-    ),
-    report(
-        "m365SharePointSiteDiscovery",
-        Kind::CurrentState,
-        Some("SharePoint"),
-        None,
-        RESOURCE_FIELDS,
-    ),
-    report(
-        "m365TeamsDiscovery",
-        Kind::CurrentState,
-        Some("Teams"),
-        None,
-        RESOURCE_FIELDS,
-    ),
-    report(
-        "m365GroupsDiscovery",
-        Kind::CurrentState,
-        Some("Groups"),
-        None,
-        RESOURCE_FIELDS,
-    ),
-    report(
-        "m365GroupsBackupActivity",
-        Kind::Activity,
-        Some("Groups"),
-        Some(Operation::Backup),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365GroupsRestoreActivity",
-        Kind::Activity,
-        Some("Groups"),
-        Some(Operation::Restore),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365UserRestoreActivity",
-        Kind::Activity,
-        None,
-        Some(Operation::Restore),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365PublicFolderBackupActivity",
-        Kind::Activity,
-        Some("Public Folders"),
-        Some(Operation::Backup),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365PublicFolderRestoreActivity",
-        Kind::Activity,
-        Some("Public Folders"),
-        Some(Operation::Restore),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365SharePointBackupActivity",
-        Kind::Activity,
-        Some("SharePoint"),
-        Some(Operation::Backup),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365SharePointRestoreActivity",
-        Kind::Activity,
-        Some("SharePoint"),
-        Some(Operation::Restore),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365TeamsBackupActivity",
-        Kind::Activity,
-        Some("Teams"),
-        Some(Operation::Backup),
-        ACTIVITY_FIELDS,
-    ),
-    report(
-        "m365TeamsRestoreActivity",
-        Kind::Activity,
-        Some("Teams"),
-        Some(Operation::Restore),
-        ACTIVITY_FIELDS,
-    ),
-];
-
-/// The IDs of every supported report: the default of `reports`.
-pub(crate) static DEFAULT_REPORTS: &[&str] = &[
-    "m365StorageConsumption",
-    "m365LicenseUsage",
-    "m365UserCountAndStatus",
-    "m365Alerts",
-    "m365UserWorkload",
-    "m365UserLastBackupStatus",
-    "m365UserProvisioning",
-    "m365PreservedUsersDatasources",
-    "m365SharePointSiteDiscovery",
-    "m365TeamsDiscovery",
-    "m365GroupsDiscovery",
-    "m365GroupsBackupActivity",
-    "m365GroupsRestoreActivity",
-    "m365UserRestoreActivity",
-    "m365PublicFolderBackupActivity",
-    "m365PublicFolderRestoreActivity",
-    "m365SharePointBackupActivity",
-    "m365SharePointRestoreActivity",
-    "m365TeamsBackupActivity",
-    "m365TeamsRestoreActivity",
-];
-
-pub(crate) fn find(id: &str) -> Option<&'static Report> {
-    REPORTS.iter().find(|r| r.id == id)
-}
-
-/// A protected Microsoft 365 resource: a user's mailbox or OneDrive, a site, a team, a group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Resource {
-    pub(crate) workload: String,
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) added_ms: Option<i64>,
-    pub(crate) last_success_ms: Option<i64>,
-    pub(crate) last_attempt_ms: Option<i64>,
-    /// `backupFrequency` in seconds; absent for "never" and for reports without it.
-    pub(crate) interval_seconds: Option<u64>,
-    pub(crate) bytes: Option<u64>,
-    /// The last attempt failed or was cancelled.
-    pub(crate) last_failed: bool,
-    /// `appStatus`: whether backup is enabled for it; absent when the row does not say.
-    #[serde(default)]
-    pub(crate) enabled: Option<bool>,
-    /// `teamState` "Archived" (Teams).
-    #[serde(default)]
-    pub(crate) archived: bool,
-    /// `backupFrequency` 0: never scheduled.
-    #[serde(default)]
-    pub(crate) unscheduled: bool,
-    /// Why the last backup failed, while it does.
-    #[serde(default)]
-    pub(crate) failure: Vec<FailureReason>,
-}
-
-/// A row of m365UserLastBackupStatus: a user workload's last backup.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct LastBackup {
-    pub(crate) workload: String,
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) failed: bool,
-    pub(crate) items_backed_up: Option<u64>,
-    pub(crate) items_missed: Option<u64>,
-    pub(crate) bytes: Option<u64>,
-    pub(crate) start_ms: Option<i64>,
-    pub(crate) end_ms: Option<i64>,
-    pub(crate) failure: Vec<FailureReason>,
-}
-
-/// A row of m365UserProvisioning, as counted: status, licence state and how it is managed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub(crate) struct ProvisionedUser {
-    pub(crate) status: String,
-    pub(crate) license_state: String,
-    pub(crate) managed_by: String,
-}
-
-/// A row of m365PreservedUsersDatasources.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct PreservedUser {
-    pub(crate) email: String,
-    pub(crate) name: String,
-    pub(crate) bytes: Option<u64>,
-    /// When Druva deletes the user's data; absent ("-") when never.
-    pub(crate) auto_delete_ms: Option<i64>,
-}
-
-/// Licences allocated per kind, as m365UserProvisioning rows repeat them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Allocation {
-    pub(crate) active: Option<u64>,
-    pub(crate) preserved: Option<u64>,
-    pub(crate) smb: Option<u64>,
-}
-
-/// Whether a resource is meant to be backed up, and if not, why: the vendor's own state,
-/// set by an administrator. Only protected resources can be stale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Protection {
-    Protected,
-    /// `appStatus` "Disabled".
-    Disabled,
-    /// `teamState` "Archived".
-    Archived,
-    /// `backupFrequency` 0 ("never").
-    Unscheduled,
-}
-
-impl Protection {
-    pub(crate) const ALL: [Protection; 4] = [
-        Protection::Protected,
-        Protection::Disabled,
-        Protection::Archived,
-        Protection::Unscheduled,
-    ];
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Protection::Protected => "protected",
-            Protection::Disabled => "disabled",
-            Protection::Archived => "archived",
-            Protection::Unscheduled => "unscheduled",
-        }
-    }
-}
-
-impl Resource {
-    /// The first reason it is not backed up by choice, if any.
-    pub(crate) fn protection(&self) -> Protection {
-        if self.enabled == Some(false) {
-            Protection::Disabled
-        } else if self.archived {
-            Protection::Archived
-        } else if self.unscheduled {
-            Protection::Unscheduled
-        } else {
-            Protection::Protected
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Alert {
-    /// Lower-case: warning, critical, high.
-    pub(crate) severity: String,
-    pub(crate) active: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct WorkloadStorage {
-    pub(crate) workload: String,
-    pub(crate) enabled: u64,
-    pub(crate) enabled_bytes: u64,
-    pub(crate) disabled: u64,
-    pub(crate) disabled_bytes: u64,
-}
-
-/// A row of m365LicenseUsage or m365UserCountAndStatus: counts for a week or a month.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct PeriodCounts {
-    pub(crate) monthly: bool,
-    pub(crate) start_ms: i64,
-    /// Named counts (`active_allocated`, `active_used`, ... or `active`, `preserved`).
-    pub(crate) counts: Vec<(String, u64)>,
-}
-
-/// The bounded `status` label of `backup_jobs_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum JobStatus {
-    Success,
-    WithErrors,
-    Failed,
-    Cancelled,
-    /// A final status the exporter does not know.
-    Other,
-}
-
-impl JobStatus {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Success => "success",
-            JobStatus::WithErrors => "with_errors",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-            JobStatus::Other => "other",
-        }
-    }
-
-    /// Classifies a Druva status text; `None` while the job is still running.
-    pub(crate) fn classify(text: &str, ended: bool) -> Option<JobStatus> {
-        let text = text.to_ascii_lowercase();
-        if [
-            "progress",
-            "running",
-            "queued",
-            "pending",
-            "scheduled",
-            "waiting",
-            "started",
-            "initiated",
-        ]
-        .iter()
-        .any(|w| text.contains(w))
-        {
-            return None;
-        }
-        Some(if text.contains("with error") {
-            JobStatus::WithErrors
-        } else if text.contains("fail") {
-            JobStatus::Failed
-        } else if text.contains("cancel") {
-            JobStatus::Cancelled
-        } else if text.contains("success") || text == "backed up" || text == "restored" {
-            JobStatus::Success
-        } else if ended {
-            JobStatus::Other
-        } else {
-            return None;
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Job {
-    pub(crate) id: u64,
-    pub(crate) workload: String,
-    pub(crate) operation: Operation,
-    /// `None` while the job runs.
-    pub(crate) status: Option<JobStatus>,
-    pub(crate) bytes: u64,
-    /// Files (or items) the job missed.
-    pub(crate) files_missed: u64,
-    pub(crate) updated_ms: i64,
-}
-
-/// A decoded row.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Parsed {
-    Resource {
-        key: String,
-        resource: Resource,
-    },
-    ResourceDeleted {
-        key: String,
-    },
-    Alert {
-        id: u64,
-        alert: Alert,
-    },
-    AlertDeleted {
-        id: u64,
-    },
-    Storage(WorkloadStorage),
-    License(PeriodCounts),
-    Users(PeriodCounts),
-    Job(Job),
-    LastBackup {
-        key: String,
-        last: LastBackup,
-    },
-    Provisioned {
-        key: String,
-        user: ProvisionedUser,
-        allocation: Allocation,
-    },
-    Preserved {
-        key: String,
-        user: PreservedUser,
-    },
-}
 
 fn text(value: &Scalar) -> Result<String, SkipReason> {
     Ok(value
@@ -718,83 +125,10 @@ impl Report {
                     ("preserved", "totalPreservedUsers"),
                 ],
             )?)),
-            "m365Alerts" => {
-                let id = required_id(record, "alertId")?;
-                if v.deleted() {
-                    return Ok(Parsed::AlertDeleted { id });
-                }
-                Ok(Parsed::Alert {
-                    id,
-                    alert: Alert {
-                        severity: required_text(record.field("severity"))?.to_ascii_lowercase(),
-                        active: v.bool("isActive").unwrap_or(false),
-                    },
-                })
-            }
-            "m365UserLastBackupStatus" => {
-                let (workload, id) = (
-                    required_text(record.field("workloadType"))?,
-                    required_text(record.field("userEmail"))?,
-                );
-                let failed = v.failed("lastBackupStatus");
-                Ok(Parsed::LastBackup {
-                    key: format!("{workload}\u{0}{id}"),
-                    last: LastBackup {
-                        name: v.text("userName"),
-                        failed,
-                        items_backed_up: v.u64("itemsBackedUp"),
-                        items_missed: v.u64("itemsMissed"),
-                        bytes: v.u64("lastBackupData"),
-                        start_ms: v.timestamp(&["startTime"]),
-                        end_ms: v.timestamp(&["endTime"]),
-                        failure: if failed {
-                            errors::reasons(record, v.skipped)
-                        } else {
-                            Vec::new()
-                        },
-                        workload,
-                        id,
-                    },
-                })
-            }
-            "m365UserProvisioning" => {
-                let email = required_text(record.field("userEmail"))?;
-                let mut word = |field: &str| match v.text(field).as_str() {
-                    "" | "-" => "none".to_string(),
-                    text => label_value(text),
-                };
-                let user = ProvisionedUser {
-                    status: word("userStatus"),
-                    license_state: word("m365LicenseState"),
-                    managed_by: word("managedBy"),
-                };
-                Ok(Parsed::Provisioned {
-                    key: email,
-                    user,
-                    allocation: Allocation {
-                        active: v.u64("activeLicenseAllocated"),
-                        preserved: v.u64("preservedLicenseAllocated"),
-                        smb: v.u64("smbLicenseAllocated"),
-                    },
-                })
-            }
-            "m365PreservedUsersDatasources" => {
-                let email = required_text(record.field("userEmail"))?;
-                // "-" when Druva will not delete the data.
-                let auto_delete_ms = match v.text("autoDeleteOn").as_str() {
-                    "" | "-" => None,
-                    _ => v.timestamp(&["autoDeleteOn"]),
-                };
-                Ok(Parsed::Preserved {
-                    key: email.clone(),
-                    user: PreservedUser {
-                        name: v.text("userName"),
-                        bytes: v.u64("totalBackupData"),
-                        auto_delete_ms,
-                        email,
-                    },
-                })
-            }
+            "m365Alerts" => alert(&mut v),
+            "m365UserLastBackupStatus" => last_backup(&mut v),
+            "m365UserProvisioning" => provisioned(&mut v),
+            "m365PreservedUsersDatasources" => preserved(&mut v),
             _ if self.kind == Kind::Activity => self.parse_job(&mut v).map(Parsed::Job),
             _ => self.parse_resource(&mut v),
         }
@@ -896,6 +230,92 @@ impl Report {
     }
 }
 
+/// A row of m365Alerts; a deleted alert is one to forget.
+fn alert(v: &mut Values) -> Result<Parsed, SkipReason> {
+    let id = required_id(v.record, "alertId")?;
+    if v.deleted() {
+        return Ok(Parsed::AlertDeleted { id });
+    }
+    Ok(Parsed::Alert {
+        id,
+        alert: Alert {
+            severity: required_text(v.record.field("severity"))?.to_ascii_lowercase(),
+            active: v.bool("isActive").unwrap_or(false),
+        },
+    })
+}
+
+/// A row of m365UserLastBackupStatus, with the failure's reasons when it failed.
+fn last_backup(v: &mut Values) -> Result<Parsed, SkipReason> {
+    let record = v.record;
+    let (workload, id) = (
+        required_text(record.field("workloadType"))?,
+        required_text(record.field("userEmail"))?,
+    );
+    let failed = v.failed("lastBackupStatus");
+    Ok(Parsed::LastBackup {
+        key: format!("{workload}\u{0}{id}"),
+        last: LastBackup {
+            name: v.text("userName"),
+            failed,
+            items_backed_up: v.u64("itemsBackedUp"),
+            items_missed: v.u64("itemsMissed"),
+            bytes: v.u64("lastBackupData"),
+            start_ms: v.timestamp(&["startTime"]),
+            end_ms: v.timestamp(&["endTime"]),
+            failure: if failed {
+                errors::reasons(record, v.skipped)
+            } else {
+                Vec::new()
+            },
+            workload,
+            id,
+        },
+    })
+}
+
+/// A row of m365UserProvisioning: its words as bounded label values ("-" is none).
+fn provisioned(v: &mut Values) -> Result<Parsed, SkipReason> {
+    let email = required_text(v.record.field("userEmail"))?;
+    let mut word = |field: &str| match v.text(field).as_str() {
+        "" | "-" => "none".to_string(),
+        text => label_value(text),
+    };
+    let user = ProvisionedUser {
+        status: word("userStatus"),
+        license_state: word("m365LicenseState"),
+        managed_by: word("managedBy"),
+    };
+    Ok(Parsed::Provisioned {
+        key: email,
+        user,
+        allocation: Allocation {
+            active: v.u64("activeLicenseAllocated"),
+            preserved: v.u64("preservedLicenseAllocated"),
+            smb: v.u64("smbLicenseAllocated"),
+        },
+    })
+}
+
+/// A row of m365PreservedUsersDatasources.
+fn preserved(v: &mut Values) -> Result<Parsed, SkipReason> {
+    let email = required_text(v.record.field("userEmail"))?;
+    // "-" when Druva will not delete the data.
+    let auto_delete_ms = match v.text("autoDeleteOn").as_str() {
+        "" | "-" => None,
+        _ => v.timestamp(&["autoDeleteOn"]),
+    };
+    Ok(Parsed::Preserved {
+        key: email.clone(),
+        user: PreservedUser {
+            name: v.text("userName"),
+            bytes: v.u64("totalBackupData"),
+            auto_delete_ms,
+            email,
+        },
+    })
+}
+
 /// The first of `fields` the row has a value for.
 fn present<'f>(record: &Record, fields: &[&'f str]) -> Option<&'f str> {
     fields
@@ -921,9 +341,11 @@ fn period(v: &mut Values, counts: &[(&str, &str)]) -> Result<PeriodCounts, SkipR
     })
 }
 
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::druva::reports::find;
     use crate::sources::record::Row;
     use serde::de::DeserializeSeed;
 
@@ -1309,3 +731,4 @@ mod tests {
         assert_eq!(user.auto_delete_ms, Some(1_730_435_645_000));
     }
 }
+

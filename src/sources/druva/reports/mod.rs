@@ -1,0 +1,12 @@
+//! The Microsoft 365 reports: the catalogue of what is read ([`catalogue`]), what a row
+//! decodes to ([`rows`]) and how ([`decode`]).
+
+mod catalogue;
+mod decode;
+mod rows;
+
+pub(crate) use catalogue::{DEFAULT_REPORTS, Kind, Operation, Report, find};
+pub(crate) use rows::{
+    Alert, Allocation, Job, JobStatus, LastBackup, Parsed, PeriodCounts, PreservedUser,
+    Protection, ProvisionedUser, Resource, WorkloadStorage,
+};
