@@ -5,6 +5,9 @@
 //!                                                         # then a Druva tenant of 50,000 users
 //!     cargo bench --bench pipeline -- --sizes 50x2000     # 50 tenants of 2,000 devices
 //!     cargo bench --bench pipeline -- --sizes none --druva-users 50000
+//!     cargo bench --bench pipeline -- --sizes 100000 --druva-users 20000 --storage
+//!                                                         # the busy exporters also save
+//!                                                         # their state (--storage.path)
 //!
 //! For each size it prints, as Markdown: the refresh (wall time, rows per second), the
 //! exporter's resident memory (peak of the first refresh, steady after quiet scrapes, peak
@@ -51,6 +54,8 @@ struct Plan {
     latency: Duration,
     /// Druva tenants to measure, by number of users.
     druva_users: Vec<usize>,
+    /// The busy exporters keep their state in `--storage.path`, so every refresh saves it.
+    storage: bool,
 }
 
 /// What a source sends at once (`max_in_flight`'s default).
@@ -105,6 +110,7 @@ fn main() {
             load: Duration::from_secs(15),
             latency: Duration::from_millis(300),
             druva_users: vec![50_000],
+            storage: false,
         }
     } else {
         Plan {
@@ -113,6 +119,7 @@ fn main() {
             load: Duration::from_secs(2),
             latency: Duration::from_millis(20),
             druva_users: vec![300],
+            storage: false,
         }
     };
     let mut rest = args.iter().filter(|a| *a != "--bench");
@@ -132,6 +139,7 @@ fn main() {
                     .unwrap_or_else(|| fail("--druva-users N[,N…] or none"))
             }
             "--scrapes" => plan.scrapes = value().parse().unwrap_or_else(|_| fail("--scrapes N")),
+            "--storage" => plan.storage = true,
             "--load-seconds" => {
                 plan.load = Duration::from_secs(
                     value().parse().unwrap_or_else(|_| fail("--load-seconds N")),
@@ -143,7 +151,7 @@ fn main() {
                 )
             }
             other => fail(&format!(
-                "unknown argument {other:?}; use --sizes 1000,50x2000 --druva-users 50000 --scrapes N --load-seconds N --latency-ms N"
+                "unknown argument {other:?}; use --sizes 1000,50x2000 --druva-users 50000 --scrapes N --load-seconds N --latency-ms N --storage"
             )),
         }
     }
@@ -351,7 +359,7 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
     {
         let config = write_config(dir.path(), "quiet", &sim_url, size.tenants, "1h");
         let log = dir.path().join("quiet.log");
-        let (exporter, url) = start_exporter(&config, &log);
+        let (exporter, url) = start_exporter(&config, &log, None);
         let started = Instant::now();
         wait_for(&client, &format!("{url}/-/ready")).await;
         let ready = started.elapsed();
@@ -397,7 +405,7 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
     {
         let config = write_config(dir.path(), "refreshing", &sim_url, size.tenants, "1s");
         let log = dir.path().join("refreshing.log");
-        let (exporter, _url) = start_exporter(&config, &log);
+        let (exporter, _url) = start_exporter(&config, &log, None);
         let deadline = Instant::now() + Duration::from_secs(600);
         wait_for_refreshes(&log, REFRESHES * size.tenants, deadline).await;
         figures.refreshes_peak_rss = exporter.memory().0;
@@ -428,7 +436,9 @@ async fn measure(size: Size, plan: &Plan) -> Figures {
         let interval = format!("{}s", (size.tenants / 25).max(1));
         let config = write_config(dir.path(), "busy", &sim_url, size.tenants, &interval);
         let log = dir.path().join("busy.log");
-        let (exporter, url) = start_exporter(&config, &log);
+        let storage = dir.path().join("busy-state");
+        let storage = plan.storage.then_some(storage.as_path());
+        let (exporter, url) = start_exporter(&config, &log, storage);
         wait_for(&client, &format!("{url}/-/ready")).await;
         let gzip = load(&client, &format!("{url}/metrics"), true, plan.load).await;
         let plain = load(&client, &format!("{url}/metrics"), false, plan.load).await;
@@ -559,7 +569,8 @@ async fn measure_druva(users: usize, plan: &Plan) -> DruvaFigures {
     )
     .unwrap();
     let log = dir.path().join("druva.log");
-    let (exporter, url) = start_exporter(&config, &log);
+    let storage = dir.path().join("druva-state");
+    let (exporter, url) = start_exporter(&config, &log, plan.storage.then_some(storage.as_path()));
     let mut figures = DruvaFigures {
         users,
         ..DruvaFigures::default()
@@ -724,20 +735,22 @@ fn write_config(dir: &Path, name: &str, sim_url: &str, tenants: usize, interval:
     path
 }
 
-fn start_exporter(config: &Path, log: &Path) -> (Process, String) {
+/// The exporter on `config`, logging to `log`; with `storage`, keeping its state there.
+fn start_exporter(config: &Path, log: &Path, storage: Option<&Path>) -> (Process, String) {
     let port = free_port();
-    let process = Process::spawn(
-        &[
-            "--config.file",
-            config.to_str().unwrap(),
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--log.format",
-            "json",
-        ],
-        Stdio::from(fs::File::create(log).unwrap()),
-        false,
-    );
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "--config.file",
+        config.to_str().unwrap(),
+        "--web.listen-address",
+        &listen,
+        "--log.format",
+        "json",
+    ];
+    if let Some(dir) = storage {
+        args.extend(["--storage.path", dir.to_str().unwrap()]);
+    }
+    let process = Process::spawn(&args, Stdio::from(fs::File::create(log).unwrap()), false);
     (process, format!("http://127.0.0.1:{port}"))
 }
 

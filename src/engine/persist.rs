@@ -100,6 +100,7 @@ impl Store {
         state: &S,
         now_ms: i64,
     ) -> std::io::Result<()> {
+        crate::runtime::background::debug_assert_low_priority("writing the state");
         self.write(
             &self.path(&spec.name, "state"),
             &File1 {
@@ -157,6 +158,7 @@ impl Store {
     /// Reads what was saved for `spec`. A missing file is normal; an unreadable, corrupt or
     /// foreign one is logged and ignored.
     pub(crate) fn load<S: DeserializeOwned>(&self, spec: &SourceSpec) -> Option<Restored<S>> {
+        crate::runtime::background::debug_assert_low_priority("reading the state");
         let state: Option<File1<S>> = self.read(spec, "state");
         let status: Option<File1<serde::de::IgnoredAny>> = self.read(spec, "status");
         match (state, status) {

@@ -46,7 +46,7 @@ impl Task {
                 Ok(outcome) => outcome,
                 Err(_) => Err(RefreshError::Timeout(spec.timeout)),
             };
-            state = previous.into_inner();
+            state = previous.into_inner().await;
             let (delay, saved) = match outcome {
                 Ok(mut refreshed) => {
                     // The primary stream failed but another stream changed the state (Druva's
@@ -187,9 +187,7 @@ impl Task {
     async fn restore<V: Vendor>(&self, store: &Arc<Store>) -> Option<Arc<V::State>> {
         let handle = &self.handle;
         let (store, spec) = (store.clone(), handle.spec.clone());
-        let loaded = tokio::task::spawn_blocking(move || store.load::<V::State>(&spec))
-            .await
-            .ok()??;
+        let loaded = crate::runtime::background::run(move || store.load::<V::State>(&spec)).await?;
         handle.requests.restore(&loaded.status.requests);
         let saved = loaded.status;
         let state = loaded.state.map(Arc::new);
@@ -232,12 +230,11 @@ impl Task {
             requests: handle.requests.counts(),
         };
         let (store, spec) = (store.clone(), handle.spec.clone());
-        let result = tokio::task::spawn_blocking(move || match state {
+        let result = crate::runtime::background::run(move || match state {
             Some(state) => store.save_state(&spec, &status, &*state, now_ms),
             None => store.save_status(&spec, &status, now_ms),
         })
-        .await
-        .expect("saving does not panic");
+        .await;
         if let Err(error) = result {
             warn!(source = %handle.spec.name, %error, "cannot save state to --storage.path");
         }
@@ -266,6 +263,7 @@ fn encode(
     now_ms: i64,
     replaced: Option<&Exposition>,
 ) -> (Exposition, HealthSummary) {
+    crate::runtime::background::debug_assert_low_priority("encoding a snapshot");
     let started = Instant::now();
     let series = &spec.series;
     let mut detail = series.detail;

@@ -1,10 +1,14 @@
-//! Refresh work that takes CPU — decoding both vendors' report pages, building and encoding
-//! snapshots, deflating their static families — runs here, on one thread per core at a
-//! lower scheduling priority (the deflate helpers lower their own threads the same way).
+//! Refresh work that takes CPU — decoding every page a vendor sends (reports and events),
+//! merging a refresh into the state, building and encoding snapshots, deflating their
+//! static families, and writing or reading the state for `--storage.path` — runs here, on
+//! one thread per core at a lower scheduling priority (the deflate helpers lower their own
+//! threads the same way). The entry points of that work check it in debug builds
+//! ([`debug_assert_low_priority`]).
 //! Scrapes run at normal priority, so when both want the CPU the scrape goes first: a
 //! refresh can be slowed by scrapes, never the reverse. One thread per core also bounds the
 //! memory of many tenants refreshing at once.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,6 +16,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 type Job = Box<dyn FnOnce() + Send>;
 
 static POOL: OnceLock<Sender<Job>> = OnceLock::new();
+
+thread_local! {
+    /// This thread runs at the lower priority.
+    static LOWERED: Cell<bool> = const { Cell::new(false) };
+}
 
 fn pool() -> &'static Sender<Job> {
     POOL.get_or_init(|| {
@@ -60,10 +69,29 @@ pub(crate) fn lower_priority() {
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
+    LOWERED.set(true);
+}
+
+/// In debug builds, fails unless the calling thread runs at the lower priority: `work`
+/// would otherwise compete with scrapes. The crate's own unit tests call the decoders and
+/// encoders directly and are exempt; everything else, the integration tests included,
+/// goes through [`run`].
+#[track_caller]
+pub(crate) fn debug_assert_low_priority(work: &str) {
+    debug_assert!(
+        cfg!(test) || LOWERED.get(),
+        "{work} must run on the low-priority refresh threads (runtime::background::run)"
+    );
 }
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn work_runs_lowered_and_the_caller_is_not() {
+        assert!(super::run(|| super::LOWERED.get()).await);
+        assert!(!super::LOWERED.get());
+    }
+
     #[tokio::test]
     async fn returns_results_and_resumes_panics() {
         assert_eq!(super::run(|| 6 * 7).await, 42);

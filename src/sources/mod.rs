@@ -56,38 +56,56 @@ pub(crate) trait VendorState: Send + Sync + 'static {
 /// the vendor, and takes it only when nothing can fail or wait any more, to update it in
 /// place rather than a copy (a Druva tenant of 50,000 users holds about 100 MiB). Until
 /// then the engine still has it, so a failed or cancelled refresh (the source's `timeout`)
-/// loses nothing.
-pub(crate) struct Previous<S>(std::sync::Mutex<Option<Arc<S>>>);
+/// loses nothing; a change made on the refresh threads ([`Previous::change`]) holds it
+/// until the change is complete, and leaves it here if the refresh is cancelled meanwhile.
+pub(crate) struct Previous<S>(Arc<std::sync::Mutex<Option<Arc<S>>>>);
 
-impl<S> Previous<S> {
+impl<S: Send + Sync + 'static> Previous<S> {
     pub(crate) fn new(state: Option<Arc<S>>) -> Self {
-        Previous(std::sync::Mutex::new(state))
+        Previous(Arc::new(std::sync::Mutex::new(state)))
     }
 
     /// The state to read from (such as report cursors); drop it before [`Previous::take`].
     pub(crate) fn get(&self) -> Option<Arc<S>> {
-        self.lock().clone()
+        lock(&self.0).clone()
     }
 
-    /// What is left after the refresh: the state unless the refresh took it.
-    pub(crate) fn into_inner(self) -> Option<Arc<S>> {
-        self.0
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<S>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// What is left after the refresh: the state unless the refresh took it, once a change
+    /// still running on the refresh threads is complete.
+    pub(crate) async fn into_inner(self) -> Option<Arc<S>> {
+        let slot = self.0;
+        crate::runtime::background::run(move || lock(&slot).take()).await
     }
 }
 
-impl<S: Clone> Previous<S> {
+fn lock<S>(slot: &std::sync::Mutex<S>) -> std::sync::MutexGuard<'_, S> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<S: Clone + Default + Send + Sync + 'static> Previous<S> {
     /// Takes the state to build the next one from: itself when nothing else holds it (the
     /// engine's snapshot and state file never keep it), else a copy.
     pub(crate) fn take(&self) -> Option<S> {
-        self.lock().take().map(Arc::unwrap_or_clone)
+        lock(&self.0).take().map(Arc::unwrap_or_clone)
+    }
+
+    /// Applies `change` to the state (a new one if there is none) on a refresh thread, as
+    /// one job that cannot be cancelled halfway: it holds the state until the change is
+    /// complete and then leaves it here, for [`Previous::take`] or, if the refresh was
+    /// cancelled meanwhile, for the engine.
+    pub(crate) async fn change<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut S) -> T + Send + 'static,
+    ) -> T {
+        let slot = self.0.clone();
+        crate::runtime::background::run(move || {
+            let mut held = lock(&slot);
+            let mut state = held.take().map(Arc::unwrap_or_clone).unwrap_or_default();
+            let result = change(&mut state);
+            *held = Some(Arc::new(state));
+            result
+        })
+        .await
     }
 }
 
@@ -217,20 +235,23 @@ pub(crate) trait Vendor: Sized + Send + Sync + 'static {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_lent_state_is_taken_in_place_or_comes_back_untouched() {
+    #[tokio::test]
+    async fn a_lent_state_is_taken_in_place_or_comes_back_untouched() {
         let state = Arc::new(vec![1u64, 2, 3]);
         let address = state.as_ptr();
         let previous = Previous::new(Some(state));
         assert_eq!(previous.get().as_deref(), Some(&vec![1, 2, 3]));
         let taken = previous.take().expect("lent");
         assert_eq!(taken.as_ptr(), address, "not copied: nothing else held it");
-        assert!(previous.into_inner().is_none(), "taken, so not given back");
+        assert!(
+            previous.into_inner().await.is_none(),
+            "taken, so not given back"
+        );
 
         // A refresh that fails before taking it leaves it with the engine.
         let previous = Previous::new(Some(Arc::new(vec![4u64])));
         let _read_only = previous.get();
-        assert_eq!(previous.into_inner().as_deref(), Some(&vec![4]));
+        assert_eq!(previous.into_inner().await.as_deref(), Some(&vec![4]));
 
         // Still held elsewhere: the refresh works on a copy and the other holder keeps its.
         let state = Arc::new(vec![5u64]);
@@ -238,5 +259,33 @@ mod tests {
         let taken = previous.take().expect("lent");
         assert_ne!(taken.as_ptr(), state.as_ptr());
         assert_eq!(taken, *state);
+    }
+
+    #[tokio::test]
+    async fn a_change_cancelled_halfway_still_completes_and_is_kept() {
+        let previous = Previous::new(Some(Arc::new(vec![1u64])));
+        let (started, on_pool) = std::sync::mpsc::channel();
+        let change = previous.change(move |state: &mut Vec<u64>| {
+            started.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            state.push(2);
+        });
+        // The refresh's timeout drops the change once it has begun.
+        let cancelled = tokio::time::timeout(std::time::Duration::from_millis(20), async {
+            change.await;
+        })
+        .await;
+        assert!(cancelled.is_err());
+        on_pool.recv().unwrap();
+        assert_eq!(previous.into_inner().await.as_deref(), Some(&vec![1, 2]));
+
+        // Completed: the refresh takes the changed state.
+        let previous = Previous::new(None);
+        let len = previous.change(|state: &mut Vec<u64>| {
+            state.push(7);
+            state.len()
+        });
+        assert_eq!(len.await, 1);
+        assert_eq!(previous.take(), Some(vec![7]));
     }
 }

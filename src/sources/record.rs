@@ -454,6 +454,7 @@ pub(crate) fn decode_page<'de>(
     keep: &[&str],
     on_row: impl FnMut(Row<'de>),
 ) -> Result<PageInfo, PageError> {
+    crate::runtime::background::debug_assert_low_priority("decoding a page");
     // A page checked as UTF-8 once is read without checking each string again (a sixth of
     // the decoding time); a page that is not UTF-8 is read as bytes, so a bad byte in a
     // field the exporter ignores still loses nothing.
@@ -502,6 +503,7 @@ pub(crate) fn decode_rows<'de>(
     seed: RowSeed,
     mut on_row: impl FnMut(Row<'de>),
 ) -> Result<usize, PageError> {
+    crate::runtime::background::debug_assert_low_priority("decoding a page");
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let malformed = |e: serde_json::Error| PageError::Malformed(e.to_string());
     match body.iter().find(|b| !b.is_ascii_whitespace()) {

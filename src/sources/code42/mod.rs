@@ -199,12 +199,17 @@ impl Vendor for Code42 {
             humantime::format_duration(lifetime)
         )];
         let response = self.0.get_page(1).await?;
-        let mut builder = EstateBuilder::default();
-        let rows = parse_page(&response.body, &mut builder).map_err(|e| RefreshError::Decode {
+        let body = response.body.clone();
+        let (rows, (estate, skipped)) = crate::runtime::background::run(move || {
+            let mut builder = EstateBuilder::default();
+            let rows = parse_page(&body, &mut builder);
+            (rows, builder.finish())
+        })
+        .await;
+        let rows = rows.map_err(|e| RefreshError::Decode {
             endpoint: ENDPOINT,
             detail: format!("page 1: {e}"),
         })?;
-        let (estate, skipped) = builder.finish();
         let mut orgs: Vec<&str> = estate.devices.iter().map(|d| &*d.profile.org).collect();
         orgs.sort_unstable();
         orgs.dedup();

@@ -14,7 +14,7 @@ use super::api::{DruvaApi, scalar_text};
 use super::state::{EventKind, EventLog};
 use crate::secret::SecretRef;
 use crate::sources::http::{Upstream, basic_credentials, excerpt, status_error};
-use crate::sources::record::{Record, Row, RowSeed, decode_page, decode_rows};
+use crate::sources::record::{PageInfo, Record, Row, RowSeed, decode_page, decode_rows};
 use crate::sources::{RefreshError, SkipCounts, SkipReason};
 
 /// A page holds at most 500 events; a refresh reads at most this many pages and continues
@@ -131,6 +131,44 @@ fn count(
     Ok(())
 }
 
+/// Counts the events of a page into `log` on a refresh thread (decoding is CPU work, below
+/// the scrapes' priority); a v2 page (`legacy` false) also says what follows it.
+async fn count_page(
+    body: bytes::Bytes,
+    legacy: bool,
+    replaying: bool,
+    log: &mut EventLog,
+    skipped: &mut SkipCounts,
+) -> Result<Option<PageInfo>, RefreshError> {
+    let (mut page_log, mut page_skipped) = (std::mem::take(log), std::mem::take(skipped));
+    let (result, page_log, page_skipped) = crate::runtime::background::run(move || {
+        let result = {
+            let on_row = |row: Row| match row {
+                Row::Record(record) => {
+                    if let Err(reason) = count(&record, legacy, &mut page_log, replaying) {
+                        page_skipped.add(reason);
+                    }
+                }
+                Row::NotAnObject => page_skipped.add(SkipReason::NotAnObject),
+            };
+            if legacy {
+                let seed = RowSeed {
+                    fields: LEGACY_FIELDS,
+                };
+                decode_rows(&body, seed, on_row).map(|_| None)
+            } else {
+                let seed = RowSeed { fields: V2_FIELDS };
+                decode_page(&body, "events", seed, &["tracker", "nextPageExists"], on_row)
+                    .map(Some)
+            }
+        };
+        (result, page_log, page_skipped)
+    })
+    .await;
+    (*log, *skipped) = (page_log, page_skipped);
+    result.map_err(|e| decode_error(&e))
+}
+
 /// `GET /insync/eventmanagement/v2/events?tracker=…` until `nextPageExists` is false.
 pub(crate) async fn read_v2(
     api: &DruvaApi,
@@ -171,21 +209,9 @@ pub(crate) async fn read_v2(
                 "; is the Events API licensed for this tenant? Set events: none to skip events",
             ));
         }
-        let info = decode_page(
-            &response.body,
-            "events",
-            RowSeed { fields: V2_FIELDS },
-            &["tracker", "nextPageExists"],
-            |row| match row {
-                Row::Record(record) => {
-                    if let Err(reason) = count(&record, false, log, replaying) {
-                        skipped.add(reason);
-                    }
-                }
-                Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
-            },
-        )
-        .map_err(|e| decode_error(&e))?;
+        let info = count_page(response.body.clone(), false, replaying, log, skipped)
+            .await?
+            .unwrap_or_default();
         if let Some(next) = info.text("tracker").filter(|t| !t.is_empty()) {
             tracker = Some(next.to_string());
         }
@@ -241,21 +267,7 @@ pub(crate) async fn read_legacy(
                 "; is the Events API licensed for this tenant?",
             ));
         }
-        decode_rows(
-            &response.body,
-            RowSeed {
-                fields: LEGACY_FIELDS,
-            },
-            |row| match row {
-                Row::Record(record) => {
-                    if let Err(reason) = count(&record, true, log, replaying) {
-                        skipped.add(reason);
-                    }
-                }
-                Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
-            },
-        )
-        .map_err(|e| decode_error(&e))?;
+        count_page(response.body.clone(), true, replaying, log, skipped).await?;
         for value in response.headers.get_all(SET_COOKIE) {
             if let Some(progress) = value
                 .to_str()

@@ -150,6 +150,7 @@ impl Druva {
     /// Applies the reports read into `state`, with their new cursors; returns the rows
     /// skipped.
     fn apply_reports(state: &mut DruvaState, reads: Vec<Read>, now: i64) -> SkipCounts {
+        crate::runtime::background::debug_assert_low_priority("merging the reports");
         let mut skipped = SkipCounts::default();
         for Read {
             report,
@@ -298,9 +299,8 @@ impl Vendor for Druva {
             Some(read.await.map(|()| (log, skipped)))
         };
         let (reports, events) = tokio::join!(self.read_reports(last.as_deref(), now), events);
-        // Every read is done and nothing below waits: the last state can be taken and
-        // updated in place. (Applied right here, not on the refresh threads: awaiting them
-        // after the state is taken would let a timeout drop it.)
+        // Every read is done: the last state can be updated in place. The merge is one
+        // job on the refresh threads that a timeout cannot interrupt or lose.
         drop(last);
         let mut streams = vec![Stream {
             name: Self::PRIMARY_STREAM,
@@ -308,9 +308,10 @@ impl Vendor for Druva {
         }];
         let (mut state, mut skipped) = match reports {
             Ok(reads) => {
-                let mut state = previous.take().unwrap_or_default();
-                let skipped = Self::apply_reports(&mut state, reads, now);
-                (state, skipped)
+                let skipped = previous
+                    .change(move |state| Self::apply_reports(state, reads, now))
+                    .await;
+                (previous.take().unwrap_or_default(), skipped)
             }
             // Without the reports, the events alone are worth keeping only on top of the
             // last good reports.
