@@ -28,15 +28,31 @@ pub mod simulator;
 mod sources;
 mod web;
 
-// The public surface: what the binary, the tests and the benchmark use.
+// The public surface, and why each item is in it. Nothing of a vendor is: the tests read
+// vendors through the simulator and the exporter's own output.
+
+/// The built-in demo (simulated tenants and a configuration reading them), for the tests
+/// that run it in process.
 #[cfg(feature = "simulator")]
 pub use cli::start_demo;
+/// The binary's entry point, and why a command failed (its exit status).
 pub use cli::{Failure, main};
+/// A configuration, parsed and validated (opaque), and its warnings: tests start engines
+/// on configurations of their own.
 pub use config::ConfigWarning;
+/// The reload counters the web layer shows, for tests that serve an engine themselves.
 pub use engine::reload::ReloadMetrics;
-pub use engine::{Config, Engine, RefreshStatus, SourceHandle, parse_config};
+pub use engine::{Config, parse_config};
+/// The refresh engine and what it says of each source: tests run it in process and wait on
+/// a source's status instead of the clock.
+pub use engine::{Engine, RefreshStatus, SourceHandle};
+/// The exposition encoder, for the property test of label escaping and the benchmark.
 pub use exposition::{ExpositionBuilder, FamilyDef, Format, Value, produce};
+/// The clock every component reads: tests move a manual one instead of sleeping.
 pub use runtime::clock::Clock;
+/// Why a refresh failed, as a type the tests match.
+pub use sources::RefreshError;
+/// TLS for the HTTP clients, which tests install once before they build one.
 pub use sources::http::install_crypto_provider;
-pub use sources::{RefreshError, SkipCounts, SkipReason};
+/// The web layer, for tests that serve an engine in process.
 pub use web::{App, serve};

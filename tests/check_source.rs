@@ -180,12 +180,11 @@ async fn a_missing_role_and_a_failing_service_are_told_apart() {
 async fn an_unreachable_address_and_an_unknown_name() {
     let sim = start_simulator().await;
     let dir = tempfile::tempdir().unwrap();
-    // A port nothing listens on: bound, then released.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A port held for the test, bound but not listening: every connection to it is
+    // refused, and nothing else can take it while the test runs.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = reserved.local_addr().unwrap();
     let config = write_config(dir.path(), &format!("http://{closed}"), &sim, "");
     let (code, stdout, _) = check(&config, "good").await;
     assert_eq!(code, 1, "{stdout}");

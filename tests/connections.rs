@@ -226,7 +226,15 @@ async fn a_scrape_succeeds_beside_two_thousand_silent_connections_and_the_cap_ho
     for _ in 0..20 {
         held.push(TcpStream::connect(&address).await.unwrap());
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The exporter has taken them all before the 21st arrives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::accepted_connections(capped.child.id(), capped.port) < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the 20 connections were not accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let response = common::get(format!("http://{address}/-/healthy"))
         .await
         .unwrap();
@@ -427,7 +435,7 @@ async fn two_thousand_concurrent_scrapes_stay_within_the_request_limit() {
             other => panic!("{}", String::from_utf8_lossy(other)),
         }
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The high-water mark: nothing to wait for once every answer is in.
     let peak = peak_rss_kib(exporter.child.id());
     assert_eq!(ok + refused, 2000);
     eprintln!(
@@ -450,14 +458,23 @@ async fn reloads_are_limited_to_one_a_second() {
     let client = common::http_client();
     let url = format!("http://127.0.0.1:{}/-/reload", exporter.port);
     let mut statuses = Vec::new();
+    let first_sent = Instant::now();
     for _ in 0..20 {
         statuses.push(client.post(&url).send().await.unwrap().status().as_u16());
     }
     // The first runs (the demo has no file to re-read, so it fails: 500); the rest wait.
     assert_ne!(statuses[0], 429, "{statuses:?}");
     assert!(statuses[1..].iter().all(|s| *s == 429), "{statuses:?}");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_ne!(client.post(&url).send().await.unwrap().status(), 429);
+    // The next is allowed a second after the first, not before.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.post(&url).send().await.unwrap().status() == 429 {
+        assert!(
+            Instant::now() < deadline,
+            "reloads still refused after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(first_sent.elapsed() >= Duration::from_secs(1));
 }
 
 /// exporter-toolkit's defence: an unknown user costs what a known one with a wrong

@@ -31,8 +31,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use error::RefreshError;
-pub use skip::SkipCounts;
-pub use skip::SkipReason;
+pub(crate) use skip::SkipCounts;
+pub(crate) use skip::SkipReason;
 
 use crate::config::{ConfigWarning, FieldError, HttpSpec};
 pub(crate) use crate::exposition::HelpParts;

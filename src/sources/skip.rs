@@ -10,7 +10,7 @@ use super::record::BadValue;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum SkipReason {
+pub(crate) enum SkipReason {
     /// The row is not a JSON object.
     NotAnObject,
     /// A field the exporter needs (such as `deviceUid`) is absent or empty.
@@ -48,7 +48,7 @@ impl From<BadValue> for SkipReason {
 /// Rows skipped during one refresh, by reason, and values dropped from the rows that were
 /// kept, by the field's wire name (a report's known fields: a bounded set).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SkipCounts {
+pub(crate) struct SkipCounts {
     // Flattened, so status files written before value counts existed still load.
     #[serde(flatten)]
     rows: BTreeMap<SkipReason, u64>,

@@ -109,10 +109,9 @@ pub fn listening_port(pid: u32) -> u16 {
     }
 }
 
-/// The ports of `pid`'s listening TCP sockets: the socket inodes among its file
-/// descriptors, looked up in its network namespace's socket tables.
-fn listening_ports(pid: u32) -> Vec<u16> {
-    let inodes: std::collections::BTreeSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+/// The socket inodes among `pid`'s file descriptors.
+fn socket_inodes(pid: u32) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|dir| {
             dir.flatten()
                 .filter_map(|fd| std::fs::read_link(fd.path()).ok())
@@ -127,22 +126,42 @@ fn listening_ports(pid: u32) -> Vec<u16> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `pid`'s TCP sockets in `state` (hex, as /proc writes it: 0A listening, 01 established),
+/// by local port.
+fn tcp_sockets(pid: u32, state: &str) -> Vec<u16> {
+    let inodes = socket_inodes(pid);
     let mut ports = Vec::new();
     for table in ["tcp", "tcp6"] {
         let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            // local_address, state (0A is LISTEN), inode.
-            if fields.len() > 9 && fields[3] == "0A" && inodes.contains(fields[9]) {
+            // local_address, state, inode.
+            if fields.len() > 9 && fields[3] == state && inodes.contains(fields[9]) {
                 let port = fields[1].rsplit(':').next().unwrap();
                 ports.push(u16::from_str_radix(port, 16).unwrap());
             }
         }
     }
+    ports
+}
+
+/// The ports of `pid`'s listening TCP sockets.
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let mut ports = tcp_sockets(pid, "0A");
     ports.sort_unstable();
     ports.dedup();
     ports
+}
+
+/// How many connections to its `port` process `pid` has accepted and holds open.
+pub fn accepted_connections(pid: u32, port: u16) -> usize {
+    tcp_sockets(pid, "01")
+        .iter()
+        .filter(|p| **p == port)
+        .count()
 }
 
 /// 2026-11-01T12:00:00Z, the fixed "now" of deterministic tests.

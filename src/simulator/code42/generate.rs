@@ -3,7 +3,10 @@
 
 use fastrand::Rng;
 
-use super::{APP_VERSIONS, Archive, Code42Options, Code42Tenant, Connection, DAY, DESTINATIONS, Device, HOUR, Health, MINUTE, ORGS, OSES};
+use super::{
+    APP_VERSIONS, Archive, Code42Options, Code42Tenant, Connection, DAY, DESTINATIONS, Device,
+    HOUR, Health, MINUTE, ORGS, OSES,
+};
 
 impl Code42Tenant {
     /// Generates an estate. The first devices cover every case (3, 5, 7 and 30+ days
@@ -155,4 +158,3 @@ fn device_name(i: usize, os: usize) -> String {
         },
     }
 }
-

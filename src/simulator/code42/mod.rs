@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, Mutex};
 
-
 mod api;
 mod generate;
 mod rows;
@@ -298,4 +297,3 @@ impl Code42Tenant {
 fn destination_index(name: &str) -> usize {
     DESTINATIONS.iter().position(|d| *d == name).unwrap_or(0)
 }
-

@@ -9,7 +9,9 @@ use http::Method;
 
 use super::{Code42Options, Code42Tenant, ValueStyle, fault_body};
 use crate::simulator::DateStyle;
-use crate::simulator::{GeneratedTenant, Reply, Request, SimulatedVendor, Simulator, SimulatorOptions, Tokens};
+use crate::simulator::{
+    GeneratedTenant, Reply, Request, SimulatedVendor, Simulator, SimulatorOptions, Tokens,
+};
 
 const REPORT_PATHS: [&str; 2] = ["/api/DeviceBackupReport", "/api/v1/DeviceBackupReport"];
 
@@ -63,8 +65,12 @@ impl SimulatedVendor for Code42Tenant {
     }
 
     fn unreadable_rows(&self, request: &Request) -> Option<Reply> {
-        is_report(&request.path)
-            .then(|| Reply::json(200, r#"{"metadata":{},"data":[[["x"]],[["y"]],[1]]}"#.into()))
+        is_report(&request.path).then(|| {
+            Reply::json(
+                200,
+                r#"{"metadata":{},"data":[[["x"]],[["y"]],[1]]}"#.into(),
+            )
+        })
     }
 
     fn demo_source(&self, url: &str) -> String {

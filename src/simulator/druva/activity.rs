@@ -103,7 +103,6 @@ pub(super) const ACTIVITY: &[(&str, &str, bool, Subject, f64, i64, u64)] = &[
     ),
 ];
 
-
 impl DruvaTenant {
     /// The resource of each subject index, in order (a user once, though the discovery
     /// reports have a row per workload); none for public folders, which they do not list.
@@ -194,5 +193,4 @@ impl DruvaTenant {
         }
         jobs
     }
-
 }

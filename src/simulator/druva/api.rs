@@ -185,7 +185,6 @@ impl DruvaTenant {
         body.push('}');
         Reply::json(200, body)
     }
-
 }
 
 /// Druva's error envelope.

@@ -3,7 +3,10 @@
 
 use base64::Engine as _;
 
-use super::{DAY, DruvaTenant, EVENT_CURSOR_LIFETIME, EVENT_HISTORY, EVENT_SPACING, EVENTS_PER_PAGE, EventTruth, envelope, mix};
+use super::{
+    DAY, DruvaTenant, EVENT_CURSOR_LIFETIME, EVENT_HISTORY, EVENT_SPACING, EVENTS_PER_PAGE,
+    EventTruth, envelope, mix,
+};
 use crate::simulator::wire::{DateStyle, Obj, format_date, json_str};
 use crate::simulator::{Reply, Request, Tokens};
 
@@ -21,7 +24,6 @@ const EVENT_KINDS: &[(&str, &str, u8)] = &[
     ("API Login", "Success", 6),
     ("Admin Audit Trail", "Admin Event", 5),
 ];
-
 
 impl DruvaTenant {
     /// Every event logged by `now`, oldest first.
@@ -50,7 +52,6 @@ impl DruvaTenant {
             user_id: 1 + h % 50,
         }
     }
-
 
     /// `GET /insync/eventmanagement/v2/events[?tracker=…]`.
     pub fn events_v2(&self, request: &Request, tokens: &Tokens, now: i64) -> Reply {
@@ -249,4 +250,3 @@ fn decode_cursor(text: &str) -> Option<(u64, i64)> {
     let (index, issued) = text.split_once(':')?;
     Some((index.parse().ok()?, issued.parse().ok()?))
 }
-

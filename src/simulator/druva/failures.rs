@@ -51,4 +51,3 @@ pub(super) fn failure_text(
 pub(super) fn failure(r: &Resource) -> &'static [(&'static str, &'static str)] {
     failure_text(r).2
 }
-

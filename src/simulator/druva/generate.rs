@@ -33,19 +33,19 @@ impl DruvaTenant {
 /// A resource's health: the first eight of each kind cover stale (2, 4, 10, 15 days),
 /// failing and never-backed-up cases; the rest are mostly healthy.
 fn health(rng: &mut Rng, i: usize, start_ms: i64) -> Health {
-        let ago = |d: f64| start_ms - (d * DAY as f64) as i64;
-        match if i < 8 { i } else { rng.usize(0..40) } {
-            1 => Health::StaleSince(ago(2.2 + rng.f64() * 0.5)),
-            2 => Health::StaleSince(ago(4.0 + rng.f64())),
-            3 => Health::StaleSince(ago(10.0 + rng.f64())),
-            4 => Health::StaleSince(ago(14.0 + rng.f64() * 0.9)),
-            5 => Health::FailingSince(ago(3.0 + rng.f64() * 2.0)),
-            6 => Health::Never,
-            _ => Health::Healthy {
-                period: [HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR][rng.usize(..4)],
-                phase: rng.i64(0..DAY),
-            },
-        }
+    let ago = |d: f64| start_ms - (d * DAY as f64) as i64;
+    match if i < 8 { i } else { rng.usize(0..40) } {
+        1 => Health::StaleSince(ago(2.2 + rng.f64() * 0.5)),
+        2 => Health::StaleSince(ago(4.0 + rng.f64())),
+        3 => Health::StaleSince(ago(10.0 + rng.f64())),
+        4 => Health::StaleSince(ago(14.0 + rng.f64() * 0.9)),
+        5 => Health::FailingSince(ago(3.0 + rng.f64() * 2.0)),
+        6 => Health::Never,
+        _ => Health::Healthy {
+            period: [HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR][rng.usize(..4)],
+            phase: rng.i64(0..DAY),
+        },
+    }
 }
 
 /// Each user's two workloads, Exchange Online and OneDrive.
@@ -88,7 +88,13 @@ fn user_workloads(rng: &mut Rng, users: usize, start_ms: i64) -> Vec<Resource> {
 /// The sites, teams or groups (`kind`) of the tenant, `count` of them with IDs from
 /// `base_id`: schedules from four hours to a week, every seventh team archived, a few
 /// disabled, deleted or purged.
-fn collaboration(rng: &mut Rng, kind: Kind, count: usize, base_id: u64, start_ms: i64) -> Vec<Resource> {
+fn collaboration(
+    rng: &mut Rng,
+    kind: Kind,
+    count: usize,
+    base_id: u64,
+    start_ms: i64,
+) -> Vec<Resource> {
     const FREQUENCIES: [i64; 7] = [720, 1440, 4320, 10080, 480, 2880, 240];
     let mut resources = Vec::new();
     for i in 0..count {

@@ -363,7 +363,6 @@ impl DruvaTenant {
         counts
     }
 
-
     /// Licenses allocated: the users plus a little headroom, so the demo sits above 90 %.
     pub fn active_licenses(&self) -> u64 {
         self.options.users as u64 * 108 / 100
@@ -430,5 +429,4 @@ impl DruvaTenant {
         }
         rows
     }
-
 }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http::Method;
 
 use super::{DruvaOptions, DruvaTenant, envelope};
-use crate::simulator::{GeneratedTenant, Reply, Request, SimulatedVendor, Simulator, SimulatorOptions, Tokens};
+use crate::simulator::{
+    GeneratedTenant, Reply, Request, SimulatedVendor, Simulator, SimulatorOptions, Tokens,
+};
 
 const REPORTS: &str = "/platform/reporting/v1/reports/";
 const EVENTS_V2: &str = "/insync/eventmanagement/v2/events";

@@ -1,13 +1,13 @@
 //! Code42 / CrashPlan: the `DeviceBackupReport` resource, one row per archive (device ×
 //! destination), read page by page into an estate of devices and archives.
 
-#[cfg(test)]
-mod proptests;
 mod client;
 mod config;
 mod estate;
 pub(crate) mod families;
 mod packed;
+#[cfg(test)]
+mod proptests;
 mod row;
 
 use std::sync::Arc;
@@ -23,8 +23,8 @@ use row::ArchiveRow;
 use crate::config::{ConfigWarning, FieldError};
 use crate::exposition::{Detail, Family};
 use crate::sources::budget::{ReadBudget, unreadable_page};
-use crate::sources::record::{PageError, Row, decode_page};
 use crate::sources::http::ErrorReading;
+use crate::sources::record::{PageError, Row, decode_page};
 use crate::sources::{
     ClientContext, HelpParts, RefreshError, Refreshed, SkipCounts, SkipReason, Vendor,
 };
@@ -125,12 +125,10 @@ impl Vendor for Code42 {
                     .push_back(tokio::spawn(async move { client.get_page(number).await }));
             }
             let task = ahead.0.pop_front().expect("a page was requested");
-            let response = task
-                .await
-                .map_err(|e| RefreshError::PageTask {
-                    page: page.into(),
-                    detail: e.to_string(),
-                })??;
+            let response = task.await.map_err(|e| RefreshError::PageTask {
+                page: page.into(),
+                detail: e.to_string(),
+            })??;
             let bytes = response.body.len();
             // The page is parsed on a refresh thread while the pages ahead download.
             let previous_first = builder.start_page();

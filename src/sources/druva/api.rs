@@ -331,7 +331,10 @@ mod tests {
         );
         assert!(error_retryable(body));
         let numeric = br#"{"code":4001,"message":"Invalid pageToken","retryable":false}"#;
-        assert_eq!(error_message(numeric).as_deref(), Some("4001 Invalid pageToken"));
+        assert_eq!(
+            error_message(numeric).as_deref(),
+            Some("4001 Invalid pageToken")
+        );
         assert!(!error_retryable(numeric));
         assert_eq!(error_message(b"<html>503</html>"), None);
         assert!(!error_retryable(b"[]"));

@@ -158,8 +158,14 @@ async fn count_page(
                 decode_rows(&body, seed, on_row).map(|_| None)
             } else {
                 let seed = RowSeed { fields: V2_FIELDS };
-                decode_page(&body, "events", seed, &["tracker", "nextPageExists"], on_row)
-                    .map(Some)
+                decode_page(
+                    &body,
+                    "events",
+                    seed,
+                    &["tracker", "nextPageExists"],
+                    on_row,
+                )
+                .map(Some)
             }
         };
         (result, page_log, page_skipped)

@@ -5,13 +5,13 @@
 //! `lastSyncTimestamp`, minus an overlap), merged by each row's key. Totals reports are read
 //! whole every time and never filtered by date. Activity reports count each job once.
 
-#[cfg(test)]
-mod proptests;
 mod api;
 mod config;
 mod errors;
 mod events;
 pub(crate) mod families;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod reports;
 pub(crate) mod state;
 

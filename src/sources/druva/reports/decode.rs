@@ -99,7 +99,11 @@ impl Report {
     /// Decodes one row of this report. A row without its identity (a resource's id, an
     /// alert's or job's ID, a workload's name) is skipped with a reason; any other value
     /// that cannot be read is left out of the row and counted in `skipped` by field.
-    pub(crate) fn parse(&self, record: &Record, skipped: &mut SkipCounts) -> Result<Parsed, SkipReason> {
+    pub(crate) fn parse(
+        &self,
+        record: &Record,
+        skipped: &mut SkipCounts,
+    ) -> Result<Parsed, SkipReason> {
         let mut v = Values { record, skipped };
         match self.id {
             "m365StorageConsumption" => Ok(Parsed::Storage(WorkloadStorage {
@@ -340,7 +344,6 @@ fn period(v: &mut Values, counts: &[(&str, &str)]) -> Result<PeriodCounts, SkipR
             .collect(),
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -731,4 +734,3 @@ mod tests {
         assert_eq!(user.auto_delete_ms, Some(1_730_435_645_000));
     }
 }
-

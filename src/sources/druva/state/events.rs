@@ -167,4 +167,3 @@ mod event_entries {
         Ok(map)
     }
 }
-

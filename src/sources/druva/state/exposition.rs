@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-
+use super::{DruvaState, resource_thresholds};
+use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, LabelId, Value};
 use crate::sources::druva::families::{
     ARCHIVED, BACKUP_AGE, BACKUP_ENABLED, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOB_FILES_MISSED,
     JOBS, LAST_ATTEMPT, LAST_BACKUP_BYTES, LAST_BACKUP_END, LAST_BACKUP_ERROR, LAST_BACKUP_FAILED,
@@ -14,8 +15,6 @@ use crate::sources::druva::families::{
 use crate::sources::druva::reports::{
     JobStatus, LastBackup, Protection, ProvisionedUser, Resource,
 };
-use super::{DruvaState, resource_thresholds};
-use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, LabelId, Value};
 use crate::sources::families::ALERTS_ACTIVE;
 
 impl DruvaState {
@@ -132,7 +131,9 @@ impl DruvaState {
         let mut jobs = self.jobs.clone();
         let mut bytes = self.job_bytes.clone();
         for (report, workloads) in &self.job_workloads {
-            let Some(operation) = crate::sources::druva::reports::find(report).and_then(|r| r.operation) else {
+            let Some(operation) =
+                crate::sources::druva::reports::find(report).and_then(|r| r.operation)
+            else {
                 continue;
             };
             for workload in workloads {

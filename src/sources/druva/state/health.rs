@@ -1,11 +1,9 @@
 //! A resource's health for the status page, by the alerting rules' default thresholds.
 
-
-
-use crate::sources::druva::reports::Protection;
 use super::DruvaState;
 use crate::exposition::ExposeContext;
 use crate::health::{Crossing, HealthSummary, StaleItem, SummaryBuilder, Thresholds};
+use crate::sources::druva::reports::Protection;
 
 /// The default thresholds of the alerting rules (`alerts/config.libsonnet`): a resource
 /// without a successful backup for this many of its backup intervals...
@@ -37,7 +35,6 @@ fn health_rule() -> String {
         days(RESOURCE_AGE_FLOORS.critical_ms),
     )
 }
-
 
 impl DruvaState {
     /// Every resource's health and the stalest resources.

@@ -3,11 +3,8 @@
 
 use std::collections::BTreeMap;
 
-
-use crate::sources::druva::reports::{
-    Job, Kind, Parsed, PeriodCounts, Report,
-};
 use super::DruvaState;
+use crate::sources::druva::reports::{Job, Kind, Parsed, PeriodCounts, Report};
 
 /// How long a counted job is remembered, so an overlapping or repeated read does not count
 /// it twice: jobs updated this long before the newest job seen (vendor time, so a skewed
@@ -52,7 +49,12 @@ fn newest(rows: Vec<PeriodCounts>) -> Option<PeriodCounts> {
 impl DruvaState {
     /// Applies one report's rows. `full` means the rows are the complete current state
     /// (deletions are whatever is missing); otherwise they are changes since the cursor.
-    pub(crate) fn apply(&mut self, report: &Report, rows: impl IntoIterator<Item = Parsed>, full: bool) {
+    pub(crate) fn apply(
+        &mut self,
+        report: &Report,
+        rows: impl IntoIterator<Item = Parsed>,
+        full: bool,
+    ) {
         match report.kind {
             Kind::Totals => self.apply_totals(rows),
             Kind::CurrentState if report.id == "m365Alerts" => {

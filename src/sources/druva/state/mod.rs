@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::reports::{
-    Alert, Allocation, JobStatus, LastBackup, Operation, PeriodCounts,
-    PreservedUser, ProvisionedUser, Resource, WorkloadStorage,
+    Alert, Allocation, JobStatus, LastBackup, Operation, PeriodCounts, PreservedUser,
+    ProvisionedUser, Resource, WorkloadStorage,
 };
 use crate::exposition::{ExposeContext, ExpositionBuilder};
 use crate::health::HealthSummary;

@@ -1,8 +1,8 @@
 //! The state's merging, counting, thresholds and persistence.
 
-use super::*;
 use super::events::{EventKey, severity_label};
 use super::health::{INTERVAL_FACTORS, RESOURCE_AGE_FLOORS};
+use super::*;
 use crate::health::Thresholds;
 use crate::sources::druva::reports::{Job, JobStatus, Operation, Parsed, Resource, find};
 
@@ -188,8 +188,7 @@ fn thresholds_are_the_alerting_rules_defaults() {
         "alerts/config.libsonnet lacks {line:?}"
     );
     let (warning, critical) = INTERVAL_FACTORS;
-    let factor =
-        format!("resourceIntervalFactor: {{ warning: {warning}, critical: {critical} }}");
+    let factor = format!("resourceIntervalFactor: {{ warning: {warning}, critical: {critical} }}");
     assert!(
         config.contains(&factor),
         "alerts/config.libsonnet lacks {factor:?}"
