@@ -143,6 +143,26 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
             }),
             "{context}"
         );
+        let outcome = match r.status {
+            "Backed Up Successfully" => "success",
+            "Backed Up With Errors" => "with_errors",
+            "Backup Failed" => "failed",
+            "Never Backed Up" => "never",
+            other => panic!("unexpected status {other}"),
+        };
+        let outcome_labels = [labels[0], labels[1], labels[2], ("outcome", outcome)];
+        assert_eq!(
+            metrics.get("backup_resource_last_backup_outcome", &outcome_labels),
+            Some(1.0),
+            "{context}"
+        );
+        assert_eq!(
+            metrics
+                .find("backup_resource_last_backup_outcome", &labels)
+                .len(),
+            1,
+            "{context}: one outcome"
+        );
         assert_eq!(
             get("backup_resource_backup_enabled"),
             Some(f64::from(u8::from(r.enabled))),
@@ -268,6 +288,8 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
     let mut jobs: BTreeMap<(String, &str, &str), u64> = BTreeMap::new();
     let mut job_bytes: BTreeMap<(String, &str), u64> = BTreeMap::new();
     let mut files_missed: BTreeMap<(String, &str), u64> = BTreeMap::new();
+    let mut job_reasons: BTreeMap<JobReason, u64> = BTreeMap::new();
+    let mut durations: BTreeMap<(String, &str), Vec<f64>> = BTreeMap::new();
     for job in tenant
         .jobs(read_ms)
         .iter()
@@ -287,7 +309,24 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
         *files_missed
             .entry((job.workload.to_string(), operation))
             .or_default() += job.files_missed;
+        for (code, reason) in job.reasons {
+            *job_reasons
+                .entry((
+                    job.workload.to_string(),
+                    operation,
+                    status_label(job.status),
+                    code.to_string(),
+                    reason.to_string(),
+                ))
+                .or_default() += 1;
+        }
+        let seconds = (job.end_ms.unwrap() - job.start_ms) as f64 / 1000.0;
+        durations
+            .entry((job.workload.to_string(), operation))
+            .or_default()
+            .push(seconds);
     }
+    assert_job_reasons_and_durations(metrics, &job_reasons, &durations);
     assert!(files_missed.values().any(|n| *n > 0));
     for ((workload, operation), missed) in &files_missed {
         assert_eq!(
@@ -340,6 +379,75 @@ fn assert_matches_truth_at(metrics: &Metrics, harness: &Harness, jobs_since: i64
     assert_events(metrics, harness);
 }
 
+/// (workload, operation, status, code, reason) of `backup_job_failure_reasons_total`.
+type JobReason = (String, &'static str, &'static str, String, String);
+
+/// Each reason a finished job gave, counted once per job, and how long the jobs took: the
+/// count, the sum and every bucket of the histogram, from the jobs' own start and end.
+fn assert_job_reasons_and_durations(
+    metrics: &Metrics,
+    reasons: &BTreeMap<JobReason, u64>,
+    durations: &BTreeMap<(String, &str), Vec<f64>>,
+) {
+    let source = ("source", SOURCE);
+    assert!(
+        reasons.keys().any(|r| r.2 == "with_errors") && reasons.keys().any(|r| r.2 == "failed"),
+        "the tenant's SharePoint jobs fail and finish with errors: {reasons:?}"
+    );
+    for ((workload, operation, status, code, reason), count) in reasons {
+        let labels = [
+            source,
+            ("workload", workload.as_str()),
+            ("operation", operation),
+            ("status", status),
+            ("code", code.as_str()),
+            ("reason", reason.as_str()),
+        ];
+        assert_eq!(
+            metrics.get("backup_job_failure_reasons_total", &labels),
+            Some(*count as f64),
+            "{labels:?}"
+        );
+    }
+    assert_eq!(
+        metrics.count("backup_job_failure_reasons_total"),
+        reasons.len(),
+        "no reason the jobs did not give"
+    );
+    for ((workload, operation), seconds) in durations {
+        let labels = [
+            source,
+            ("workload", workload.as_str()),
+            ("operation", operation),
+        ];
+        let get = |name: &str| metrics.get(name, &labels);
+        let context = format!("{workload} {operation}");
+        assert_eq!(
+            get("backup_job_duration_seconds_count"),
+            Some(seconds.len() as f64),
+            "{context}"
+        );
+        let sum = get("backup_job_duration_seconds_sum").unwrap();
+        assert!(
+            (sum - seconds.iter().sum::<f64>()).abs() < 1e-6,
+            "{context}: {sum}"
+        );
+        for le in [
+            "60", "300", "900", "1800", "3600", "7200", "14400", "28800", "43200", "86400",
+        ] {
+            let bound: f64 = le.parse().unwrap();
+            let within = seconds.iter().filter(|s| **s <= bound).count();
+            let mut bucket = labels.to_vec();
+            bucket.push(("le", le));
+            assert_eq!(
+                metrics.get("backup_job_duration_seconds_bucket", &bucket),
+                Some(within as f64),
+                "{context} le={le}"
+            );
+        }
+    }
+}
+
 /// Failure reasons exactly for the failing resources; each user workload's last backup.
 fn assert_last_backups_and_failures(
     metrics: &Metrics,
@@ -348,7 +456,15 @@ fn assert_last_backups_and_failures(
     let source = ("source", SOURCE);
     let mut expected = BTreeSet::new();
     let mut last_backups = 0;
-    for r in resources.iter().filter(|r| !r.deleted && !r.purged) {
+    // A purged resource stays until the next full read, its reasons with it.
+    let known = |r: &&backup_exporter::simulator::druva::ResourceTruth| {
+        !r.deleted
+            && (!r.purged
+                || !metrics
+                    .find("backup_resource_info", &[source, ("id", r.id.as_str())])
+                    .is_empty())
+    };
+    for r in resources.iter().filter(known) {
         for (code, reason) in &r.failure {
             expected.insert((
                 r.workload.clone(),

@@ -10,6 +10,8 @@ pub(crate) enum Kind {
     Counter,
     /// A `*_info` gauge of value 1 carrying descriptive labels.
     Info,
+    /// Cumulative `_bucket` counters by `le`, with `_sum` and `_count`.
+    Histogram,
 }
 
 /// What a vendor says in the texts its family shares with other vendors: the HELP of a
@@ -85,6 +87,15 @@ impl FamilyDef {
         }
     }
 
+    /// A histogram: its samples are pushed with their suffix (`_bucket`, `_sum`,
+    /// `_count`, see `ExpositionBuilder::push_part`).
+    pub(crate) const fn histogram(name: &'static str, help: &'static str) -> FamilyDef {
+        FamilyDef {
+            kind: Kind::Histogram,
+            ..FamilyDef::gauge(name, help)
+        }
+    }
+
     pub(crate) const fn info(name: &'static str, help: &'static str) -> FamilyDef {
         FamilyDef {
             kind: Kind::Info,
@@ -136,6 +147,9 @@ pub(crate) fn check_names(families: &[Family]) -> Result<(), String> {
                 Kind::Counter => name.ends_with("_total"),
                 Kind::Info => name.ends_with("_info"),
                 Kind::Gauge => !name.ends_with("_total") && !name.ends_with("_info"),
+                Kind::Histogram => !["_total", "_info", "_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| name.ends_with(suffix)),
             };
         if !ok {
             return Err(format!(

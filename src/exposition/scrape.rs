@@ -98,6 +98,7 @@ fn write_header(family: Family, format: Format, out: &mut Vec<u8>) {
         (false, Kind::Info) => (name, "gauge"),
         (true, Kind::Counter) => (name.trim_end_matches("_total"), "counter"),
         (true, Kind::Info) => (name.trim_end_matches("_info"), "info"),
+        (_, Kind::Histogram) => (name, "histogram"),
     };
     let help = family.help();
     for part in [

@@ -252,7 +252,14 @@ impl Exposition {
         out: &mut Vec<u8>,
     ) {
         for i in range {
-            write_sample(out, family, self.label_text(labels[i]), values[i], now_ms);
+            write_sample(
+                out,
+                family,
+                "",
+                self.label_text(labels[i]),
+                values[i],
+                now_ms,
+            );
         }
     }
 
@@ -407,6 +414,22 @@ impl ExpositionBuilder {
 
     /// Adds a series of `family` with the label set made last (`labels`).
     pub fn push(&mut self, family: Family, labels: LabelId, value: Value) {
+        self.push_part(family, "", labels, value);
+    }
+
+    /// Adds a sample of a histogram `family` named with `suffix` (`_bucket`, `_sum` or
+    /// `_count`), with the label set made last.
+    pub(crate) fn push_part(
+        &mut self,
+        family: Family,
+        suffix: &'static str,
+        labels: LabelId,
+        value: Value,
+    ) {
+        debug_assert!(
+            suffix.is_empty() || !family.dynamic,
+            "a histogram is written once per refresh"
+        );
         assert_eq!(
             labels.0, self.current_id,
             "a label set is used before the next one is made"
@@ -439,7 +462,7 @@ impl ExpositionBuilder {
                 values.push(value);
             }
             Pending::Static(text) => {
-                write_sample(text, family, &self.current, value, 0);
+                write_sample(text, family, suffix, &self.current, value, 0);
                 if piece_full(text.len(), self.current_cut) {
                     let full = std::mem::replace(text, Vec::with_capacity(PIECE_MAX + 1024));
                     self.deflater.start();
@@ -492,8 +515,16 @@ impl ExpositionBuilder {
 
 /// One sample line, in the text format shared by 0.0.4 and OpenMetrics: `labels` is a label
 /// set as stored, escaped and without braces.
-fn write_sample(out: &mut Vec<u8>, family: Family, labels: &str, value: Value, now_ms: i64) {
+fn write_sample(
+    out: &mut Vec<u8>,
+    family: Family,
+    suffix: &str,
+    labels: &str,
+    value: Value,
+    now_ms: i64,
+) {
     out.extend_from_slice(family.name.as_bytes());
+    out.extend_from_slice(suffix.as_bytes());
     out.push(b'{');
     out.extend_from_slice(labels.as_bytes());
     out.extend_from_slice(b"} ");

@@ -167,6 +167,40 @@ pub fn accepted_connections(pid: u32, port: u16) -> usize {
 /// 2026-11-01T12:00:00Z, the fixed "now" of deterministic tests.
 pub const NOW_MS: i64 = 1_793_534_400_000;
 
+/// The engine for a configuration and the HTTP server in front of it, in process.
+pub struct Served {
+    pub engine: Engine,
+    pub app: Arc<App>,
+    pub addr: SocketAddr,
+    /// Stops the server when sent `true` (or dropped).
+    pub stop: watch::Sender<bool>,
+}
+
+impl Served {
+    pub async fn start(config: &backup_exporter::Config, clock: &Clock) -> Served {
+        let engine = Engine::start(config, clock.clone(), None).unwrap();
+        let app = Arc::new(App::new(
+            engine.source_list(),
+            "/metrics".into(),
+            clock.clone(),
+            40,
+            &ReloadMetrics::loaded_at(clock),
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, mut stopped) = watch::channel(false);
+        tokio::spawn(backup_exporter::serve(listener, app.clone(), async move {
+            let _ = stopped.changed().await;
+        }));
+        Served {
+            engine,
+            app,
+            addr,
+            stop,
+        }
+    }
+}
+
 pub struct Harness {
     pub sim: RunningSimulator,
     pub engine: Engine,
@@ -260,20 +294,12 @@ impl Harness {
         clock: Clock,
         secret_dir: tempfile::TempDir,
     ) -> Harness {
-        let engine = Engine::start(config, clock.clone(), None).unwrap();
-        let app = Arc::new(App::new(
-            engine.source_list(),
-            "/metrics".into(),
-            clock.clone(),
-            40,
-            &ReloadMetrics::loaded_at(&clock),
-        ));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, mut stopped) = watch::channel(false);
-        tokio::spawn(backup_exporter::serve(listener, app.clone(), async move {
-            let _ = stopped.changed().await;
-        }));
+        let Served {
+            engine,
+            app,
+            addr,
+            stop,
+        } = Served::start(config, &clock).await;
         Harness {
             sim,
             engine,

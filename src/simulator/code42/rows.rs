@@ -181,3 +181,29 @@ fn write_sizes(obj: &mut Obj, row: &ArchiveTruth, native: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Code42Options, Code42Tenant};
+
+    /// `docs/seed-fidelity.md` says the simulator serves every field of its Code42 table.
+    #[test]
+    fn every_row_serves_every_field_the_fidelity_page_lists() {
+        let doc = include_str!("../../../docs/seed-fidelity.md");
+        let start = doc.find("## Code42 DeviceBackupReport").unwrap();
+        let table = &doc[start..][..doc[start..].find("\n## ").unwrap()];
+        let tenant = Code42Tenant::generate(Code42Options::default(), 0);
+        let truth = tenant.truth(0);
+        let mut text = String::new();
+        tenant.write_row(&mut text, &truth[0]);
+        let row: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let fields: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| l[3..].split('`').next().unwrap())
+            .collect();
+        assert_eq!(fields.len(), 34);
+        let missing: Vec<&&str> = fields.iter().filter(|f| !row.contains_key(**f)).collect();
+        assert!(missing.is_empty(), "not served: {missing:?}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The activity reports' jobs: what each report's jobs are about, how often they run, and
 //! every job started by an instant.
 
+use super::failures::job_failure;
 use super::{DAY, DruvaTenant, HOUR, JOB_HISTORY, JobTruth, Kind, MINUTE, Resource, mix};
 
 /// What an activity report's jobs are about; each one runs jobs at its own pace, so a
@@ -187,6 +188,14 @@ impl DruvaTenant {
                         _ => 0,
                     },
                     last_updated_ms: if finished { end + 1000 } else { start },
+                    status_details: report
+                        .starts_with("m365SharePoint")
+                        .then(|| job_failure(status, h).0),
+                    reasons: if report.starts_with("m365SharePoint") {
+                        job_failure(status, h).1
+                    } else {
+                        &[]
+                    },
                 });
                 k += 1;
             }

@@ -31,7 +31,7 @@ impl DruvaTenant {
 }
 
 /// A resource's health: the first eight of each kind cover stale (2, 4, 10, 15 days),
-/// failing and never-backed-up cases; the rest are mostly healthy.
+/// failing, never-backed-up and with-errors cases; the rest are mostly healthy.
 fn health(rng: &mut Rng, i: usize, start_ms: i64) -> Health {
     let ago = |d: f64| start_ms - (d * DAY as f64) as i64;
     match if i < 8 { i } else { rng.usize(0..40) } {
@@ -41,6 +41,11 @@ fn health(rng: &mut Rng, i: usize, start_ms: i64) -> Health {
         4 => Health::StaleSince(ago(14.0 + rng.f64() * 0.9)),
         5 => Health::FailingSince(ago(3.0 + rng.f64() * 2.0)),
         6 => Health::Never,
+        // Draws what a healthy one draws, so the tenant is the same but for the status.
+        7 => Health::WithErrors {
+            period: [HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR][rng.usize(..4)],
+            phase: rng.i64(0..DAY),
+        },
         _ => Health::Healthy {
             period: [HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR][rng.usize(..4)],
             phase: rng.i64(0..DAY),

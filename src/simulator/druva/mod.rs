@@ -73,6 +73,11 @@ enum Health {
     StaleSince(i64),
     /// Attempts keep failing; the last success was at this instant.
     FailingSince(i64),
+    /// Backs up on schedule, but every backup misses some items ("Backed Up With Errors").
+    WithErrors {
+        period: i64,
+        phase: i64,
+    },
     Never,
 }
 
@@ -188,6 +193,10 @@ pub struct JobTruth {
     /// Files (or items) the job missed.
     pub files_missed: u64,
     pub last_updated_ms: i64,
+    /// `statusDetails` as written (SharePoint's reports have it: `-` when all went well),
+    /// and the reasons (code, meaning) a faithful client reads from it.
+    pub status_details: Option<&'static str>,
+    pub reasons: &'static [(&'static str, &'static str)],
 }
 
 /// An inSync event.
@@ -218,13 +227,15 @@ pub struct DruvaTenant {
     page_tokens: Mutex<HashMap<String, PageCursor>>,
 }
 
-/// A user workload's last backup, started at `start`.
-fn last_backup(r: &Resource, start: i64, failing: bool) -> LastBackupTruth {
+/// A user workload's last backup, started at `start`; one with errors missed some items.
+fn last_backup(r: &Resource, start: i64, failing: bool, with_errors: bool) -> LastBackupTruth {
     let n = mix(r.bytes, start as u64);
     LastBackupTruth {
         items_backed_up: if failing { n % 20 } else { 50 + n % 500 },
         items_missed: if failing {
             1 + (n >> 16) % 9
+        } else if with_errors {
+            1 + (n >> 16) % 4
         } else {
             (n >> 16) % 2
         },
@@ -258,6 +269,11 @@ impl DruvaTenant {
                 (Some(t), Some(t), "Backed Up Successfully")
             }
             Health::StaleSince(t) => (Some(t), Some(t), "Backed Up Successfully"),
+            // A backup with errors completed: it counts as the last success.
+            Health::WithErrors { period, phase } => {
+                let t = (now - (now + phase).rem_euclid(period)).max(r.added_ms);
+                (Some(t), Some(t), "Backed Up With Errors")
+            }
             Health::FailingSince(t) => {
                 let attempt = now - (now + r.bytes as i64).rem_euclid(6 * HOUR);
                 (Some(t), Some(attempt), "Backup Failed")
@@ -266,6 +282,8 @@ impl DruvaTenant {
         };
         let deleted = r.deleted_at.is_some_and(|d| d <= now);
         let failing = status == "Backup Failed";
+        // A failed backup and one with errors both say why.
+        let with_reasons = failing || status == "Backed Up With Errors";
         let last_updated = match r.deleted_at {
             Some(d) if deleted => d,
             _ => last_attempt.unwrap_or(r.added_ms),
@@ -292,7 +310,7 @@ impl DruvaTenant {
             unscheduled: r.kind != Kind::User && r.frequency == 0,
             deleted,
             purged: r.purged_at.is_some_and(|p| p <= now),
-            failure: if failing {
+            failure: if with_reasons {
                 failure(r)
                     .iter()
                     .map(|(code, reason)| (code.to_string(), reason.to_string()))
@@ -301,7 +319,10 @@ impl DruvaTenant {
                 Vec::new()
             },
             last_backup: (r.kind == Kind::User)
-                .then(|| last_attempt.map(|start| last_backup(r, start, failing)))
+                .then(|| {
+                    last_attempt
+                        .map(|start| last_backup(r, start, failing, with_reasons && !failing))
+                })
                 .flatten(),
         }
     }

@@ -84,12 +84,12 @@ impl DruvaTenant {
             .collect()
     }
 
-    /// Rows of `m365SharePointSiteDiscovery`. The documentation's table says `isdeleted`
-    /// while its samples say `isDeleted`: sites use one spelling, the other reports the other.
+    /// Rows of `m365SharePointSiteDiscovery`. The documentation's field table says
+    /// `isdeleted`, its sample response `isDeleted`: the sample is what the API sent.
     fn site_discovery(&self, now: i64) -> Vec<Row> {
         self.live(now, Kind::Site)
             .map(|(r, t)| {
-                let mut row = discovery(r, &t, "siteDbId", "siteName", "isdeleted");
+                let mut row = discovery(r, &t, "siteDbId", "siteName", "isDeleted");
                 row.insert("siteType".into(), "MS Teams Site".into());
                 row.insert(
                     "siteURL".into(),
@@ -351,15 +351,18 @@ fn discovery(
     row
 }
 
-/// A job's row; `subject` is the user, site, team or group it is about, as the discovery
-/// reports list it.
+/// A job's row, with the fields its report's sample has; `subject` is the user, site, team
+/// or group it is about, as the discovery reports list it.
 fn job_row(j: &JobTruth, subject: Option<&Resource>) -> Row {
     let date = |ms: i64| Value::from(format_date(ms, DateStyle::UtcMillis));
     let mut row = serde_json::Map::new();
     let mut put = |k: &str, v: Value| {
         row.insert(k.to_string(), v);
     };
-    put("administrator", "Rohit Patil".into());
+    // Users start their own restores: their report names no administrator.
+    if j.report != "m365UserRestoreActivity" {
+        put("administrator", "Rohit Patil".into());
+    }
     put("endTime", j.end_ms.map_or(Value::Null, date));
     put("jobId", j.id.into());
     put("lastUpdatedTime", date(j.last_updated_ms));
@@ -372,6 +375,9 @@ fn job_row(j: &JobTruth, subject: Option<&Resource>) -> Row {
         },
         date(j.start_ms),
     );
+    if let Some(details) = j.status_details {
+        put("statusDetails", details.into());
+    }
     if j.backup {
         put("backupStatus", j.status.into());
         put("snapshotSize", j.bytes.into());
@@ -379,37 +385,92 @@ fn job_row(j: &JobTruth, subject: Option<&Resource>) -> Row {
         put("filesMissed", j.files_missed.into());
         put("appStatus", "Enabled".into());
     } else {
-        put("restoreStatus", j.status.into());
-        put("restoreSize", j.bytes.into());
-        put("snapshotTimestamp", date(j.start_ms - 6 * HOUR));
-        match j.report {
-            "m365PublicFolderRestoreActivity" => put("filesreStored", 0.into()),
-            "m365UserRestoreActivity" => put("itemsRestored", 0.into()),
-            _ => put("filesRestored", 0.into()),
+        put_restore(j, &mut put);
+    }
+    put_subject(j, subject, &mut put);
+    row
+}
+
+/// What a restore's row says of how it went; each report spells its counts its own way.
+fn put_restore(j: &JobTruth, put: &mut impl FnMut(&str, Value)) {
+    put("restoreStatus", j.status.into());
+    put("restoreSize", j.bytes.into());
+    if j.report != "m365UserRestoreActivity" {
+        put(
+            "snapshotTimestamp",
+            format_date(j.start_ms - 6 * HOUR, DateStyle::UtcMillis).into(),
+        );
+    }
+    match j.report {
+        "m365PublicFolderRestoreActivity" => put("filesreStored", 0.into()),
+        "m365UserRestoreActivity" => put("itemsRestored", 0.into()),
+        "m365TeamsRestoreActivity" => put("channelsRestored", 1.into()),
+        _ => put("filesRestored", 0.into()),
+    }
+    match j.report {
+        "m365TeamsRestoreActivity" => put("filesmissed", j.files_missed.into()),
+        "m365UserRestoreActivity" => put("itemsMissed", j.files_missed.into()),
+        _ => put("filesMissed", j.files_missed.into()),
+    }
+    match j.report {
+        "m365UserRestoreActivity" => {
+            put("restoreLocation", "Same user account".into());
+            put("restoreMode", "Admin".into());
         }
-        // Each restore report spells its missed count its own way.
-        match j.report {
-            "m365TeamsRestoreActivity" => put("filesmissed", j.files_missed.into()),
-            "m365UserRestoreActivity" => put("itemsMissed", j.files_missed.into()),
-            _ => put("filesMissed", j.files_missed.into()),
+        "m365GroupsRestoreActivity" => {}
+        "m365SharePointRestoreActivity" => {
+            put("restoreLocation", "rp_test".into());
+            put("restoreOption", "As a New Site".into());
+        }
+        _ => {
+            put("restoreLocation", "-".into());
+            put("restoreOption", "-".into());
         }
     }
+}
+
+/// Who or what a job was about, as its report names it.
+fn put_subject(j: &JobTruth, subject: Option<&Resource>, put: &mut impl FnMut(&str, Value)) {
     let name = || subject.map_or(Value::Null, |r| r.name.clone().into());
+    let email = || subject.map_or(Value::Null, |r| r.email.clone().into());
     match j.report {
         "m365UserRestoreActivity" => {
             put("workloadType", j.workload.into());
-            put(
-                "userEmail",
-                subject.map_or(Value::Null, |r| r.email.clone().into()),
-            );
+            put("userEmail", email());
             put("userName", name());
+            put("profileId", 55.into());
+            put("profileName", "Default".into());
         }
-        "m365GroupsBackupActivity" | "m365GroupsRestoreActivity" => put("groupName", name()),
-        "m365SharePointBackupActivity" | "m365SharePointRestoreActivity" => put("siteName", name()),
-        "m365TeamsBackupActivity" | "m365TeamsRestoreActivity" => put("teamName", name()),
-        _ => put("publicFolderName", format!("pf-{}", j.subject).into()),
+        "m365GroupsBackupActivity" | "m365GroupsRestoreActivity" => {
+            put("groupName", name());
+            put("groupEmail", email());
+            put("groupType", "Microsoft 365".into());
+            if !j.backup {
+                put("activityType", "Group".into());
+            }
+        }
+        "m365SharePointBackupActivity" | "m365SharePointRestoreActivity" => {
+            put("siteName", name());
+            if j.backup {
+                put("siteCollectionUrl", "".into());
+            }
+        }
+        "m365TeamsBackupActivity" | "m365TeamsRestoreActivity" => {
+            put("teamName", name());
+            put("privacy", "Public".into());
+            put(
+                "activityType",
+                ["Team Metadata", "Team Conversation"][(j.id % 2) as usize].into(),
+            );
+            if j.backup {
+                put("numberOfChannels", 1.into());
+            }
+        }
+        _ => {
+            put("publicFolderName", format!("pf-{}", j.subject).into());
+            put("publicFolderPath", format!("\\\\pf-{}", j.subject).into());
+        }
     }
-    row
 }
 
 /// Whether a report exists and whether it has `lastUpdatedTime`.
@@ -483,5 +544,71 @@ impl Filter {
 
     pub(super) fn to_json(&self) -> Value {
         serde_json::json!({"fieldName": self.field_name, "value": self.value, "operator": self.operator})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DruvaOptions, DruvaTenant};
+
+    /// Where a recorded payload and the simulator disagree, the simulator changes: every
+    /// report's rows carry every field its sample in Druva's documentation carries
+    /// (`tests/fixtures/recorded/druva/`), spelt the same.
+    #[test]
+    fn every_report_serves_every_field_of_its_recorded_sample() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/recorded/druva");
+        let now = 1_736_241_695_000;
+        let tenant = DruvaTenant::generate(DruvaOptions::default(), now);
+        let mut missing = Vec::new();
+        let mut reports = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let report = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if !report.starts_with("m365") || path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            reports += 1;
+            let sample: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let rows = tenant.rows(&report, now);
+            assert!(!rows.is_empty(), "{report}: the simulator serves no row");
+            for field in sample["data"][0].as_object().unwrap().keys() {
+                if !rows.iter().any(|row| row.contains_key(field)) {
+                    missing.push(format!("{report}.{field}"));
+                }
+            }
+        }
+        assert_eq!(reports, 20);
+        assert!(missing.is_empty(), "not served: {missing:?}");
+    }
+
+    /// `docs/seed-fidelity.md` says the simulator serves every field of its Druva table,
+    /// read or not (of names written `a` / `b`, one spelling).
+    #[test]
+    fn every_report_serves_every_field_the_fidelity_page_lists() {
+        let doc = include_str!("../../../docs/seed-fidelity.md");
+        let start = doc.find("## Druva Microsoft 365 reports").unwrap();
+        let table = &doc[start..][..doc[start..].find("\n## ").unwrap()];
+        let now = 1_736_241_695_000;
+        let tenant = DruvaTenant::generate(DruvaOptions::default(), now);
+        let mut missing = Vec::new();
+        let mut reports = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `m365")) {
+            reports += 1;
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let report = cells[0].trim_start_matches("| ").trim_matches('`');
+            let rows = tenant.rows(report, now);
+            for item in cells[3].split(", ").chain(cells[4].split(", ")) {
+                let spellings: Vec<&str> = item.split('`').skip(1).step_by(2).collect();
+                let served = spellings
+                    .iter()
+                    .any(|name| rows.iter().any(|row| row.contains_key(*name)));
+                if !spellings.is_empty() && !served {
+                    missing.push(format!("{report}: {}", spellings.join(" / ")));
+                }
+            }
+        }
+        assert_eq!(reports, 20);
+        assert!(missing.is_empty(), "not served: {missing:?}");
     }
 }

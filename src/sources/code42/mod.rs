@@ -5,6 +5,8 @@ mod client;
 mod config;
 mod estate;
 pub(crate) mod families;
+#[cfg(test)]
+mod fidelity;
 mod packed;
 #[cfg(test)]
 mod proptests;

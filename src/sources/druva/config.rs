@@ -16,7 +16,8 @@ use crate::exposition::Detail;
 use crate::secret::SecretRef;
 
 pub(crate) const DEFAULT_URL: &str = "https://apis.druva.com";
-pub(crate) const DEFAULT_LEGACY_EVENTS_URL: &str = "https://insyncapi-cloud.druva.com";
+/// The legacy Events API's host, as Druva's page of it (seed 004) calls it.
+pub(crate) const DEFAULT_LEGACY_EVENTS_URL: &str = "https://cloud.druva.com";
 /// The reports API's maximum page size.
 pub(crate) const MAX_PAGE_SIZE: u32 = 500;
 pub(crate) const DEFAULT_FULL_READ_INTERVAL: Duration = Duration::from_secs(6 * 3600);

@@ -1,5 +1,6 @@
-//! Why a backup failed, as bounded codes: Druva's `errorDetailsNew` (comma-separated hex
-//! codes), `errorDetailsOld` and `statusDetails` (E-codes such as `EUSERNOTFOUND`).
+//! Why a backup or a job failed or finished with errors, as bounded codes: Druva's
+//! `errorDetailsNew` (comma-separated hex codes), `errorDetailsOld` and `statusDetails`
+//! (E-codes such as `EUSERNOTFOUND`).
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,11 @@ pub(crate) struct FailureReason {
 }
 
 impl FailureReason {
+    /// Text that is not a code, or a code past a bound.
+    pub(crate) fn other() -> FailureReason {
+        FailureReason::new("other".to_string())
+    }
+
     fn new(code: String) -> FailureReason {
         let reason = MEANINGS
             .iter()
@@ -93,9 +99,11 @@ pub(crate) fn reasons(record: &Record, skipped: &mut SkipCounts) -> Vec<FailureR
         } else {
             vec![&text]
         };
+        // Seed 003 writes an example as `""100010016,100000001""`: quotes around the list
+        // (or a code) are not part of it.
         let parts: Vec<&str> = parts
             .into_iter()
-            .map(str::trim)
+            .map(|p| p.trim().trim_matches('"').trim())
             .filter(|p| !p.is_empty() && *p != "-")
             .collect();
         if parts.is_empty() {
@@ -153,6 +161,14 @@ mod tests {
             ]
         );
         assert_eq!(skipped, SkipCounts::default());
+        // Quoted, as seed 003's description writes its example.
+        assert_eq!(
+            reasons_of(r#"{"errorDetailsNew":"\"\"100010016,100000001\"\""}"#).0,
+            [
+                ("100000001".into(), "Internal error".into()),
+                ("100010016".into(), "Site Not Found".into())
+            ]
+        );
         // Upper-case hex as the seed writes 10000000A.
         assert_eq!(
             reasons_of(r#"{"errorDetailsNew":"10000000A"}"#).0,

@@ -291,24 +291,36 @@ pub(crate) async fn read_legacy(
         else {
             break;
         };
-        url = same_origin(&start, next)?;
+        url = next_page_url(&start, next)?;
     }
     log.cursor = cookie;
     Ok(())
 }
 
-/// The exporter only fetches URLs of its configuration: a `nextpage` URL must point at the
-/// configured host.
-fn same_origin(base: &Url, next: &str) -> Result<Url, RefreshError> {
+/// Druva's own domain: a `nextpage` on another of its hosts is followed from a configured
+/// host in it.
+const VENDOR_DOMAIN: &str = "druva.com";
+
+/// The next page's URL, if the exporter may fetch it with the credentials: on the
+/// configured origin, or over https on another host of Druva's own domain when the
+/// configured host is in it. Never another domain, never plain http: either would hand
+/// the credentials to someone else.
+fn next_page_url(base: &Url, next: &str) -> Result<Url, RefreshError> {
     let url = base.join(next).map_err(|e| RefreshError::Paging {
         endpoint: ENDPOINT,
         detail: format!("invalid nextpage header {next:?}: {e}"),
     })?;
-    if url.origin() != base.origin() {
+    let in_vendor_domain = |u: &Url| {
+        u.host_str().is_some_and(|host| {
+            host == VENDOR_DOMAIN || host.ends_with(&format!(".{VENDOR_DOMAIN}"))
+        })
+    };
+    let vendor_host = url.scheme() == "https" && in_vendor_domain(&url) && in_vendor_domain(base);
+    if url.origin() != base.origin() && !vendor_host {
         return Err(RefreshError::Paging {
             endpoint: ENDPOINT,
             detail: format!(
-                "nextpage points at {}, not at the configured {}; refusing to follow it",
+                "nextpage points at {}, not at the configured {} or another https host of {VENDOR_DOMAIN}; refusing to follow it",
                 url.origin().ascii_serialization(),
                 base.origin().ascii_serialization()
             ),
@@ -322,20 +334,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nextpage_must_stay_on_the_configured_host() {
-        let base = Url::parse("https://insyncapi-cloud.druva.com/api/events/v1").unwrap();
+    fn nextpage_stays_with_the_configured_host_or_druva() {
+        let base = Url::parse("https://cloud.druva.com/api/events/v1").unwrap();
+        let follow = |next: &str| next_page_url(&base, next).map(|u| u.to_string());
         assert_eq!(
-            same_origin(
-                &base,
-                "https://insyncapi-cloud.druva.com/api/events/v1?page=2"
-            )
-            .unwrap()
-            .as_str(),
-            "https://insyncapi-cloud.druva.com/api/events/v1?page=2"
+            follow("https://cloud.druva.com/api/events/v1?page=2").unwrap(),
+            "https://cloud.druva.com/api/events/v1?page=2"
         );
-        assert!(same_origin(&base, "/api/events/v1?page=3").is_ok());
-        assert!(same_origin(&base, "https://evil.example/steal").is_err());
-        assert!(same_origin(&base, "http://insyncapi-cloud.druva.com/api/events/v1").is_err());
+        assert!(follow("/api/events/v1?page=3").is_ok());
+        // Another of the vendor's own hosts, as seed 004's host and the older API's differ.
+        assert_eq!(
+            follow("https://insyncapi-cloud.druva.com/api/events/v1?page=4").unwrap(),
+            "https://insyncapi-cloud.druva.com/api/events/v1?page=4"
+        );
+        for refused in [
+            "https://evil.example/steal",
+            "https://druva.com.evil.example/steal",
+            "https://evildruva.com/steal",
+            "http://cloud.druva.com/api/events/v1",
+        ] {
+            assert!(follow(refused).is_err(), "{refused}");
+        }
+        // A configured host outside the vendor's domain (a proxy, a test) keeps its origin.
+        let proxy = Url::parse("http://127.0.0.1:8080/api/events/v1").unwrap();
+        assert!(next_page_url(&proxy, "http://127.0.0.1:8080/api/events/v1?page=2").is_ok());
+        assert!(next_page_url(&proxy, "https://cloud.druva.com/api/events/v1?page=2").is_err());
     }
 
     #[test]

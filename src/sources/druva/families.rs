@@ -73,7 +73,11 @@ pub(crate) static RESOURCES: FamilyDef = FamilyDef::gauge(
 );
 pub(crate) static LAST_BACKUP_ERROR: FamilyDef = FamilyDef::gauge(
     "backup_resource_last_backup_error",
-    "Druva resource whose last backup failed: 1 for each reason Druva gives (errorDetailsNew's codes, else errorDetailsOld's or statusDetails' code), with what the code means; absent while the last backup did not fail. Free text is code=\"other\".",
+    "Druva resource whose last backup failed or finished with errors: 1 for each reason Druva gives (errorDetailsNew's codes, else errorDetailsOld's or statusDetails' code, from the resource's row or else its m365UserLastBackupStatus row), with what the code means; absent while the last backup went well. Free text is code=\"other\".",
+);
+pub(crate) static LAST_BACKUP_OUTCOME: FamilyDef = FamilyDef::gauge(
+    "backup_resource_last_backup_outcome",
+    "Druva resource: 1, with how its last backup ended as outcome: success, with_errors (finished, some items not saved), failed, cancelled, never, other (a status the exporter does not know), unknown (not said). From lastBackupStatus of its report, or of m365UserLastBackupStatus for a user workload that report alone lists.",
 );
 pub(crate) static LAST_BACKUP_ITEMS: FamilyDef = FamilyDef::gauge(
     "backup_resource_last_backup_items",
@@ -127,6 +131,14 @@ pub(crate) static JOB_FILES_MISSED: FamilyDef = FamilyDef::counter(
     "backup_job_files_missed_total",
     "Druva: files (or items) finished jobs missed (filesMissed, itemsMissed of the activity reports).",
 );
+pub(crate) static JOB_DURATION: FamilyDef = FamilyDef::histogram(
+    "backup_job_duration_seconds",
+    "Druva: how long finished jobs took, from startTime (starTtime) to endTime, by workload and operation; each job observed once.",
+);
+pub(crate) static JOB_FAILURE_REASONS: FamilyDef = FamilyDef::counter(
+    "backup_job_failure_reasons_total",
+    "Druva: reasons finished jobs that failed, were cancelled or finished with errors gave (statusDetails, with what the code means; free text is code=\"other\"), one per reason per job, by workload, operation and status.",
+);
 pub(crate) static EVENTS: FamilyDef = FamilyDef::counter(
     "backup_events_total",
     "Druva inSync events by type, state (lower-case) and severity (syslog severity as a word), from the Events API; each event counted once.",
@@ -151,6 +163,7 @@ pub(crate) const FAMILIES: &[Family] = &[
     &ARCHIVED,
     &SCHEDULED,
     &LAST_BACKUP_ERROR,
+    &LAST_BACKUP_OUTCOME,
     &LAST_BACKUP_ITEMS,
     &LAST_BACKUP_ITEMS_MISSED,
     &LAST_BACKUP_BYTES,
@@ -165,6 +178,8 @@ pub(crate) const FAMILIES: &[Family] = &[
     &JOBS,
     &JOB_BYTES,
     &JOB_FILES_MISSED,
+    &JOB_DURATION,
+    &JOB_FAILURE_REASONS,
     &EVENTS,
 ];
 
@@ -185,6 +200,8 @@ pub(crate) const LABELS: &[&str] = &[
     "reason",
     "license_state",
     "managed_by",
+    "outcome",
+    "le",
 ];
 
 #[cfg(test)]

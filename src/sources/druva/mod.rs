@@ -11,6 +11,8 @@ mod errors;
 mod events;
 pub(crate) mod families;
 #[cfg(test)]
+mod fidelity;
+#[cfg(test)]
 mod proptests;
 pub(crate) mod reports;
 pub(crate) mod state;

@@ -95,6 +95,8 @@ const RESOURCE_FIELDS: &[&str] = &[
 const ACTIVITY_FIELDS: &[&str] = &[
     "backupStatus",
     "endTime",
+    "errorDetailsNew",
+    "errorDetailsOld",
     "filesMissed",
     "filesmissed",
     "itemsMissed",
@@ -105,6 +107,7 @@ const ACTIVITY_FIELDS: &[&str] = &[
     "snapshotSize",
     "starTtime",
     "startTime",
+    "statusDetails",
     "workloadType",
 ];
 

@@ -2,7 +2,7 @@
 //! misspellings included.
 
 use super::{
-    Alert, Allocation, Job, JobStatus, Kind, LastBackup, Operation, Parsed, PeriodCounts,
+    Alert, Allocation, Job, JobStatus, Kind, LastBackup, Operation, Outcome, Parsed, PeriodCounts,
     PreservedUser, ProvisionedUser, Report, Resource, WorkloadStorage,
 };
 use crate::sources::druva::errors;
@@ -89,9 +89,8 @@ impl Values<'_, '_> {
             .unwrap_or(false)
     }
 
-    fn failed(&mut self, field: &str) -> bool {
-        let status = self.text(field).to_ascii_lowercase();
-        status.contains("fail") || status.contains("cancel")
+    fn outcome(&mut self, field: &str) -> Outcome {
+        Outcome::classify(&self.text(field))
     }
 }
 
@@ -172,7 +171,7 @@ impl Report {
             .optional("backupFrequency", interval(record.field("backupFrequency")));
         let unscheduled =
             frequency.is_none() && record.field("backupFrequency").as_u64() == Ok(Some(0));
-        let last_failed = v.failed("lastBackupStatus");
+        let outcome = v.outcome("lastBackupStatus");
         Ok(Parsed::Resource {
             key,
             resource: Resource {
@@ -191,8 +190,9 @@ impl Report {
                 },
                 archived: v.text("teamState").eq_ignore_ascii_case("archived"),
                 bytes: v.u64("totalBackupData"),
-                last_failed,
-                failure: if last_failed {
+                last_failed: outcome.failed(),
+                outcome,
+                failure: if outcome.has_errors() {
                     errors::reasons(record, v.skipped)
                 } else {
                     Vec::new()
@@ -222,14 +222,27 @@ impl Report {
             .ok_or(SkipReason::MissingField)?;
         let missed = present(record, &["filesMissed", "filesmissed", "itemsMissed"])
             .map_or(0, |f| v.count(f));
+        // SharePoint's backup report spells it starTtime.
+        let started = v.timestamp(&["startTime", "starTtime"]);
+        let status = JobStatus::classify(&status, ended.is_some());
         Ok(Job {
             id,
             workload,
             operation,
-            status: JobStatus::classify(&status, ended.is_some()),
             bytes: v.count(bytes),
             files_missed: missed,
             updated_ms,
+            // A start after the end says nothing of how long it took.
+            duration_ms: started
+                .zip(ended)
+                .map(|(start, end)| end - start)
+                .filter(|ms| *ms >= 0),
+            reasons: if status.is_some_and(JobStatus::has_errors) {
+                errors::reasons(record, v.skipped)
+            } else {
+                Vec::new()
+            },
+            status,
         })
     }
 }
@@ -249,25 +262,27 @@ fn alert(v: &mut Values) -> Result<Parsed, SkipReason> {
     })
 }
 
-/// A row of m365UserLastBackupStatus, with the failure's reasons when it failed.
+/// A row of m365UserLastBackupStatus, with its reasons when it failed or finished with
+/// errors.
 fn last_backup(v: &mut Values) -> Result<Parsed, SkipReason> {
     let record = v.record;
     let (workload, id) = (
         required_text(record.field("workloadType"))?,
         required_text(record.field("userEmail"))?,
     );
-    let failed = v.failed("lastBackupStatus");
+    let outcome = v.outcome("lastBackupStatus");
     Ok(Parsed::LastBackup {
         key: format!("{workload}\u{0}{id}"),
         last: LastBackup {
             name: v.text("userName"),
-            failed,
+            failed: outcome.failed(),
+            outcome,
             items_backed_up: v.u64("itemsBackedUp"),
             items_missed: v.u64("itemsMissed"),
             bytes: v.u64("lastBackupData"),
             start_ms: v.timestamp(&["startTime"]),
             end_ms: v.timestamp(&["endTime"]),
-            failure: if failed {
+            failure: if outcome.has_errors() {
                 errors::reasons(record, v.skipped)
             } else {
                 Vec::new()

@@ -7,6 +7,6 @@ mod rows;
 
 pub(crate) use catalogue::{DEFAULT_REPORTS, Kind, Operation, Report, find};
 pub(crate) use rows::{
-    Alert, Allocation, Job, JobStatus, LastBackup, Parsed, PeriodCounts, PreservedUser, Protection,
-    ProvisionedUser, Resource, WorkloadStorage,
+    Alert, Allocation, Job, JobStatus, LastBackup, Outcome, Parsed, PeriodCounts, PreservedUser,
+    Protection, ProvisionedUser, Resource, WorkloadStorage,
 };

@@ -20,6 +20,10 @@ pub(crate) struct Resource {
     pub(crate) bytes: Option<u64>,
     /// The last attempt failed or was cancelled.
     pub(crate) last_failed: bool,
+    /// How the last attempt ended (`lastBackupStatus`); unknown in states saved before it
+    /// was kept.
+    #[serde(default)]
+    pub(crate) outcome: Outcome,
     /// `appStatus`: whether backup is enabled for it; absent when the row does not say.
     #[serde(default)]
     pub(crate) enabled: Option<bool>,
@@ -29,7 +33,7 @@ pub(crate) struct Resource {
     /// `backupFrequency` 0: never scheduled.
     #[serde(default)]
     pub(crate) unscheduled: bool,
-    /// Why the last backup failed, while it does.
+    /// Why the last backup failed or finished with errors, while it does.
     #[serde(default)]
     pub(crate) failure: Vec<FailureReason>,
 }
@@ -41,6 +45,9 @@ pub(crate) struct LastBackup {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) failed: bool,
+    /// How it ended (`lastBackupStatus`); unknown in states saved before it was kept.
+    #[serde(default)]
+    pub(crate) outcome: Outcome,
     pub(crate) items_backed_up: Option<u64>,
     pub(crate) items_missed: Option<u64>,
     pub(crate) bytes: Option<u64>,
@@ -146,6 +153,74 @@ pub(crate) struct PeriodCounts {
     pub(crate) counts: Vec<(String, u64)>,
 }
 
+/// How a backup ended, as a bounded label (`outcome`): Druva's status words, classified.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Outcome {
+    Success,
+    /// Finished, but some items were not saved ("Backed Up With Errors").
+    WithErrors,
+    Failed,
+    Cancelled,
+    /// "Never Backed Up".
+    Never,
+    /// A status the exporter does not know.
+    Other,
+    /// Not said: no status, or a state saved before outcomes were kept.
+    #[default]
+    Unknown,
+}
+
+impl Outcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::WithErrors => "with_errors",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Never => "never",
+            Outcome::Other => "other",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    /// Classifies a status text such as "Backed Up With Errors", "Backup Failed",
+    /// "Restored With Errors" or "Never Backed Up"; `-` and empty say nothing.
+    pub(crate) fn classify(text: &str) -> Outcome {
+        let text = text.trim().to_ascii_lowercase();
+        if text.is_empty() || text == "-" {
+            Outcome::Unknown
+        } else if text.contains("with error") || text.contains("partial") {
+            Outcome::WithErrors
+        } else if text.contains("fail") {
+            Outcome::Failed
+        } else if text.contains("cancel") {
+            Outcome::Cancelled
+        } else if text.contains("never") {
+            Outcome::Never
+        } else if text.contains("success") || text == "backed up" || text == "restored" {
+            Outcome::Success
+        } else {
+            Outcome::Other
+        }
+    }
+
+    /// Failed or cancelled: no backup was made.
+    pub(crate) fn failed(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Cancelled)
+    }
+
+    /// Something went wrong, and the row may say why.
+    pub(crate) fn has_errors(self) -> bool {
+        matches!(
+            self,
+            Outcome::WithErrors | Outcome::Failed | Outcome::Cancelled
+        )
+    }
+}
+
 /// The bounded `status` label of `backup_jobs_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -171,7 +246,7 @@ impl JobStatus {
 
     /// Classifies a Druva status text; `None` while the job is still running.
     pub(crate) fn classify(text: &str, ended: bool) -> Option<JobStatus> {
-        let text = text.to_ascii_lowercase();
+        let lower = text.to_ascii_lowercase();
         if [
             "progress",
             "running",
@@ -183,23 +258,26 @@ impl JobStatus {
             "initiated",
         ]
         .iter()
-        .any(|w| text.contains(w))
+        .any(|w| lower.contains(w))
         {
             return None;
         }
-        Some(if text.contains("with error") {
-            JobStatus::WithErrors
-        } else if text.contains("fail") {
-            JobStatus::Failed
-        } else if text.contains("cancel") {
-            JobStatus::Cancelled
-        } else if text.contains("success") || text == "backed up" || text == "restored" {
-            JobStatus::Success
-        } else if ended {
-            JobStatus::Other
-        } else {
-            return None;
+        Some(match Outcome::classify(text) {
+            Outcome::Success => JobStatus::Success,
+            Outcome::WithErrors => JobStatus::WithErrors,
+            Outcome::Failed => JobStatus::Failed,
+            Outcome::Cancelled => JobStatus::Cancelled,
+            _ if ended => JobStatus::Other,
+            _ => return None,
         })
+    }
+
+    /// The job did not end cleanly, and its row may say why.
+    pub(crate) fn has_errors(self) -> bool {
+        matches!(
+            self,
+            JobStatus::WithErrors | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -214,6 +292,10 @@ pub(crate) struct Job {
     /// Files (or items) the job missed.
     pub(crate) files_missed: u64,
     pub(crate) updated_ms: i64,
+    /// From its start to its end, when the row has both.
+    pub(crate) duration_ms: Option<i64>,
+    /// Why it failed or finished with errors (`statusDetails`), when it did.
+    pub(crate) reasons: Vec<FailureReason>,
 }
 
 /// A decoded row.

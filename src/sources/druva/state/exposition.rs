@@ -2,18 +2,20 @@
 
 use std::collections::BTreeMap;
 
-use super::{DruvaState, resource_thresholds};
+use super::{DruvaState, Durations, JOB_DURATION_BUCKETS, resource_thresholds};
 use crate::exposition::{Detail, ExposeContext, ExpositionBuilder, LabelId, Value};
+use crate::sources::druva::errors::FailureReason;
 use crate::sources::druva::families::{
-    ARCHIVED, BACKUP_AGE, BACKUP_ENABLED, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOB_FILES_MISSED,
-    JOBS, LAST_ATTEMPT, LAST_BACKUP_BYTES, LAST_BACKUP_END, LAST_BACKUP_ERROR, LAST_BACKUP_FAILED,
-    LAST_BACKUP_ITEMS, LAST_BACKUP_ITEMS_MISSED, LAST_BACKUP_START, LAST_SUCCESS,
-    LICENSE_ALLOCATED, LICENSE_USED, NEVER_BACKED_UP, PRESERVED_AUTO_DELETE, PRESERVED_USERS,
-    PRESERVED_USERS_BYTES, PROVISIONING_LICENSES, RESOURCE_BYTES, RESOURCE_INFO, RESOURCES,
-    SCHEDULED, USERS, USERS_PROVISIONED, WORKLOAD_RESOURCES, WORKLOAD_STORAGE_BYTES,
+    ARCHIVED, BACKUP_AGE, BACKUP_ENABLED, EVENTS, EXPECTED_INTERVAL, JOB_BYTES, JOB_DURATION,
+    JOB_FAILURE_REASONS, JOB_FILES_MISSED, JOBS, LAST_ATTEMPT, LAST_BACKUP_BYTES, LAST_BACKUP_END,
+    LAST_BACKUP_ERROR, LAST_BACKUP_FAILED, LAST_BACKUP_ITEMS, LAST_BACKUP_ITEMS_MISSED,
+    LAST_BACKUP_OUTCOME, LAST_BACKUP_START, LAST_SUCCESS, LICENSE_ALLOCATED, LICENSE_USED,
+    NEVER_BACKED_UP, PRESERVED_AUTO_DELETE, PRESERVED_USERS, PRESERVED_USERS_BYTES,
+    PROVISIONING_LICENSES, RESOURCE_BYTES, RESOURCE_INFO, RESOURCES, SCHEDULED, USERS,
+    USERS_PROVISIONED, WORKLOAD_RESOURCES, WORKLOAD_STORAGE_BYTES,
 };
 use crate::sources::druva::reports::{
-    JobStatus, LastBackup, Protection, ProvisionedUser, Resource,
+    JobStatus, LastBackup, Operation, Outcome, Protection, ProvisionedUser, Resource,
 };
 use crate::sources::families::ALERTS_ACTIVE;
 
@@ -59,8 +61,32 @@ impl DruvaState {
                         .get(&format!("{}\u{0}{}", resource.workload, resource.id))
                 })
                 .flatten();
-            if out.admit(resource.series() + last.map_or(0, LastBackup::series)) {
+            if out.admit(series(resource, last)) {
                 expose_resource(resource, last, personal, ctx, out);
+            }
+        }
+        self.expose_lone_last_backups(out, ctx);
+    }
+
+    /// m365UserLastBackupStatus rows whose user workload m365UserWorkload does not list:
+    /// exported on their own (with `alerting`, those that failed or finished with errors).
+    fn expose_lone_last_backups(&self, out: &mut ExpositionBuilder, ctx: &ExposeContext) {
+        let workloads = self.resources.get("m365UserWorkload");
+        for (key, last) in &self.last_backups {
+            let listed = workloads.is_some_and(|rows| rows.contains_key(key));
+            let kept = ctx.detail == Detail::All || last.has_errors();
+            if listed || !kept {
+                continue;
+            }
+            if out.admit(2 + last.series()) {
+                let (id, name) = (ctx.identity(&last.id), ctx.identity(&last.name));
+                let info =
+                    out.labels(&[("workload", &last.workload), ("id", &id), ("name", &name)]);
+                out.push(&RESOURCE_INFO, info, Value::Int(1));
+                let labels = out.labels(&[("workload", &last.workload), ("id", &id)]);
+                expose_last_backup(last, labels, out);
+                expose_outcome(&last.workload, &id, last.outcome, out);
+                expose_reasons(&last.workload, &id, &last.failure, out);
             }
         }
     }
@@ -167,6 +193,20 @@ impl DruvaState {
                 .unwrap_or(0);
             out.push(&JOB_FILES_MISSED, labels, Value::Int(missed as i64));
         }
+        for (workload, operation) in bytes.keys() {
+            let durations = self.job_durations.get(&(workload.clone(), *operation));
+            expose_durations(workload, *operation, durations, out);
+        }
+        for ((workload, operation, status, reason), count) in &self.job_reasons {
+            let labels = out.labels(&[
+                ("workload", workload),
+                ("operation", operation.as_str()),
+                ("status", status.as_str()),
+                ("code", &reason.code),
+                ("reason", &reason.reason),
+            ]);
+            out.push(&JOB_FAILURE_REASONS, labels, Value::Int(*count as i64));
+        }
     }
 
     /// Provisioned users by status, licence state and management; preserved users and
@@ -254,7 +294,14 @@ impl Resource {
             self.workload == "Teams",
             self.interval_seconds.is_some() || self.unscheduled,
         ];
-        2 + self.failure.len() + optional.iter().filter(|b| **b).count()
+        // Info, failed and outcome, then the optional ones.
+        3 + optional.iter().filter(|b| **b).count()
+    }
+
+    /// It failed or finished with errors (in a state saved before outcomes were kept,
+    /// only failures are known).
+    fn has_errors(&self) -> bool {
+        self.outcome.has_errors() || self.last_failed
     }
 }
 
@@ -270,6 +317,27 @@ impl LastBackup {
         ];
         self.failure.len() + values.iter().filter(|b| **b).count()
     }
+
+    fn has_errors(&self) -> bool {
+        self.outcome.has_errors() || self.failed
+    }
+}
+
+/// Why a resource's last backup failed or finished with errors: its own report's reasons,
+/// else (a user workload) those of its m365UserLastBackupStatus row, whatever the
+/// workload report says.
+fn failure<'a>(r: &'a Resource, last: Option<&'a LastBackup>) -> &'a [FailureReason] {
+    match last {
+        _ if r.has_errors() && !r.failure.is_empty() => &r.failure,
+        Some(last) if last.has_errors() => &last.failure,
+        _ => &[],
+    }
+}
+
+/// The series a resource adds, with its last backup's.
+fn series(r: &Resource, last: Option<&LastBackup>) -> usize {
+    let last_values = last.map_or(0, |l| l.series() - l.failure.len());
+    r.series() + last_values + failure(r, last).len()
 }
 
 fn expose_resource(
@@ -325,7 +393,18 @@ fn expose_resource(
     if let Some(last) = last {
         expose_last_backup(last, labels, out);
     }
-    expose_failure(r, last, &id, out);
+    expose_outcome(&r.workload, &id, r.outcome, out);
+    expose_reasons(&r.workload, &id, failure(r, last), out);
+}
+
+/// How a resource's last backup ended.
+fn expose_outcome(workload: &str, id: &str, outcome: Outcome, out: &mut ExpositionBuilder) {
+    let labels = out.labels(&[
+        ("workload", workload),
+        ("id", id),
+        ("outcome", outcome.as_str()),
+    ]);
+    out.push(&LAST_BACKUP_OUTCOME, labels, Value::Int(1));
 }
 
 /// A user workload's last backup, from m365UserLastBackupStatus.
@@ -350,21 +429,61 @@ fn expose_last_backup(last: &LastBackup, labels: LabelId, out: &mut ExpositionBu
     }
 }
 
-/// Why a resource's last backup failed: the resource report's reasons, else its last-backup
-/// row's.
-fn expose_failure(r: &Resource, last: Option<&LastBackup>, id: &str, out: &mut ExpositionBuilder) {
-    let failure = match (r.last_failed, last) {
-        (true, _) if !r.failure.is_empty() => &r.failure[..],
-        (true, Some(last)) if last.failed => &last.failure[..],
-        _ => &[],
-    };
-    for reason in failure {
+/// The reasons a resource's last backup gave.
+fn expose_reasons(
+    workload: &str,
+    id: &str,
+    reasons: &[FailureReason],
+    out: &mut ExpositionBuilder,
+) {
+    for reason in reasons {
         let labels = out.labels(&[
-            ("workload", &r.workload),
+            ("workload", workload),
             ("id", id),
             ("code", &reason.code),
             ("reason", &reason.reason),
         ]);
         out.push(&LAST_BACKUP_ERROR, labels, Value::Int(1));
     }
+}
+
+/// The histogram of one workload's and operation's job durations (all zero until a job
+/// is counted): cumulative buckets, then the sum and the count.
+fn expose_durations(
+    workload: &str,
+    operation: Operation,
+    durations: Option<&Durations>,
+    out: &mut ExpositionBuilder,
+) {
+    let empty = Durations::default();
+    let durations = durations.unwrap_or(&empty);
+    let mut cumulative = 0;
+    let bounds = JOB_DURATION_BUCKETS.iter().map(|b| b.to_string());
+    for (i, le) in bounds.chain(["+Inf".to_string()]).enumerate() {
+        cumulative += durations.buckets.get(i).copied().unwrap_or(0);
+        let labels = out.labels(&[
+            ("workload", workload),
+            ("operation", operation.as_str()),
+            ("le", &le),
+        ]);
+        out.push_part(
+            &JOB_DURATION,
+            "_bucket",
+            labels,
+            Value::Int(cumulative as i64),
+        );
+    }
+    let labels = out.labels(&[("workload", workload), ("operation", operation.as_str())]);
+    out.push_part(
+        &JOB_DURATION,
+        "_sum",
+        labels,
+        Value::Float(durations.sum_seconds),
+    );
+    out.push_part(
+        &JOB_DURATION,
+        "_count",
+        labels,
+        Value::Int(durations.count as i64),
+    );
 }

@@ -4,7 +4,14 @@
 use std::collections::BTreeMap;
 
 use super::DruvaState;
-use crate::sources::druva::reports::{Job, Kind, Parsed, PeriodCounts, Report};
+use crate::sources::druva::errors::FailureReason;
+use crate::sources::druva::reports::{
+    Job, JobStatus, Kind, Operation, Parsed, PeriodCounts, Report,
+};
+
+/// At most this many distinct (workload, operation, status, reason) series of
+/// `backup_job_failure_reasons_total` per source; more are counted as `other`.
+pub(crate) const MAX_JOB_REASONS: usize = 200;
 
 /// How long a counted job is remembered, so an overlapping or repeated read does not count
 /// it twice: jobs updated this long before the newest job seen (vendor time, so a skewed
@@ -154,6 +161,8 @@ impl DruvaState {
                 bytes,
                 files_missed,
                 updated_ms,
+                duration_ms,
+                reasons,
             }) = row
             else {
                 continue;
@@ -172,10 +181,35 @@ impl DruvaState {
                 .job_files_missed
                 .entry((workload.clone(), operation))
                 .or_default() += files_missed;
+            if let Some(ms) = duration_ms {
+                self.job_durations
+                    .entry((workload.clone(), operation))
+                    .or_default()
+                    .observe(ms as f64 / 1000.0);
+            }
+            for reason in reasons {
+                count_job_reason(&mut self.job_reasons, &workload, operation, status, reason);
+            }
             *self.job_bytes.entry((workload, operation)).or_default() += bytes;
         }
         if let Some(newest) = counted.values().max().copied() {
             counted.retain(|_, updated| newest - *updated < REMEMBER_JOBS_MS);
         }
     }
+}
+
+/// Counts a reason a job gave; past [`MAX_JOB_REASONS`] distinct ones, as `other`, so a
+/// vendor that writes free-form codes cannot grow the series without bound.
+fn count_job_reason(
+    counts: &mut BTreeMap<(String, Operation, JobStatus, FailureReason), u64>,
+    workload: &str,
+    operation: Operation,
+    status: JobStatus,
+    reason: FailureReason,
+) {
+    let mut key = (workload.to_string(), operation, status, reason);
+    if !counts.contains_key(&key) && counts.len() >= MAX_JOB_REASONS {
+        key.3 = FailureReason::other();
+    }
+    *counts.entry(key).or_default() += 1;
 }

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::errors::FailureReason;
 use super::reports::{
     Alert, Allocation, JobStatus, LastBackup, Operation, PeriodCounts, PreservedUser,
     ProvisionedUser, Resource, WorkloadStorage,
@@ -24,6 +25,35 @@ use crate::health::HealthSummary;
 use crate::sources::VendorState;
 pub(crate) use events::{EventKind, EventLog};
 pub(crate) use health::resource_thresholds;
+
+/// The upper bounds of `backup_job_duration_seconds`, in seconds: a minute to a day (and
+/// `+Inf`), so a backup window growing from 2 h to 9 h shows.
+pub(crate) const JOB_DURATION_BUCKETS: [f64; 10] = [
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0,
+];
+
+/// How long the jobs of one workload and operation took, as a Prometheus histogram keeps
+/// them: a count per bucket (not cumulative; the last is beyond every bound), the sum and
+/// the count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Durations {
+    pub(crate) buckets: Vec<u64>,
+    pub(crate) sum_seconds: f64,
+    pub(crate) count: u64,
+}
+
+impl Durations {
+    pub(crate) fn observe(&mut self, seconds: f64) {
+        self.buckets.resize(JOB_DURATION_BUCKETS.len() + 1, 0);
+        let bucket = JOB_DURATION_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(JOB_DURATION_BUCKETS.len());
+        self.buckets[bucket] += 1;
+        self.sum_seconds += seconds;
+        self.count += 1;
+    }
+}
 
 /// Where an incremental report continues from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -104,6 +134,12 @@ pub(crate) struct DruvaState {
     pub(crate) events: Option<EventLog>,
     #[serde(default, with = "entries")]
     pub(crate) job_files_missed: BTreeMap<(String, Operation), u64>,
+    /// How long the counted jobs took, by workload and operation.
+    #[serde(default, with = "entries")]
+    pub(crate) job_durations: BTreeMap<(String, Operation), Durations>,
+    /// Why counted jobs failed or finished with errors: one count per reason per job.
+    #[serde(default, with = "entries")]
+    pub(crate) job_reasons: BTreeMap<(String, Operation, JobStatus, FailureReason), u64>,
     /// m365UserLastBackupStatus rows, by the key of their resource.
     #[serde(default)]
     pub(crate) last_backups: BTreeMap<String, LastBackup>,

@@ -4,7 +4,7 @@ use super::events::{EventKey, severity_label};
 use super::health::{INTERVAL_FACTORS, RESOURCE_AGE_FLOORS};
 use super::*;
 use crate::health::Thresholds;
-use crate::sources::druva::reports::{Job, JobStatus, Operation, Parsed, Resource, find};
+use crate::sources::druva::reports::{Job, JobStatus, Operation, Outcome, Parsed, Resource, find};
 
 fn resource(id: &str, last_success_ms: Option<i64>) -> Parsed {
     Parsed::Resource {
@@ -19,6 +19,7 @@ fn resource(id: &str, last_success_ms: Option<i64>) -> Parsed {
             interval_seconds: Some(86_400),
             bytes: Some(1),
             last_failed: false,
+            outcome: Outcome::Success,
             enabled: Some(true),
             archived: false,
             unscheduled: false,
@@ -73,6 +74,8 @@ fn job(id: u64, status: Option<JobStatus>, updated_ms: i64) -> Parsed {
         bytes: 100,
         files_missed: 2,
         updated_ms,
+        duration_ms: Some(90_000),
+        reasons: Vec::new(),
     })
 }
 
@@ -244,4 +247,79 @@ fn state_round_trips_through_json() {
         .count(5, 5, kind("Backup", "Success"), false);
     let json = serde_json::to_string(&state).unwrap();
     assert_eq!(serde_json::from_str::<DruvaState>(&json).unwrap(), state);
+}
+
+/// The series of `family` that `state` exposes, as text.
+fn exposed(state: &DruvaState, family: &'static crate::exposition::FamilyDef) -> String {
+    use crate::sources::VendorState;
+    let mut out = crate::exposition::ExpositionBuilder::new("m365", &[]);
+    state.expose(&mut out, &crate::exposition::ExposeContext::all(0));
+    let exposition = out.finish();
+    let mut text = Vec::new();
+    if let Some(table) = exposition.table(family) {
+        exposition.render_chunks(table, 0, 1 << 16, |chunk| text.extend_from_slice(chunk));
+    }
+    String::from_utf8(text).unwrap()
+}
+
+#[test]
+fn a_last_backup_gives_its_reasons_whatever_the_workload_row_says() {
+    use crate::sources::druva::errors::FailureReason;
+    use crate::sources::druva::families::{LAST_BACKUP_ERROR, LAST_BACKUP_OUTCOME, RESOURCE_INFO};
+    use crate::sources::druva::reports::LastBackup;
+    let last = |id: &str| LastBackup {
+        workload: "OneDrive".into(),
+        id: id.into(),
+        name: id.into(),
+        failed: true,
+        outcome: Outcome::Failed,
+        items_backed_up: Some(0),
+        items_missed: Some(3),
+        bytes: Some(0),
+        start_ms: Some(1),
+        end_ms: Some(2),
+        failure: vec![FailureReason {
+            code: "EINTERNAL".into(),
+            reason: "EINTERNAL".into(),
+        }],
+    };
+    let mut state = DruvaState::default();
+    // The workload report says its last backup went well; its last-backup row says not.
+    let Parsed::Resource { mut resource, .. } = resource("a@example.com", Some(1)) else {
+        unreachable!()
+    };
+    resource.workload = "OneDrive".into();
+    state
+        .resources
+        .entry("m365UserWorkload".into())
+        .or_default()
+        .insert("OneDrive\u{0}a@example.com".into(), resource);
+    state
+        .last_backups
+        .insert("OneDrive\u{0}a@example.com".into(), last("a@example.com"));
+    // And one that only m365UserLastBackupStatus lists.
+    state
+        .last_backups
+        .insert("OneDrive\u{0}b@example.com".into(), last("b@example.com"));
+    let errors = exposed(&state, &LAST_BACKUP_ERROR);
+    for id in ["a@example.com", "b@example.com"] {
+        assert!(
+            errors.contains(&format!(
+                r#"id="{id}",code="EINTERNAL",reason="EINTERNAL"}} 1"#
+            )),
+            "{errors}"
+        );
+    }
+    let outcomes = exposed(&state, &LAST_BACKUP_OUTCOME);
+    assert!(
+        outcomes.contains(r#"id="a@example.com",outcome="success"} 1"#),
+        "{outcomes}"
+    );
+    assert!(
+        outcomes.contains(r#"id="b@example.com",outcome="failed"} 1"#),
+        "{outcomes}"
+    );
+    assert!(
+        exposed(&state, &RESOURCE_INFO).contains(r#"id="b@example.com",name="b@example.com"} 1"#)
+    );
 }
