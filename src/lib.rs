@@ -19,6 +19,10 @@ mod cli;
 mod config;
 mod engine;
 mod exposition;
+/// The fuzz targets' entry points (`fuzz/`); not an API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod runtime;
 mod secret;

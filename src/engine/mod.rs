@@ -23,6 +23,8 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 pub use vendors::Config;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use vendors::fuzz_targets;
 #[cfg(test)]
 pub(crate) use vendors::test_source;
 #[cfg(feature = "simulator")]

@@ -33,7 +33,7 @@ pub(crate) struct SavedStatus {
 }
 
 #[derive(Serialize, Deserialize)]
-struct File1<S> {
+pub(crate) struct File1<S> {
     format: u32,
     exporter: String,
     source: String,
@@ -41,7 +41,14 @@ struct File1<S> {
     origin: String,
     saved_at_ms: i64,
     status: SavedStatus,
-    state: Option<S>,
+    pub(crate) state: Option<S>,
+}
+
+/// Decodes a saved file: all of it or nothing (the error names the line and column).
+pub(crate) fn decode<T: DeserializeOwned>(
+    reader: impl std::io::Read,
+) -> serde_json::Result<File1<T>> {
+    serde_json::from_reader(reader)
 }
 
 /// What was restored for a source.
@@ -187,7 +194,7 @@ impl Store {
                 return None;
             }
         };
-        let saved: File1<T> = match serde_json::from_reader(BufReader::new(file)) {
+        let saved: File1<T> = match decode(BufReader::new(file)) {
             Ok(saved) => saved,
             Err(e) => {
                 warn!(source = %spec.name, path = %path.display(), error = %e, "saved state is corrupt or of another version; ignoring it");
@@ -203,6 +210,18 @@ impl Store {
             return None;
         }
         Some(saved)
+    }
+}
+
+/// The fuzz target of a vendor's state file: what `--storage.path` holds, read at start,
+/// and a state read from it exposed and encoded as a scrape would.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn fuzz_state<V: crate::sources::Vendor>(data: &[u8]) {
+    crate::sources::fuzzing::enter();
+    if let Ok(saved) = decode::<V::State>(data)
+        && let Some(state) = saved.state
+    {
+        crate::sources::fuzzing::expose(&state, V::FAMILIES, 1_765_000_000_000);
     }
 }
 

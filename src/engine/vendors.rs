@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 use super::task::Task;
 use crate::config::{self, Catalogue, ConfigWarning, FieldError, VendorKeys, Vendors, field_names};
 use crate::exposition::{Detail, Family, HelpParts};
+#[cfg(any(test, feature = "fuzzing"))]
+use crate::sources::fuzzing::FuzzTarget;
 use crate::sources::{ClientContext, RefreshError, Vendor};
 
 /// A configured source of one of the vendors.
@@ -232,6 +234,19 @@ macro_rules! vendors {
                     )
                 }
             }
+        }
+        /// Every vendor's fuzz targets: its own, and its state file (`<vendor>_state`).
+        #[cfg(any(test, feature = "fuzzing"))]
+        pub(crate) fn fuzz_targets() -> Vec<&'static FuzzTarget> {
+            let mut targets = Vec::new();
+            $(#[cfg(feature = $feature)] {
+                targets.extend(<$vendor as Vendor>::FUZZ_TARGETS);
+                targets.push(&FuzzTarget {
+                    name: concat!($feature, "_state"),
+                    run: super::persist::fuzz_state::<$vendor>,
+                });
+            })+
+            targets
         }
         #[cfg(feature = "simulator")]
         pub(crate) use simulated::{SimulatedVendorArgs, demo_options};

@@ -5,6 +5,8 @@
 
 mod family;
 pub(crate) mod gzip;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod invariants;
 mod policy;
 mod scrape;
 mod table;

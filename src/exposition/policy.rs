@@ -87,7 +87,7 @@ impl ExposeContext {
     }
 
     /// A context that exposes everything as it is.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn all(now_ms: i64) -> Self {
         ExposeContext {
             now_ms,

@@ -64,6 +64,9 @@ pub(crate) async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'st
 
 /// Nice 10 for the calling thread (on Linux the nice value is per thread).
 pub(crate) fn lower_priority() {
+    if LOWERED.get() {
+        return;
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority only changes the scheduling priority of the calling thread.
     unsafe {

@@ -13,6 +13,8 @@ pub(crate) mod budget;
 pub(crate) mod dates;
 mod error;
 pub(crate) mod families;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod fuzzing;
 pub(crate) mod http;
 pub(crate) mod limiter;
 pub(crate) mod record;
@@ -174,6 +176,9 @@ pub(crate) trait Vendor: Sized + Send + Sync + 'static {
     /// tests of the vendor-neutral code build their sources with the first vendor's.
     #[cfg(test)]
     const TEST_KEYS: &'static str;
+    /// Its fuzz targets: every input it reads from outside (`fuzz/`, `src/fuzzing.rs`).
+    #[cfg(any(test, feature = "fuzzing"))]
+    const FUZZ_TARGETS: &'static [fuzzing::FuzzTarget];
     /// Whether `refresh` reads the previous state. If not, the engine keeps a state only
     /// until its series are encoded (and saved with `--storage.path`), so the memory of a
     /// large estate is the snapshot's alone.

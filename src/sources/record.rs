@@ -25,6 +25,10 @@ pub(crate) enum Scalar<'a> {
     Object,
 }
 
+/// The longest text value read (64 KiB): a longer one, such as a name of megabytes that
+/// would become a label value on every scrape, is unreadable, and counted as such.
+pub(crate) const MAX_TEXT_BYTES: usize = 64 * 1024;
+
 /// Why a value could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BadValue;
@@ -112,6 +116,7 @@ impl<'a> Scalar<'a> {
     pub(crate) fn as_text(&self) -> Result<Option<Cow<'a, str>>, BadValue> {
         match self {
             Scalar::Null => Ok(None),
+            Scalar::Str(s) if s.len() > MAX_TEXT_BYTES => Err(BadValue),
             Scalar::Str(s) => Ok(Some(s.clone())),
             Scalar::UInt(v) => Ok(Some(Cow::Owned(v.to_string()))),
             Scalar::Int(v) => Ok(Some(Cow::Owned(v.to_string()))),
@@ -591,6 +596,17 @@ mod tests {
         assert_eq!(rows[0], r#"Str("x")|Null|UInt(1)"#);
         assert_eq!(rows[1], "junk");
         assert_eq!(rows[2], r#"Null|List([Bool(true), Str("y")])|Null"#);
+    }
+
+    #[test]
+    fn a_text_of_more_than_64_kib_is_unreadable() {
+        let long = "x".repeat(MAX_TEXT_BYTES + 1);
+        assert_eq!(Scalar::Str(long.as_str().into()).as_text(), Err(BadValue));
+        let longest = "x".repeat(MAX_TEXT_BYTES);
+        assert_eq!(
+            Scalar::Str(longest.as_str().into()).as_text(),
+            Ok(Some(longest.as_str().into()))
+        );
     }
 
     #[test]

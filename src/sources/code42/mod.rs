@@ -7,6 +7,8 @@ mod estate;
 pub(crate) mod families;
 #[cfg(test)]
 mod fidelity;
+#[cfg(any(test, feature = "fuzzing"))]
+mod fuzzing;
 mod packed;
 #[cfg(test)]
 mod proptests;
@@ -58,6 +60,8 @@ impl Vendor for Code42 {
     const LABELS: &'static [&'static str] = families::LABELS;
     #[cfg(test)]
     const TEST_KEYS: &'static str = "    client_id: a\n    client_secret_env: PATH\n";
+    #[cfg(any(test, feature = "fuzzing"))]
+    const FUZZ_TARGETS: &'static [crate::sources::fuzzing::FuzzTarget] = fuzzing::TARGETS;
     const PRIMARY_STREAM: &'static str = "report";
     const HELP: HelpParts = HelpParts {
         products: "Code42/CrashPlan device backups",
@@ -272,6 +276,30 @@ mod tests {
         assert_eq!(builder.skipped.get(SkipReason::NotAnObject), 1);
         assert_eq!(parse_page(br#"{"data":[]}"#, &mut builder), Ok(0));
         assert_eq!(parse_page(br#"{"data":null}"#, &mut builder), Ok(0));
+    }
+
+    #[test]
+    fn a_name_of_megabytes_is_a_counted_skip_not_a_label() {
+        let mut builder = EstateBuilder::default();
+        let huge = "n".repeat(2 << 20);
+        let page = serde_json::json!({"data": [
+            {"deviceUid": huge, "destinationName": "cloud"},
+            {"deviceUid": "2", "destinationName": "cloud", "orgName": huge},
+        ]});
+        assert_eq!(parse_page(page.to_string().as_bytes(), &mut builder), Ok(2));
+        assert_eq!(
+            builder.rows(),
+            1,
+            "the device without a readable uid is skipped"
+        );
+        assert_eq!(builder.skipped.get(SkipReason::InvalidValue), 1);
+        let (estate, skipped) = builder.finish();
+        assert_eq!(
+            skipped.describe(),
+            "1 invalid_value; values dropped: 1 orgName",
+            "the row with an unreadable org is kept, its org counted as dropped"
+        );
+        assert!(format!("{estate:?}").len() < 10_000);
     }
 
     #[test]

@@ -231,10 +231,10 @@ impl DruvaApi {
 }
 
 /// One page of a report, decoded.
-struct Page {
+pub(super) struct Page {
     /// Rows the page held, readable or not.
     read: usize,
-    rows: Vec<Parsed>,
+    pub(super) rows: Vec<Parsed>,
     skipped: SkipCounts,
     last_sync_ms: Option<i64>,
     /// Empty on the last page.
@@ -243,40 +243,42 @@ struct Page {
 
 /// Decodes a page on a refresh thread (it is CPU work, below the scrapes' priority).
 async fn parse_page(report: &'static Report, body: bytes::Bytes) -> Result<Page, PageError> {
-    crate::runtime::background::run(move || {
-        let mut rows = Vec::new();
-        let mut skipped = SkipCounts::default();
-        let info = decode_page(
-            &body,
-            "data",
-            report.seed(),
-            &["lastSyncTimestamp", "nextPageToken"],
-            |row| match row {
-                Row::Record(record) => {
-                    // Values dropped from a row count only if the row is kept.
-                    let mut dropped = SkipCounts::default();
-                    match report.parse(&record, &mut dropped) {
-                        Ok(parsed) => {
-                            rows.push(parsed);
-                            skipped.merge(&dropped);
-                        }
-                        Err(reason) => skipped.add(reason),
+    crate::runtime::background::run(move || decode_report_page(report, &body)).await
+}
+
+/// Decodes one page of `report`: its rows, those skipped, and what follows it.
+pub(super) fn decode_report_page(report: &Report, body: &[u8]) -> Result<Page, PageError> {
+    let mut rows = Vec::new();
+    let mut skipped = SkipCounts::default();
+    let info = decode_page(
+        body,
+        "data",
+        report.seed(),
+        &["lastSyncTimestamp", "nextPageToken"],
+        |row| match row {
+            Row::Record(record) => {
+                // Values dropped from a row count only if the row is kept.
+                let mut dropped = SkipCounts::default();
+                match report.parse(&record, &mut dropped) {
+                    Ok(parsed) => {
+                        rows.push(parsed);
+                        skipped.merge(&dropped);
                     }
+                    Err(reason) => skipped.add(reason),
                 }
-                Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
-            },
-        )?;
-        Ok(Page {
-            read: info.rows,
-            rows,
-            skipped,
-            last_sync_ms: info
-                .text("lastSyncTimestamp")
-                .and_then(crate::sources::dates::parse_date_ms),
-            next_page_token: info.text("nextPageToken").unwrap_or("").to_string(),
-        })
+            }
+            Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
+        },
+    )?;
+    Ok(Page {
+        read: info.rows,
+        rows,
+        skipped,
+        last_sync_ms: info
+            .text("lastSyncTimestamp")
+            .and_then(crate::sources::dates::parse_date_ms),
+        next_page_token: info.text("nextPageToken").unwrap_or("").to_string(),
     })
-    .await
 }
 
 /// A JSON value read as text, for fields the vendor sends as strings or numbers.

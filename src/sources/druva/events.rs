@@ -14,7 +14,7 @@ use super::api::{DruvaApi, scalar_text};
 use super::state::{EventKind, EventLog};
 use crate::secret::SecretRef;
 use crate::sources::http::{Upstream, basic_credentials, excerpt, status_error};
-use crate::sources::record::{PageInfo, Record, Row, RowSeed, decode_page, decode_rows};
+use crate::sources::record::{PageError, PageInfo, Record, Row, RowSeed, decode_page, decode_rows};
 use crate::sources::{RefreshError, SkipCounts, SkipReason};
 
 /// A page holds at most 500 events; a refresh reads at most this many pages and continues
@@ -47,7 +47,7 @@ const LEGACY_FIELDS: &[&str] = &[
 const ENDPOINT: &str = "events";
 
 /// A page that cannot be read.
-fn decode_error(error: &crate::sources::record::PageError) -> RefreshError {
+fn decode_error(error: &PageError) -> RefreshError {
     RefreshError::Decode {
         endpoint: ENDPOINT,
         detail: error.to_string(),
@@ -142,37 +142,39 @@ async fn count_page(
 ) -> Result<Option<PageInfo>, RefreshError> {
     let (mut page_log, mut page_skipped) = (std::mem::take(log), std::mem::take(skipped));
     let (result, page_log, page_skipped) = crate::runtime::background::run(move || {
-        let result = {
-            let on_row = |row: Row| match row {
-                Row::Record(record) => {
-                    if let Err(reason) = count(&record, legacy, &mut page_log, replaying) {
-                        page_skipped.add(reason);
-                    }
-                }
-                Row::NotAnObject => page_skipped.add(SkipReason::NotAnObject),
-            };
-            if legacy {
-                let seed = RowSeed {
-                    fields: LEGACY_FIELDS,
-                };
-                decode_rows(&body, seed, on_row).map(|_| None)
-            } else {
-                let seed = RowSeed { fields: V2_FIELDS };
-                decode_page(
-                    &body,
-                    "events",
-                    seed,
-                    &["tracker", "nextPageExists"],
-                    on_row,
-                )
-                .map(Some)
-            }
-        };
+        let result = count_rows(&body, legacy, replaying, &mut page_log, &mut page_skipped);
         (result, page_log, page_skipped)
     })
     .await;
     (*log, *skipped) = (page_log, page_skipped);
     result.map_err(|e| decode_error(&e))
+}
+
+/// Counts the events of a page of either API into `log`, and the rows it skips.
+pub(super) fn count_rows(
+    body: &[u8],
+    legacy: bool,
+    replaying: bool,
+    log: &mut EventLog,
+    skipped: &mut SkipCounts,
+) -> Result<Option<PageInfo>, PageError> {
+    let on_row = |row: Row| match row {
+        Row::Record(record) => {
+            if let Err(reason) = count(&record, legacy, log, replaying) {
+                skipped.add(reason);
+            }
+        }
+        Row::NotAnObject => skipped.add(SkipReason::NotAnObject),
+    };
+    if legacy {
+        let seed = RowSeed {
+            fields: LEGACY_FIELDS,
+        };
+        decode_rows(body, seed, on_row).map(|_| None)
+    } else {
+        let seed = RowSeed { fields: V2_FIELDS };
+        decode_page(body, "events", seed, &["tracker", "nextPageExists"], on_row).map(Some)
+    }
 }
 
 /// `GET /insync/eventmanagement/v2/events?tracker=…` until `nextPageExists` is false.
@@ -274,15 +276,8 @@ pub(crate) async fn read_legacy(
             ));
         }
         count_page(response.body.clone(), true, replaying, log, skipped).await?;
-        for value in response.headers.get_all(SET_COOKIE) {
-            if let Some(progress) = value
-                .to_str()
-                .ok()
-                .and_then(|c| c.split(';').next())
-                .and_then(|c| c.trim().strip_prefix("progress="))
-            {
-                cookie = Some(progress.to_string());
-            }
+        if let Some(progress) = progress_cookie(&response.headers) {
+            cookie = Some(progress);
         }
         let Some(next) = response
             .headers
@@ -297,6 +292,22 @@ pub(crate) async fn read_legacy(
     Ok(())
 }
 
+/// The legacy API's cursor: the value of the last `progress` cookie a response sets.
+pub(super) fn progress_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|c| c.split(';').next())
+                .and_then(|c| c.trim().strip_prefix("progress="))
+        })
+        .next_back()
+        .map(str::to_string)
+}
+
 /// Druva's own domain: a `nextpage` on another of its hosts is followed from a configured
 /// host in it.
 const VENDOR_DOMAIN: &str = "druva.com";
@@ -305,7 +316,7 @@ const VENDOR_DOMAIN: &str = "druva.com";
 /// configured origin, or over https on another host of Druva's own domain when the
 /// configured host is in it. Never another domain, never plain http: either would hand
 /// the credentials to someone else.
-fn next_page_url(base: &Url, next: &str) -> Result<Url, RefreshError> {
+pub(super) fn next_page_url(base: &Url, next: &str) -> Result<Url, RefreshError> {
     let url = base.join(next).map_err(|e| RefreshError::Paging {
         endpoint: ENDPOINT,
         detail: format!("invalid nextpage header {next:?}: {e}"),

@@ -12,6 +12,8 @@ mod events;
 pub(crate) mod families;
 #[cfg(test)]
 mod fidelity;
+#[cfg(any(test, feature = "fuzzing"))]
+mod fuzzing;
 #[cfg(test)]
 mod proptests;
 pub(crate) mod reports;
@@ -215,6 +217,8 @@ impl Vendor for Druva {
     const LABELS: &'static [&'static str] = families::LABELS;
     #[cfg(test)]
     const TEST_KEYS: &'static str = "    client_id: a\n    client_secret_env: PATH\n";
+    #[cfg(any(test, feature = "fuzzing"))]
+    const FUZZ_TARGETS: &'static [crate::sources::fuzzing::FuzzTarget] = fuzzing::TARGETS;
     const PRIMARY_STREAM: &'static str = "reports";
     const HELP: HelpParts = HelpParts {
         products: "Druva inSync Microsoft 365 backups",

@@ -140,13 +140,20 @@ impl WebConfig {
         let at = || path.to_path_buf();
         let text = std::fs::read_to_string(path)
             .map_err(|source| WebConfigError::Read { path: at(), source })?;
+        WebConfig::parse(&text, path)
+    }
+
+    /// Validates the text of the web configuration file at `path` (certificate and key
+    /// files it names are read relative to the working directory, as Prometheus does).
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<WebConfig, WebConfigError> {
+        let at = || path.to_path_buf();
         // A file that sets nothing would turn TLS and basic auth off: an empty one, one
         // caught mid-rewrite, or a template that rendered only comments, `---` or `{}`.
         let nothing = || WebConfigError::SetsNothing { path: at() };
         if text.trim().is_empty() {
             return Err(nothing());
         }
-        let raw: Option<RawWebConfig> = yaml_serde::from_str(&text)
+        let raw: Option<RawWebConfig> = yaml_serde::from_str(text)
             .map_err(|source| WebConfigError::Yaml { path: at(), source })?;
         let raw = raw.filter(|raw| !raw.is_empty()).ok_or_else(nothing)?;
         let mut files = vec![path.to_path_buf()];
@@ -199,6 +206,12 @@ impl WebConfig {
 
     pub(crate) fn requires_auth(&self) -> bool {
         !self.users.is_empty()
+    }
+
+    /// The protections in force under `self` that `next` would turn off, in words: a
+    /// reload to `next` is refused unless there are none.
+    pub(crate) fn dropped_by(&self, next: &WebConfig) -> Vec<&'static str> {
+        self.protections().dropped_by(next.protections())
     }
 
     fn protections(&self) -> Protections {
@@ -307,7 +320,7 @@ impl WebConfigWatch {
                 error!(error = %e, "web configuration changed but does not load; keeping the previous one");
             }
             Ok(config) => {
-                let dropped = current.protections().dropped_by(config.protections());
+                let dropped = current.dropped_by(&config);
                 if dropped.is_empty() {
                     info!(file = %path.display(), "web configuration changed; reloaded");
                     stamps.applied = stamp(&config.files);

@@ -5,6 +5,8 @@ mod catalogue;
 mod decode;
 mod rows;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use catalogue::REPORTS;
 pub(crate) use catalogue::{DEFAULT_REPORTS, Kind, Operation, Report, find};
 pub(crate) use rows::{
     Alert, Allocation, Job, JobStatus, LastBackup, Outcome, Parsed, PeriodCounts, PreservedUser,

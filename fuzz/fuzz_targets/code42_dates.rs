@@ -1,0 +1,8 @@
+#![no_main]
+//! The `code42_dates` fuzz target: see docs/reliability.md and src/fuzzing/.
+
+use std::sync::LazyLock;
+
+static RUN: LazyLock<fn(&[u8])> = LazyLock::new(|| backup_exporter::fuzzing::target("code42_dates"));
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| RUN(data));
