@@ -386,3 +386,138 @@ async fn the_lifecycle_endpoint_is_off_by_default() {
     let (status, body) = exporter.post("/-/reload").await;
     assert_eq!(status, 403, "{body}");
 }
+
+/// State files made hostile here, independently of the fuzz corpus: nesting of 100,000
+/// levels, invalid UTF-8, every number at the limits of i64 or beyond f64, an empty file.
+/// Each start refuses the file whole and says so (a wrong type anywhere, such as a number
+/// too large for its field, refuses all of it), never crashes, and refreshes afresh.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_state_files_never_crash_a_start() {
+    backup_exporter::install_crypto_provider();
+    let clock = Clock::manual(NOW_MS);
+    let sim = simulator::start(
+        Simulator::new(SimulatorOptions::default(), clock.clone()),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(&file, config(&sim.url(), dir.path())).unwrap();
+    let storage = dir.path().join("state");
+    let args = [
+        "--config.file",
+        file.to_str().unwrap(),
+        "--storage.path",
+        storage.to_str().unwrap(),
+    ];
+    let both_up = async |e: &Exporter| {
+        e.get("/metrics").await.is_some_and(|(status, text)| {
+            status == 200
+                && Metrics::parse(&text)
+                    .find("backup_source_up", &[])
+                    .iter()
+                    .filter(|s| s.value == 1.0)
+                    .count()
+                    == 2
+        })
+    };
+    let first = Exporter::start(&args, &dir.path().join("first.log"));
+    first.wait_for("both first refreshes", both_up).await;
+    first.kill();
+    let saved: Vec<(String, String)> = ["crashplan", "m365"]
+        .iter()
+        .map(|s| {
+            let path = storage.join(format!("{s}.state.json"));
+            (
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            )
+        })
+        .collect();
+    let numbers = regex::Regex::new(r":-?[0-9][0-9.eE+-]*").unwrap();
+    // The file's own version stays readable, so the state inside is what is tried.
+    let keep_format = |text: String, number: &str| {
+        text.replace(&format!("\"format\":{number}"), "\"format\":1")
+            .into_bytes()
+    };
+    let variants: Vec<(&str, Box<dyn Fn(&str) -> Vec<u8>>)> = vec![
+        (
+            "nesting of 100,000 levels",
+            Box::new(|_| {
+                format!(
+                    "{{\"format\":1,\"state\":{}{}}}",
+                    "[".repeat(100_000),
+                    "]".repeat(100_000)
+                )
+                .into_bytes()
+            }),
+        ),
+        (
+            "invalid UTF-8 in a string",
+            Box::new(|text| {
+                let at = text.find("\":\"").unwrap() + 3;
+                [&text.as_bytes()[..at], b"\xff\xfe", &text.as_bytes()[at..]].concat()
+            }),
+        ),
+        (
+            "every number i64::MAX",
+            Box::new(|text| {
+                keep_format(
+                    numbers
+                        .replace_all(text, ":9223372036854775807")
+                        .into_owned(),
+                    "9223372036854775807",
+                )
+            }),
+        ),
+        (
+            "every number i64::MIN",
+            Box::new(|text| {
+                keep_format(
+                    numbers
+                        .replace_all(text, ":-9223372036854775808")
+                        .into_owned(),
+                    "-9223372036854775808",
+                )
+            }),
+        ),
+        (
+            "every number beyond f64",
+            Box::new(|text| keep_format(numbers.replace_all(text, ":1e400").into_owned(), "1e400")),
+        ),
+        ("an empty file", Box::new(|_| Vec::new())),
+    ];
+    for (i, (what, make)) in variants.iter().enumerate() {
+        for (path, text) in &saved {
+            std::fs::write(path, make(text)).unwrap();
+        }
+        let mut exporter = Exporter::start(&args, &dir.path().join(format!("{i}.log")));
+        exporter
+            .wait_for(what, async |e| {
+                e.get("/metrics").await.is_some_and(|(s, _)| s == 200)
+            })
+            .await;
+        assert!(
+            exporter.child.try_wait().unwrap().is_none(),
+            "{what}: {}",
+            exporter.logs()
+        );
+        // Both sources are up, refreshed afresh.
+        exporter.wait_for(what, both_up).await;
+        assert!(
+            !exporter.logs().contains("panicked"),
+            "{what}: {}",
+            exporter.logs()
+        );
+        // Each is refused whole, with the reason: no half-loaded state.
+        assert!(
+            exporter
+                .logs()
+                .contains("saved state is corrupt or of another version; ignoring it"),
+            "{what}: {}",
+            exporter.logs()
+        );
+        exporter.kill();
+    }
+    sim.stop().await;
+}
