@@ -129,6 +129,25 @@ fn config(url: &str, dir: &Path) -> String {
     )
 }
 
+/// A simulator, and the arguments of an exporter reading both its vendors with
+/// `--storage.path` `dir/state`.
+async fn with_storage(clock: &Clock, dir: &Path) -> (simulator::RunningSimulator, Vec<String>) {
+    let sim = simulator::start(
+        Simulator::new(SimulatorOptions::default(), clock.clone()),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .unwrap();
+    let file = dir.join("config.yml");
+    std::fs::write(&file, config(&sim.url(), dir)).unwrap();
+    let args = vec![
+        "--config.file".to_string(),
+        file.display().to_string(),
+        "--storage.path".to_string(),
+        dir.join("state").display().to_string(),
+    ];
+    (sim, args)
+}
+
 fn sum(metrics: &Metrics, name: &str) -> f64 {
     metrics.find(name, &[]).iter().map(|s| s.value).sum()
 }
@@ -150,21 +169,10 @@ fn data(metrics: &Metrics) -> BTreeMap<String, f64> {
 async fn killed_and_restarted_it_serves_its_data_at_once_and_counts_continue() {
     backup_exporter::install_crypto_provider();
     let clock = Clock::manual(NOW_MS);
-    let sim = simulator::start(
-        Simulator::new(SimulatorOptions::default(), clock.clone()),
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("config.yml");
-    std::fs::write(&file, config(&sim.url(), dir.path())).unwrap();
+    let (sim, args) = with_storage(&clock, dir.path()).await;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let storage = dir.path().join("state");
-    let args = [
-        "--config.file",
-        file.to_str().unwrap(),
-        "--storage.path",
-        storage.to_str().unwrap(),
-    ];
 
     let first = Exporter::start(&args, &dir.path().join("first.log"));
     first
@@ -387,6 +395,9 @@ async fn the_lifecycle_endpoint_is_off_by_default() {
     assert_eq!(status, 403, "{body}");
 }
 
+/// Makes a hostile state file from a good one.
+type Corruption<'a> = Box<dyn Fn(&str) -> Vec<u8> + 'a>;
+
 /// State files made hostile here, independently of the fuzz corpus: nesting of 100,000
 /// levels, invalid UTF-8, every number at the limits of i64 or beyond f64, an empty file.
 /// Each start refuses the file whole and says so (a wrong type anywhere, such as a number
@@ -395,21 +406,10 @@ async fn the_lifecycle_endpoint_is_off_by_default() {
 async fn hostile_state_files_never_crash_a_start() {
     backup_exporter::install_crypto_provider();
     let clock = Clock::manual(NOW_MS);
-    let sim = simulator::start(
-        Simulator::new(SimulatorOptions::default(), clock.clone()),
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("config.yml");
-    std::fs::write(&file, config(&sim.url(), dir.path())).unwrap();
+    let (sim, args) = with_storage(&clock, dir.path()).await;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let storage = dir.path().join("state");
-    let args = [
-        "--config.file",
-        file.to_str().unwrap(),
-        "--storage.path",
-        storage.to_str().unwrap(),
-    ];
     let both_up = async |e: &Exporter| {
         e.get("/metrics").await.is_some_and(|(status, text)| {
             status == 200
@@ -440,7 +440,7 @@ async fn hostile_state_files_never_crash_a_start() {
         text.replace(&format!("\"format\":{number}"), "\"format\":1")
             .into_bytes()
     };
-    let variants: Vec<(&str, Box<dyn Fn(&str) -> Vec<u8>>)> = vec![
+    let variants: Vec<(&str, Corruption)> = vec![
         (
             "nesting of 100,000 levels",
             Box::new(|_| {

@@ -221,7 +221,7 @@ pub(crate) fn fuzz_state<V: crate::sources::Vendor>(data: &[u8]) {
     if let Ok(saved) = decode::<V::State>(data)
         && let Some(state) = saved.state
     {
-        crate::sources::fuzzing::expose(&state, V::FAMILIES, 1_765_000_000_000);
+        crate::sources::fuzzing::expose(&state, V::FAMILIES, crate::sources::fuzzing::NOW_MS);
     }
 }
 

@@ -12,6 +12,9 @@ pub struct FuzzTarget {
     pub run: fn(&[u8]),
 }
 
+/// When a fuzzed state is exposed: ages are computed against it.
+pub(crate) const NOW_MS: i64 = 1_765_000_000_000;
+
 /// Marks the calling thread as a refresh thread: the decoders check that they run on one,
 /// and a fuzzing process does nothing else.
 pub(crate) fn enter() {

@@ -2,7 +2,7 @@
 //! registry's `code42_state`).
 
 use super::{EstateBuilder, families, parse_page};
-use crate::sources::fuzzing::{FuzzTarget, enter, expose};
+use crate::sources::fuzzing::{FuzzTarget, NOW_MS, enter, expose};
 
 pub(super) const TARGETS: &[FuzzTarget] = &[
     FuzzTarget {
@@ -14,9 +14,6 @@ pub(super) const TARGETS: &[FuzzTarget] = &[
         run: dates,
     },
 ];
-
-/// When the fuzzed estate is exposed: ages are computed against it.
-const NOW_MS: i64 = 1_765_000_000_000;
 
 /// A page of `DeviceBackupReport`, read as a refresh reads every page, then exposed.
 fn page(data: &[u8]) {

@@ -11,7 +11,7 @@ use super::reports::REPORTS;
 use super::state::{DruvaState, EventLog};
 use super::{config, families};
 use crate::sources::SkipCounts;
-use crate::sources::fuzzing::{FuzzTarget, enter, expose};
+use crate::sources::fuzzing::{FuzzTarget, NOW_MS, enter, expose};
 
 pub(super) const TARGETS: &[FuzzTarget] = &[
     FuzzTarget {
@@ -27,9 +27,6 @@ pub(super) const TARGETS: &[FuzzTarget] = &[
         run: events_legacy,
     },
 ];
-
-/// When the fuzzed state is exposed: ages are computed against it.
-const NOW_MS: i64 = 1_765_000_000_000;
 
 /// The first byte picks the report (every one in the catalogue), the rest is its page:
 /// decoded as a refresh decodes it, merged into a state as a full read, then exposed.
