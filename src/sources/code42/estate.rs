@@ -79,9 +79,41 @@ pub(crate) struct Archive {
 
 /// Everything one successful refresh learned about a Code42 tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SavedEstate")]
 pub(crate) struct Code42Estate {
     pub(crate) devices: Vec<Device>,
     pub(crate) archives: Vec<Archive>,
+}
+
+/// An estate as a state file holds it, before its archives' device indices are checked:
+/// a file that names a device it does not have is refused whole (fuzzing found one that
+/// panicked the first scrape after a restart).
+#[derive(Deserialize)]
+struct SavedEstate {
+    devices: Vec<Device>,
+    archives: Vec<Archive>,
+}
+
+impl TryFrom<SavedEstate> for Code42Estate {
+    type Error = String;
+
+    fn try_from(saved: SavedEstate) -> Result<Self, String> {
+        let devices = saved.devices.len();
+        match saved
+            .archives
+            .iter()
+            .position(|a| a.device as usize >= devices)
+        {
+            Some(i) => Err(format!(
+                "archive {i} belongs to device {} of {devices}",
+                saved.archives[i].device
+            )),
+            None => Ok(Code42Estate {
+                devices: saved.devices,
+                archives: saved.archives,
+            }),
+        }
+    }
 }
 
 /// Accumulates rows page by page.
@@ -585,6 +617,26 @@ fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilde
 mod tests {
     use super::*;
     use std::borrow::Cow;
+
+    #[test]
+    fn a_saved_estate_naming_a_device_it_does_not_have_is_refused() {
+        let mut builder = EstateBuilder::default();
+        builder.add(row("1", "cloud", "Eng", 0));
+        let (estate, _) = builder.finish();
+        let saved = serde_json::to_string(&estate).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Code42Estate>(&saved).unwrap(),
+            estate
+        );
+        let broken = saved.replace("\"device\":0", "\"device\":5");
+        let error = serde_json::from_str::<Code42Estate>(&broken).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("archive 0 belongs to device 5 of 1"),
+            "{error}"
+        );
+    }
 
     fn row<'a>(device: &'a str, destination: &'a str, org: &'a str, alerts: u8) -> ArchiveRow<'a> {
         ArchiveRow {
