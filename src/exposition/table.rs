@@ -49,6 +49,12 @@ pub enum Value {
 }
 
 impl Value {
+    /// A count or a size: one too large for the formats' i64 (a state file or a vendor can
+    /// say u64::MAX) is written as i64::MAX, never wrapped to a negative number.
+    pub fn count(n: impl TryInto<i64>) -> Value {
+        Value::Int(n.try_into().unwrap_or(i64::MAX))
+    }
+
     fn write(self, now_ms: i64, out: &mut Vec<u8>) {
         match self {
             Value::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
@@ -649,6 +655,19 @@ pub(crate) mod tests {
     );
     pub(crate) static SELECTED_BYTES: FamilyDef =
         FamilyDef::gauge("backup_device_selected_bytes", "Selected.");
+
+    #[test]
+    fn counts_beyond_i64_saturate_instead_of_turning_negative() {
+        let written = |value: Value| {
+            let mut out = Vec::new();
+            value.write(0, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(written(Value::count(u64::MAX)), "9223372036854775807");
+        assert_eq!(written(Value::count(usize::MAX)), "9223372036854775807");
+        assert_eq!(written(Value::count(42u32)), "42");
+        assert_eq!(written(Value::count(-3i64)), "-3");
+    }
 
     #[test]
     fn label_values_are_escaped() {

@@ -549,25 +549,25 @@ impl Code42Estate {
         }
         for (org, totals) in &orgs {
             let labels = out.labels(&[("org", org)]);
-            out.push(&ORG_DEVICES, labels, Value::Int(totals.devices as i64));
+            out.push(&ORG_DEVICES, labels, Value::count(totals.devices));
             out.push(
                 &ORG_DEVICES_UNPROTECTED,
                 labels,
-                Value::Int(totals.unprotected as i64),
+                Value::count(totals.unprotected),
             );
             out.push(
                 &ORG_ARCHIVE_BYTES,
                 labels,
-                Value::Int(totals.archive_bytes as i64),
+                Value::count(totals.archive_bytes),
             );
             for (i, (name, _)) in AlertStates::NAMED.iter().enumerate() {
                 let labels = out.labels(&[("org", org), ("alert", name)]);
-                out.push(&DEVICE_ALERTS, labels, Value::Int(totals.alerts[i] as i64));
+                out.push(&DEVICE_ALERTS, labels, Value::count(totals.alerts[i]));
             }
         }
         for (severity, count) in [("warning", warning_devices), ("critical", critical_devices)] {
             let labels = out.labels(&[("severity", severity)]);
-            out.push(&ALERTS_ACTIVE, labels, Value::Int(count as i64));
+            out.push(&ALERTS_ACTIVE, labels, Value::count(count));
         }
     }
 }
@@ -594,10 +594,10 @@ fn expose_archive(device: &Device, archive: &Archive, out: &mut ExpositionBuilde
         out.push(&COMPLETE_RATIO, labels, Value::Float(ratio));
     }
     if let Some(bytes) = archive.archive_bytes.get() {
-        out.push(&ARCHIVE_BYTES, labels, Value::Int(bytes as i64));
+        out.push(&ARCHIVE_BYTES, labels, Value::count(bytes));
     }
     if let Some(bytes) = archive.selected_bytes.get() {
-        out.push(&SELECTED_BYTES, labels, Value::Int(bytes as i64));
+        out.push(&SELECTED_BYTES, labels, Value::count(bytes));
     }
     if let Some(cold) = archive.cold_storage {
         out.push(&COLD_STORAGE, labels, Value::Int(i64::from(cold)));

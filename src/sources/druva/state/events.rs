@@ -68,7 +68,7 @@ impl EventLog {
                 severity: "other".into(),
             };
         }
-        *self.counts.entry(key).or_default() += 1;
+        super::add(self.counts.entry(key), 1);
     }
 
     #[cfg(test)]
@@ -157,12 +157,14 @@ mod event_entries {
                 Saved::Current(k) => k,
                 Saved::BeforeSeverity((t, s)) => (t, s, "unknown".into()),
             };
-            *map.entry(EventKey {
-                event_type,
-                event_state,
-                severity,
-            })
-            .or_default() += count;
+            super::super::add(
+                map.entry(EventKey {
+                    event_type,
+                    event_state,
+                    severity,
+                }),
+                count,
+            );
         }
         Ok(map)
     }

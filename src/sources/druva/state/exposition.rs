@@ -103,8 +103,8 @@ impl DruvaState {
                     ("disabled", s.disabled, s.disabled_bytes),
                 ] {
                     let labels = out.labels(&[("workload", &s.workload), ("state", state)]);
-                    out.push(&WORKLOAD_STORAGE_BYTES, labels, Value::Int(bytes as i64));
-                    out.push(&WORKLOAD_RESOURCES, labels, Value::Int(resources as i64));
+                    out.push(&WORKLOAD_STORAGE_BYTES, labels, Value::count(bytes));
+                    out.push(&WORKLOAD_RESOURCES, labels, Value::count(resources));
                 }
             }
         }
@@ -116,13 +116,13 @@ impl DruvaState {
                     None => continue,
                 };
                 let labels = out.labels(&[("license", license)]);
-                out.push(family, labels, Value::Int(*value as i64));
+                out.push(family, labels, Value::count(*value));
             }
         }
         if let Some(users) = &self.users {
             for (state, value) in &users.counts {
                 let labels = out.labels(&[("state", state)]);
-                out.push(&USERS, labels, Value::Int(*value as i64));
+                out.push(&USERS, labels, Value::count(*value));
             }
         }
         if let Some(alerts) = &self.alerts {
@@ -132,7 +132,7 @@ impl DruvaState {
                     .filter(|a| a.active && a.severity == severity)
                     .count();
                 let labels = out.labels(&[("severity", severity)]);
-                out.push(&ALERTS_ACTIVE, labels, Value::Int(active as i64));
+                out.push(&ALERTS_ACTIVE, labels, Value::count(active));
             }
         }
         self.expose_jobs(out);
@@ -144,7 +144,7 @@ impl DruvaState {
                     ("event_state", &key.event_state),
                     ("severity", &key.severity),
                 ]);
-                out.push(&EVENTS, labels, Value::Int(*count as i64));
+                out.push(&EVENTS, labels, Value::count(*count));
             }
         }
     }
@@ -181,17 +181,17 @@ impl DruvaState {
                 ("operation", operation.as_str()),
                 ("status", status.as_str()),
             ]);
-            out.push(&JOBS, labels, Value::Int(*count as i64));
+            out.push(&JOBS, labels, Value::count(*count));
         }
         for ((workload, operation), total) in &bytes {
             let labels = out.labels(&[("workload", workload), ("operation", operation.as_str())]);
-            out.push(&JOB_BYTES, labels, Value::Int(*total as i64));
+            out.push(&JOB_BYTES, labels, Value::count(*total));
             let missed = self
                 .job_files_missed
                 .get(&(workload.clone(), *operation))
                 .copied()
                 .unwrap_or(0);
-            out.push(&JOB_FILES_MISSED, labels, Value::Int(missed as i64));
+            out.push(&JOB_FILES_MISSED, labels, Value::count(missed));
         }
         for (workload, operation) in bytes.keys() {
             let durations = self.job_durations.get(&(workload.clone(), *operation));
@@ -205,7 +205,7 @@ impl DruvaState {
                 ("code", &reason.code),
                 ("reason", &reason.reason),
             ]);
-            out.push(&JOB_FAILURE_REASONS, labels, Value::Int(*count as i64));
+            out.push(&JOB_FAILURE_REASONS, labels, Value::count(*count));
         }
     }
 
@@ -223,7 +223,7 @@ impl DruvaState {
                     ("license_state", &user.license_state),
                     ("managed_by", &user.managed_by),
                 ]);
-                out.push(&USERS_PROVISIONED, labels, Value::Int(count as i64));
+                out.push(&USERS_PROVISIONED, labels, Value::count(count));
             }
             let a = self.allocation;
             for (license, value) in [
@@ -233,15 +233,15 @@ impl DruvaState {
             ] {
                 if let Some(value) = value {
                     let labels = out.labels(&[("license", license)]);
-                    out.push(&PROVISIONING_LICENSES, labels, Value::Int(value as i64));
+                    out.push(&PROVISIONING_LICENSES, labels, Value::count(value));
                 }
             }
         }
         if let Some(preserved) = &self.preserved {
             let labels = out.labels(&[]);
-            out.push(&PRESERVED_USERS, labels, Value::Int(preserved.len() as i64));
+            out.push(&PRESERVED_USERS, labels, Value::count(preserved.len()));
             let bytes: u64 = preserved.values().filter_map(|p| p.bytes).sum();
-            out.push(&PRESERVED_USERS_BYTES, labels, Value::Int(bytes as i64));
+            out.push(&PRESERVED_USERS_BYTES, labels, Value::count(bytes));
         }
     }
 
@@ -275,7 +275,7 @@ impl DruvaState {
         }
         for ((workload, protection), count) in counts {
             let labels = out.labels(&[("workload", workload), ("protection", protection.as_str())]);
-            out.push(&RESOURCES, labels, Value::Int(count as i64));
+            out.push(&RESOURCES, labels, Value::count(count));
         }
     }
 }
@@ -371,10 +371,10 @@ fn expose_resource(
         out.push(&LAST_ATTEMPT, labels, Value::TimestampMs(ms));
     }
     if let Some(seconds) = r.interval_seconds {
-        out.push(&EXPECTED_INTERVAL, labels, Value::Int(seconds as i64));
+        out.push(&EXPECTED_INTERVAL, labels, Value::count(seconds));
     }
     if let Some(bytes) = r.bytes {
-        out.push(&RESOURCE_BYTES, labels, Value::Int(bytes as i64));
+        out.push(&RESOURCE_BYTES, labels, Value::count(bytes));
     }
     out.push(
         &LAST_BACKUP_FAILED,
@@ -410,15 +410,12 @@ fn expose_outcome(workload: &str, id: &str, outcome: Outcome, out: &mut Expositi
 /// A user workload's last backup, from m365UserLastBackupStatus.
 fn expose_last_backup(last: &LastBackup, labels: LabelId, out: &mut ExpositionBuilder) {
     let values = [
-        (
-            &LAST_BACKUP_ITEMS,
-            last.items_backed_up.map(|n| Value::Int(n as i64)),
-        ),
+        (&LAST_BACKUP_ITEMS, last.items_backed_up.map(Value::count)),
         (
             &LAST_BACKUP_ITEMS_MISSED,
-            last.items_missed.map(|n| Value::Int(n as i64)),
+            last.items_missed.map(Value::count),
         ),
-        (&LAST_BACKUP_BYTES, last.bytes.map(|n| Value::Int(n as i64))),
+        (&LAST_BACKUP_BYTES, last.bytes.map(Value::count)),
         (&LAST_BACKUP_START, last.start_ms.map(Value::TimestampMs)),
         (&LAST_BACKUP_END, last.end_ms.map(Value::TimestampMs)),
     ];
@@ -457,21 +454,16 @@ fn expose_durations(
 ) {
     let empty = Durations::default();
     let durations = durations.unwrap_or(&empty);
-    let mut cumulative = 0;
+    let mut cumulative = 0u64;
     let bounds = JOB_DURATION_BUCKETS.iter().map(|b| b.to_string());
     for (i, le) in bounds.chain(["+Inf".to_string()]).enumerate() {
-        cumulative += durations.buckets.get(i).copied().unwrap_or(0);
+        cumulative = cumulative.saturating_add(durations.buckets.get(i).copied().unwrap_or(0));
         let labels = out.labels(&[
             ("workload", workload),
             ("operation", operation.as_str()),
             ("le", &le),
         ]);
-        out.push_part(
-            &JOB_DURATION,
-            "_bucket",
-            labels,
-            Value::Int(cumulative as i64),
-        );
+        out.push_part(&JOB_DURATION, "_bucket", labels, Value::count(cumulative));
     }
     let labels = out.labels(&[("workload", workload), ("operation", operation.as_str())]);
     out.push_part(
@@ -484,6 +476,6 @@ fn expose_durations(
         &JOB_DURATION,
         "_count",
         labels,
-        Value::Int(durations.count as i64),
+        Value::count(durations.count),
     );
 }

@@ -173,14 +173,11 @@ impl DruvaState {
                 continue;
             }
             counted.insert(id, updated_ms);
-            *self
-                .jobs
-                .entry((workload.clone(), operation, status))
-                .or_default() += 1;
-            *self
-                .job_files_missed
-                .entry((workload.clone(), operation))
-                .or_default() += files_missed;
+            super::add(self.jobs.entry((workload.clone(), operation, status)), 1);
+            super::add(
+                self.job_files_missed.entry((workload.clone(), operation)),
+                files_missed,
+            );
             if let Some(ms) = duration_ms {
                 self.job_durations
                     .entry((workload.clone(), operation))
@@ -190,7 +187,7 @@ impl DruvaState {
             for reason in reasons {
                 count_job_reason(&mut self.job_reasons, &workload, operation, status, reason);
             }
-            *self.job_bytes.entry((workload, operation)).or_default() += bytes;
+            super::add(self.job_bytes.entry((workload, operation)), bytes);
         }
         if let Some(newest) = counted.values().max().copied() {
             counted.retain(|_, updated| newest - *updated < REMEMBER_JOBS_MS);
@@ -211,5 +208,5 @@ fn count_job_reason(
     if !counts.contains_key(&key) && counts.len() >= MAX_JOB_REASONS {
         key.3 = FailureReason::other();
     }
-    *counts.entry(key).or_default() += 1;
+    super::add(counts.entry(key), 1);
 }

@@ -49,10 +49,17 @@ impl Durations {
             .iter()
             .position(|bound| seconds <= *bound)
             .unwrap_or(JOB_DURATION_BUCKETS.len());
-        self.buckets[bucket] += 1;
+        self.buckets[bucket] = self.buckets[bucket].saturating_add(1);
         self.sum_seconds += seconds;
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
     }
+}
+
+/// Adds `n` to a counter, saturating at u64::MAX: a restored state (or a vendor's byte
+/// count) may already be at the limit, and a wrapped counter would read as a reset.
+pub(crate) fn add<K: Ord>(counter: std::collections::btree_map::Entry<'_, K, u64>, n: u64) {
+    let counter = counter.or_default();
+    *counter = counter.saturating_add(n);
 }
 
 /// Where an incremental report continues from.
