@@ -24,7 +24,7 @@ run() {
   local code=$?
   local execs rss cov
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')
-  rss=$(grep -o 'stat::peak_rss_mb: [0-9]*' "$log" | awk '{print $2}')
+  rss=$(grep -oE 'stat::peak_rss_mb:[[:space:]]*[0-9]+' "$log" | awk '{print $2}')
   cov=$(grep -oE '^#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+')
   local found=none
   ((code == 0)) || found="exit $code: $(grep -m1 -E 'panicked|ERROR: libFuzzer|SUMMARY' "$log")"
