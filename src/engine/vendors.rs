@@ -411,10 +411,7 @@ sources:
         let VendorSpec::Druva(spec) = &source.vendor else {
             panic!("druva")
         };
-        assert_eq!(
-            spec.reports,
-            crate::sources::druva::reports::DEFAULT_REPORTS
-        );
+        assert_eq!(spec.reports, crate::sources::druva::reports::all_ids());
         assert_eq!(spec.page_size, 500);
         assert_eq!(spec.full_read_interval, Duration::from_secs(6 * 3600));
         assert_eq!(spec.events, DruvaEvents::V2);

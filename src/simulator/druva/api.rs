@@ -38,12 +38,7 @@ impl DruvaTenant {
     /// `POST /platform/reporting/v1/reports/{reportID}`.
     pub fn report(&self, report: &str, request: &Request, tokens: &Tokens, now: i64) -> Reply {
         if !tokens.is_valid(request.bearer(), now) {
-            return envelope(
-                401,
-                "InsyncEndpoints-1001",
-                "did not include an authentication token or an expired authentication token was supplied",
-                false,
-            );
+            return unauthorized();
         }
         let Ok(body) = serde_json::from_slice::<serde_json::Value>(&request.body) else {
             return envelope(400, "InvalidRequestBody", "request body is not JSON", false);
@@ -188,6 +183,16 @@ impl DruvaTenant {
 }
 
 /// Druva's error envelope.
+/// Druva's 401 for a request without a valid bearer token.
+pub(super) fn unauthorized() -> Reply {
+    envelope(
+        401,
+        "InsyncEndpoints-1001",
+        "did not include an authentication token or an expired authentication token was supplied",
+        false,
+    )
+}
+
 pub(super) fn envelope(status: u16, code: &str, message: &str, retryable: bool) -> Reply {
     let mut body = String::new();
     Obj::new(&mut body)

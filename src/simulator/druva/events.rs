@@ -5,7 +5,7 @@ use base64::Engine as _;
 
 use super::{
     DAY, DruvaTenant, EVENT_CURSOR_LIFETIME, EVENT_HISTORY, EVENT_SPACING, EVENTS_PER_PAGE,
-    EventTruth, envelope, mix,
+    EventTruth, envelope, mix, unauthorized,
 };
 use crate::simulator::wire::{DateStyle, Obj, format_date, json_str};
 use crate::simulator::{Reply, Request, Tokens};
@@ -56,12 +56,7 @@ impl DruvaTenant {
     /// `GET /insync/eventmanagement/v2/events[?tracker=…]`.
     pub fn events_v2(&self, request: &Request, tokens: &Tokens, now: i64) -> Reply {
         if !tokens.is_valid(request.bearer(), now) {
-            return envelope(
-                401,
-                "InsyncEndpoints-1001",
-                "did not include an authentication token or an expired authentication token was supplied",
-                false,
-            );
+            return unauthorized();
         }
         let from = match request.query_value("tracker") {
             None => self.first_retained(now),
@@ -79,12 +74,7 @@ impl DruvaTenant {
             },
         };
         let all = self.events(now);
-        let page: Vec<&EventTruth> = all
-            .iter()
-            .skip(from as usize)
-            .take(EVENTS_PER_PAGE)
-            .collect();
-        let next = from + page.len() as u64;
+        let (page, next) = page_from(&all, from);
         let mut body = String::from(r#"{"tracker":"#);
         json_str(&mut body, &encode_cursor(next, now));
         body.push_str(&format!(
@@ -129,12 +119,7 @@ impl DruvaTenant {
             },
         };
         let all = self.events(now);
-        let page: Vec<&EventTruth> = all
-            .iter()
-            .skip(from as usize)
-            .take(EVENTS_PER_PAGE)
-            .collect();
-        let next = from + page.len() as u64;
+        let (page, next) = page_from(&all, from);
         let mut body = String::from("[");
         for (i, event) in page.iter().enumerate() {
             if i > 0 {
@@ -249,4 +234,15 @@ fn decode_cursor(text: &str) -> Option<(u64, i64)> {
     let text = String::from_utf8(bytes).ok()?;
     let (index, issued) = text.split_once(':')?;
     Some((index.parse().ok()?, issued.parse().ok()?))
+}
+
+/// The page of events from index `from` on, and the index after it.
+fn page_from(all: &[EventTruth], from: u64) -> (Vec<&EventTruth>, u64) {
+    let page: Vec<&EventTruth> = all
+        .iter()
+        .skip(from as usize)
+        .take(EVENTS_PER_PAGE)
+        .collect();
+    let next = from + page.len() as u64;
+    (page, next)
 }

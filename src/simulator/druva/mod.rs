@@ -14,7 +14,7 @@ mod reports;
 mod vendor;
 
 use activity::ACTIVITY;
-use api::envelope;
+use api::{envelope, unauthorized};
 use failures::{failure, failure_text};
 
 const MINUTE: i64 = 60_000;

@@ -135,7 +135,7 @@ impl DruvaConfig {
 
     fn reports(&self, at: &str) -> Result<Vec<&'static str>, FieldError> {
         let Some(names) = &self.reports else {
-            return Ok(reports::DEFAULT_REPORTS.to_vec());
+            return Ok(reports::all_ids());
         };
         let mut ids = Vec::new();
         for (i, name) in names.iter().enumerate() {
@@ -144,7 +144,7 @@ impl DruvaConfig {
                     format!("{at}.reports[{i}]"),
                     format!(
                         "unknown report {name:?}; supported: {}",
-                        reports::DEFAULT_REPORTS.join(", ")
+                        reports::all_ids().join(", ")
                     ),
                 );
             };

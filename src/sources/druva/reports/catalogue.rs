@@ -329,29 +329,10 @@ pub(crate) static REPORTS: &[Report] = &[
     ),
 ];
 
-/// The IDs of every supported report: the default of `reports`.
-pub(crate) static DEFAULT_REPORTS: &[&str] = &[
-    "m365StorageConsumption",
-    "m365LicenseUsage",
-    "m365UserCountAndStatus",
-    "m365Alerts",
-    "m365UserWorkload",
-    "m365UserLastBackupStatus",
-    "m365UserProvisioning",
-    "m365PreservedUsersDatasources",
-    "m365SharePointSiteDiscovery",
-    "m365TeamsDiscovery",
-    "m365GroupsDiscovery",
-    "m365GroupsBackupActivity",
-    "m365GroupsRestoreActivity",
-    "m365UserRestoreActivity",
-    "m365PublicFolderBackupActivity",
-    "m365PublicFolderRestoreActivity",
-    "m365SharePointBackupActivity",
-    "m365SharePointRestoreActivity",
-    "m365TeamsBackupActivity",
-    "m365TeamsRestoreActivity",
-];
+/// The IDs of every supported report, in catalogue order: the default of `reports`.
+pub(crate) fn all_ids() -> Vec<&'static str> {
+    REPORTS.iter().map(|report| report.id).collect()
+}
 
 pub(crate) fn find(id: &str) -> Option<&'static Report> {
     REPORTS.iter().find(|r| r.id == id)

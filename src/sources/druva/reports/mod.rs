@@ -7,7 +7,7 @@ mod rows;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use catalogue::REPORTS;
-pub(crate) use catalogue::{DEFAULT_REPORTS, Kind, Operation, Report, find};
+pub(crate) use catalogue::{Kind, Operation, Report, all_ids, find};
 pub(crate) use rows::{
     Alert, Allocation, Job, JobStatus, LastBackup, Outcome, Parsed, PeriodCounts, PreservedUser,
     Protection, ProvisionedUser, Resource, WorkloadStorage,
