@@ -17,26 +17,26 @@ use crate::web::webconfig::{WebConfig, WebConfigWatch};
 use crate::web::{App, serve};
 
 /// The user the server knows: `fuzz`, password `fuzz` (bcrypt cost 4, so that a check
-/// costs a millisecond, not a fuzzing run).
-fn web_config_text() -> String {
+/// costs a millisecond, not a fuzzing run). Hashed once per process.
+static WEB_CONFIG_TEXT: LazyLock<String> = LazyLock::new(|| {
     let hash = bcrypt::hash("fuzz", 4).expect("bcrypt");
     format!(
         "basic_auth_users:\n  fuzz: '{hash}'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
     )
-}
+});
 
 /// A web configuration with basic auth in force.
-pub(super) fn protected_config() -> WebConfig {
-    WebConfig::parse(&web_config_text(), std::path::Path::new("protected.yml"))
+pub(super) static PROTECTED: LazyLock<WebConfig> = LazyLock::new(|| {
+    WebConfig::parse(&WEB_CONFIG_TEXT, std::path::Path::new("protected.yml"))
         .expect("the protected configuration")
-}
+});
 
 /// The server, started once per process on its own thread.
 static SERVER: LazyLock<SocketAddr> = LazyLock::new(|| {
     let dir = std::env::temp_dir().join(format!("backup-exporter-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let path = dir.join("web.yml");
-    std::fs::write(&path, web_config_text()).expect("the web configuration");
+    std::fs::write(&path, WEB_CONFIG_TEXT.as_str()).expect("the web configuration");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let address = listener.local_addr().expect("its address");
     listener.set_nonblocking(true).expect("non-blocking");
