@@ -354,7 +354,8 @@ local g = import 'lib/grafana.libsonnet';
                   columns={ name: 'User', id: 'E-mail', source: 'Source', Value: 'Deleted in' }, units={ 'Deleted in': 's' }),
           g.bargauge('Users by status and licence', [g.target('sum by (status, license_state, managed_by) (%s)' % one('backup_users_provisioned'), '{{status}} · {{license_state}} · {{managed_by}}')], 'none', g.grid(12, 58, 12, 9),
                      'Users by status (active, preserved), Microsoft 365 licence state and how they are provisioned (m365UserProvisioning).'),
-          g.timeseries('Job duration, 90th percentile', [g.target('histogram_quantile(0.9, sum by (workload, operation, le) (%s))' % increase('backup_job_duration_seconds_bucket', '1d', workload), '{{workload}} {{operation}}')], 's', g.grid(0, 67, 12, 8),
+          // No line (rather than NaN) for a workload without a job that day.
+          g.timeseries('Job duration, 90th percentile', [g.target('histogram_quantile(0.9, sum by (workload, operation, le) (%s))\nand on(workload, operation) sum by (workload, operation) (%s) > 0' % [increase('backup_job_duration_seconds_bucket', '1d', workload), increase('backup_job_duration_seconds_count', '1d', workload)], '{{workload}} {{operation}}')], 's', g.grid(0, 67, 12, 8),
                        "How long jobs take: 90 % of the jobs finished over the last day took at most this (startTime to endTime of the activity reports). A backup window growing from 2 h to 9 h shows here before backups fall behind."),
           g.bargauge('Why jobs did not go well', [g.target('sum by (operation, status, code, reason) (%s)' % increase('backup_job_failure_reasons_total', '1d', workload), '{{operation}} {{status}}: {{reason}}')], 'none', g.grid(12, 67, 12, 8),
                      "Reasons failed, cancelled and partial (with errors) jobs gave over the last day (statusDetails of SharePoint's activity reports), by code.",
